@@ -1,0 +1,71 @@
+//! Command-line interface: clap definitions and their translation into command options.
+//!
+//! Nothing after this module sees clap types: each subcommand's arguments are turned into a
+//! plain options struct of [`crate::commands`], validated on the way (ripgrep's low-level /
+//! high-level split).
+
+mod data;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{CommandError, DataSource};
+use crate::exit::Status;
+
+/// Top-level arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "egresscheck",
+    version,
+    about = "Checks that this network can reach a provider's API the way the provider documents it, and prints the firewall rules it needs.",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Data file to use instead of the bundled one (`-` reads standard input).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate, show, compare and audit data files.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+}
+
+impl Cli {
+    /// Where the catalog comes from: `--data`, or the bundled file.
+    fn data_source(&self) -> DataSource {
+        DataSource::from_flag(self.data.as_deref())
+    }
+}
+
+/// Runs the parsed command line, writing results to `out`.
+///
+/// Errors are returned, not printed: `main` decides how to report them and which exit code
+/// they map to.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
+    let data = cli.data_source();
+    match cli.command {
+        Command::Data(command) => command.run(data, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,85 @@
+//! The commands, each a function from options to a [`Status`], writing to a given writer.
+//!
+//! Commands never print to the process's standard output directly (ripgrep's printers take a
+//! writer): tests run them in memory, and `main` owns the real streams.
+
+pub mod data;
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::catalog::{self, Catalog, LoadError};
+
+/// Where a data file comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// The file compiled into the binary.
+    Bundled,
+    /// Standard input (`-`).
+    Stdin,
+    /// A file on disk.
+    File(PathBuf),
+}
+
+impl DataSource {
+    /// `--data` as given: absent is the bundled file, `-` is standard input.
+    pub fn from_flag(flag: Option<&Path>) -> Self {
+        match flag {
+            None => DataSource::Bundled,
+            Some(path) if path.as_os_str() == "-" => DataSource::Stdin,
+            Some(path) => DataSource::File(path.to_path_buf()),
+        }
+    }
+
+    /// Loads and validates the catalog.
+    pub fn load(&self) -> Result<Catalog, LoadError> {
+        match self {
+            DataSource::Bundled => catalog::bundled(),
+            DataSource::Stdin => catalog::load_reader(io::stdin().lock(), "-"),
+            DataSource::File(path) => catalog::load_path(path),
+        }
+    }
+
+    /// Reads the raw bytes, bounded like a data file (for page files and baselines too).
+    pub fn read_bounded(&self) -> Result<Vec<u8>, LoadError> {
+        match self {
+            DataSource::Bundled => Ok(catalog::BUNDLED_TOML.as_bytes().to_vec()),
+            DataSource::Stdin => catalog::read_bounded(io::stdin().lock(), "-"),
+            DataSource::File(path) => {
+                let origin = path.display().to_string();
+                let file = std::fs::File::open(path).map_err(|source| LoadError::Read {
+                    file: origin.clone(),
+                    source,
+                })?;
+                catalog::read_bounded(file.take(u64::MAX), &origin)
+            }
+        }
+    }
+}
+
+/// Why a command could not do its job (as opposed to a finding, which is a result).
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The data file is missing or invalid.
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    /// Arguments that parse but make no sense together or name unknown things.
+    #[error("{0}")]
+    Usage(String),
+    /// Writing the output failed.
+    #[error("cannot write output: {0}")]
+    Output(#[source] io::Error),
+}
+
+impl CommandError {
+    /// True when the reader of our output went away (`| head -1`): not worth a message.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CommandError::Output(err) if err.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl From<io::Error> for CommandError {
+    fn from(err: io::Error) -> Self {
+        CommandError::Output(err)
+    }
+}

@@ -1,0 +1,29 @@
+//! The `egresscheck` binary: parses arguments, runs the command, maps the outcome to an
+//! exit code. Everything else lives in the library.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use egresscheck::cli::{self, Cli};
+use egresscheck::exit::Status;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut stdout = io::stdout().lock();
+    let result = cli::run(cli, &mut stdout).and_then(|status| {
+        stdout
+            .flush()
+            .map_err(egresscheck::commands::CommandError::Output)?;
+        Ok(status)
+    });
+    match result {
+        Ok(status) => status.into(),
+        // A reader that went away (`egresscheck … | head -1`) is not an error worth a word.
+        Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(err) => {
+            let _ = writeln!(io::stderr(), "egresscheck: {err}");
+            Status::Error.into()
+        }
+    }
+}
