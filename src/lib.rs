@@ -10,4 +10,6 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod plan;
+pub mod probe;
 pub mod term;

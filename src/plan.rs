@@ -1,0 +1,192 @@
+//! The plan: which names to resolve and which ports to probe, from the catalog and the
+//! user's selection. Pure: no I/O, no clock.
+//!
+//! Each catalog entry contributes its concrete names (the host itself, or the probe names
+//! under a wildcard) with the entry's ports and its single documented addresses. Documented
+//! prefixes wider than one address are not swept: DNS answers inside them are probed
+//! instead. A name that appears in several entries is resolved and probed once
+//! ([`Plan::requests`]); the audit maps results back to every entry.
+
+use std::net::IpAddr;
+
+use crate::catalog::{Catalog, DnsName, EnvId, HostPattern, Port, ServiceId};
+use crate::probe::model::ProbeRequest;
+
+/// What the user asked to check; empty lists mean "all".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Environments (ids) to include.
+    pub environments: Vec<EnvId>,
+    /// Services (ids) to include.
+    pub services: Vec<ServiceId>,
+    /// Only these names (probe names, exact hosts, legacy hosts).
+    pub hosts: Vec<DnsName>,
+}
+
+/// Whether a planned name comes from a current or a legacy entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A current endpoint.
+    Endpoint,
+    /// A legacy endpoint with a sunset date.
+    Legacy,
+}
+
+/// One name to probe, in the context of the catalog entry it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedName {
+    /// Environment of the entry.
+    pub environment: EnvId,
+    /// Service of the entry.
+    pub service: ServiceId,
+    /// The entry's host pattern (a wildcard for probe names).
+    pub pattern: HostPattern,
+    /// Current or legacy.
+    pub kind: EntryKind,
+    /// The concrete name.
+    pub name: DnsName,
+    /// The entry's ports.
+    pub ports: Vec<Port>,
+    /// The entry's single documented addresses.
+    pub documented: Vec<IpAddr>,
+}
+
+/// The names to probe, in catalog order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// One item per (entry, name).
+    pub names: Vec<PlannedName>,
+}
+
+impl Plan {
+    /// Builds the plan for `selection`.
+    pub fn new(catalog: &Catalog, selection: &Selection) -> Plan {
+        let wanted_env =
+            |e: &EnvId| selection.environments.is_empty() || selection.environments.contains(e);
+        let wanted_service =
+            |s: &ServiceId| selection.services.is_empty() || selection.services.contains(s);
+        let wanted_name = |n: &DnsName| selection.hosts.is_empty() || selection.hosts.contains(n);
+        let mut names = Vec::new();
+        for endpoint in &catalog.endpoints {
+            if !wanted_env(&endpoint.environment) || !wanted_service(&endpoint.service) {
+                continue;
+            }
+            let documented: Vec<IpAddr> = endpoint.addresses.single_addresses().collect();
+            for name in endpoint.probe.iter().filter(|n| wanted_name(n)) {
+                names.push(PlannedName {
+                    environment: endpoint.environment.clone(),
+                    service: endpoint.service.clone(),
+                    pattern: endpoint.host.clone(),
+                    kind: EntryKind::Endpoint,
+                    name: name.clone(),
+                    ports: endpoint.ports.clone(),
+                    documented: documented.clone(),
+                });
+            }
+        }
+        for legacy in &catalog.legacy {
+            if !wanted_env(&legacy.environment)
+                || !wanted_service(&legacy.service)
+                || !wanted_name(&legacy.host)
+            {
+                continue;
+            }
+            names.push(PlannedName {
+                environment: legacy.environment.clone(),
+                service: legacy.service.clone(),
+                pattern: HostPattern::Exact(legacy.host.clone()),
+                kind: EntryKind::Legacy,
+                name: legacy.host.clone(),
+                ports: legacy.ports.clone(),
+                documented: legacy.addresses.single_addresses().collect(),
+            });
+        }
+        Plan { names }
+    }
+
+    /// One probe request per distinct name, with the union of ports and documented addresses
+    /// of every entry that names it, in first-seen order.
+    pub fn requests(&self) -> Vec<ProbeRequest> {
+        let mut requests: Vec<ProbeRequest> = Vec::new();
+        for planned in &self.names {
+            match requests.iter_mut().find(|r| r.name == planned.name) {
+                Some(request) => {
+                    for port in &planned.ports {
+                        if !request.ports.contains(port) {
+                            request.ports.push(*port);
+                        }
+                    }
+                    for addr in &planned.documented {
+                        if !request.documented.contains(addr) {
+                            request.documented.push(*addr);
+                        }
+                    }
+                }
+                None => requests.push(ProbeRequest {
+                    name: planned.name.clone(),
+                    ports: planned.ports.clone(),
+                    documented: planned.documented.clone(),
+                }),
+            }
+        }
+        requests
+    }
+
+    /// True when nothing was selected.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_plan_covers_probe_names_and_legacy_hosts_once_each() {
+        let catalog = crate::catalog::bundled().unwrap();
+        let plan = Plan::new(&catalog, &Selection::default());
+        let requests = plan.requests();
+        let names: Vec<&str> = requests.iter().map(|r| r.name.as_str()).collect();
+        assert!(names.contains(&"mvamelding.api.skatteetaten.no"));
+        assert!(names.contains(&"api-test.sits.no"));
+        assert!(names.contains(&"maskinporten.no"));
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "each name once");
+        // Prefixes wider than one address are not swept; /32s are probed.
+        let prod = requests
+            .iter()
+            .find(|r| r.name.as_str() == "mvamelding.api.skatteetaten.no")
+            .unwrap();
+        assert_eq!(
+            prod.documented,
+            vec![
+                "20.100.51.138".parse::<IpAddr>().unwrap(),
+                "51.13.39.98".parse().unwrap()
+            ]
+        );
+    }
+
+    #[test]
+    fn selection_narrows_by_environment_service_and_host() {
+        let catalog = crate::catalog::bundled().unwrap();
+        let selection = Selection {
+            environments: vec![EnvId("prod".into())],
+            services: vec![ServiceId("maskinporten".into())],
+            hosts: vec![],
+        };
+        let plan = Plan::new(&catalog, &selection);
+        let names: Vec<&str> = plan.names.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, vec!["maskinporten.no"]);
+        let only = Selection {
+            hosts: vec![DnsName::parse("api.skatteetaten.no").unwrap()],
+            ..Selection::default()
+        };
+        let plan = Plan::new(&catalog, &only);
+        assert_eq!(plan.names.len(), 1);
+        assert_eq!(plan.names[0].kind, EntryKind::Legacy);
+    }
+}

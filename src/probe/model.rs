@@ -1,0 +1,291 @@
+//! What the probe engine observed: plain data, serialisable, no behaviour.
+//!
+//! This is the contract between the engine (the only code that touches the network) and
+//! everything after it: the audit reads these types, the `probe` and `check` JSON outputs
+//! serialise them. Field names are public interface (see the README's JSON schema); add
+//! fields freely, rename none.
+
+use std::net::{IpAddr, SocketAddr};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::catalog::{DnsName, Port};
+
+/// One name to resolve and probe, with what the data file says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeRequest {
+    /// The name: DNS query name and TLS SNI.
+    pub name: DnsName,
+    /// Ports to probe on every address.
+    pub ports: Vec<Port>,
+    /// Single addresses the data file documents for this name; probed even when DNS does
+    /// not return them.
+    pub documented: Vec<IpAddr>,
+}
+
+/// Address family filter (`--family`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// IPv4 only.
+    V4,
+    /// IPv6 only.
+    V6,
+    /// Both (the default).
+    #[default]
+    Both,
+}
+
+impl Family {
+    /// True when `addr` passes the filter.
+    pub fn admits(self, addr: &IpAddr) -> bool {
+        match self {
+            Family::V4 => addr.is_ipv4(),
+            Family::V6 => addr.is_ipv6(),
+            Family::Both => true,
+        }
+    }
+}
+
+/// Everything observed for one requested name.
+#[derive(Debug, Clone, Serialize)]
+pub struct NameObservation {
+    /// The name.
+    pub name: DnsName,
+    /// DNS results (absent when a proxy resolves for us).
+    pub dns: Option<DnsObservation>,
+    /// One entry per (address, port), or per port when connecting through a proxy.
+    pub targets: Vec<TargetObservation>,
+}
+
+/// DNS results for one name: an A and an AAAA lookup.
+#[derive(Debug, Clone, Serialize)]
+pub struct DnsObservation {
+    /// The A lookup (absent when `--family 6`).
+    pub a: Option<DnsLookup>,
+    /// The AAAA lookup (absent when `--family 4`).
+    pub aaaa: Option<DnsLookup>,
+    /// Addresses returned before the per-name cap was applied, when it was (see
+    /// `capped_at`). Zero when nothing was cut.
+    pub addresses_dropped: usize,
+}
+
+impl DnsObservation {
+    /// All answered addresses, A first.
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.a
+            .iter()
+            .chain(self.aaaa.iter())
+            .flat_map(|l| l.answers.iter().map(|a| a.address))
+    }
+
+    /// The overall outcome: an answer if either lookup answered, else the more telling
+    /// failure (NXDOMAIN over no-records over the rest).
+    pub fn outcome(&self) -> DnsOutcome {
+        let lookups: Vec<&DnsLookup> = self.a.iter().chain(self.aaaa.iter()).collect();
+        if lookups.iter().any(|l| l.outcome == DnsOutcome::Answer) {
+            return DnsOutcome::Answer;
+        }
+        lookups
+            .iter()
+            .map(|l| l.outcome)
+            .min_by_key(|o| o.rank())
+            .unwrap_or(DnsOutcome::NoRecords)
+    }
+}
+
+/// One DNS query and what came back.
+#[derive(Debug, Clone, Serialize)]
+pub struct DnsLookup {
+    /// `A` or `AAAA`.
+    pub record_type: &'static str,
+    /// How it ended.
+    pub outcome: DnsOutcome,
+    /// The addresses, with their TTLs.
+    pub answers: Vec<DnsAnswer>,
+    /// CNAMEs followed from the query name to the answer, in order.
+    pub cname_chain: Vec<String>,
+    /// The server that answered, when known.
+    pub server: Option<SocketAddr>,
+    /// Time the lookup took, in milliseconds.
+    pub ms: f64,
+    /// The resolver's message for failures, sanitised.
+    pub message: Option<String>,
+}
+
+/// One address record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DnsAnswer {
+    /// The address.
+    pub address: IpAddr,
+    /// Its TTL in seconds.
+    pub ttl: u32,
+}
+
+/// How a DNS lookup ended. The outcomes are kept apart because they mean different things
+/// to an admin: NXDOMAIN is a wrong name, SERVFAIL a broken resolver, a timeout a blocked
+/// path to the resolver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DnsOutcome {
+    /// At least one address.
+    Answer,
+    /// The name does not exist.
+    Nxdomain,
+    /// The name exists but has no records of this type.
+    NoRecords,
+    /// The server failed (SERVFAIL).
+    Servfail,
+    /// The server refused (REFUSED).
+    Refused,
+    /// No answer in time.
+    Timeout,
+    /// Anything else (I/O error, malformed answer, CNAME loop).
+    Error,
+}
+
+impl DnsOutcome {
+    fn rank(self) -> u8 {
+        match self {
+            DnsOutcome::Answer => 0,
+            DnsOutcome::Nxdomain => 1,
+            DnsOutcome::Servfail => 2,
+            DnsOutcome::Refused => 3,
+            DnsOutcome::Timeout => 4,
+            DnsOutcome::Error => 5,
+            DnsOutcome::NoRecords => 6,
+        }
+    }
+}
+
+/// Where a target's address came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AddressOrigin {
+    /// Returned by DNS.
+    Dns,
+    /// Documented in the data file (not returned by DNS).
+    Documented,
+    /// Returned by DNS and documented.
+    DnsAndDocumented,
+    /// No address: the proxy resolved and connected.
+    Proxy,
+}
+
+/// One (address, port) probed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetObservation {
+    /// The address connected to (absent through a proxy).
+    pub address: Option<IpAddr>,
+    /// The port.
+    pub port: Port,
+    /// Where the address came from.
+    pub origin: AddressOrigin,
+    /// The proxy used, `host:port` without credentials, when any.
+    pub proxy: Option<String>,
+    /// The TCP connect (through a proxy: the CONNECT exchange).
+    pub tcp: TcpObservation,
+    /// The TLS handshake, when TCP connected.
+    pub tls: Option<TlsObservation>,
+}
+
+/// TCP connect result.
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpObservation {
+    /// How it ended.
+    pub state: TcpState,
+    /// Connect time in milliseconds (for `open`, or time until the failure).
+    pub ms: f64,
+    /// The OS or proxy message for failures, sanitised.
+    pub message: Option<String>,
+    /// The proxy's HTTP status for CONNECT, when a proxy was used and answered.
+    pub proxy_status: Option<u16>,
+}
+
+/// How a TCP connect (or a proxy CONNECT) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TcpState {
+    /// Connected.
+    Open,
+    /// Actively refused (RST).
+    Refused,
+    /// No answer before the timeout: a firewall dropping packets.
+    Filtered,
+    /// No route (EHOSTUNREACH, ENETUNREACH), or an ICMP prohibition.
+    Unreachable,
+    /// The proxy denied the CONNECT (403).
+    ProxyDenied,
+    /// The proxy wants credentials (407).
+    ProxyAuthRequired,
+    /// The proxy could not reach the target (502).
+    ProxyBadGateway,
+    /// The proxy is unavailable (503).
+    ProxyUnavailable,
+    /// The proxy did not answer the CONNECT in time.
+    ProxyTimeout,
+    /// The proxy answered something else, or could not be reached.
+    ProxyError,
+    /// Any other failure (see `message`).
+    Other,
+}
+
+/// TLS handshake result. Verification is recorded, never used to abort, so an untrusted or
+/// expired certificate is still described in full.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsObservation {
+    /// True when the handshake completed.
+    pub ok: bool,
+    /// Why it did not, sanitised.
+    pub error: Option<String>,
+    /// True when the handshake ran out of time.
+    pub timed_out: bool,
+    /// `TLSv1.3`, `TLSv1.2`, …
+    pub version: Option<String>,
+    /// The negotiated cipher suite, IANA name.
+    pub cipher: Option<String>,
+    /// The key-exchange group, e.g. `X25519`.
+    pub kx_group: Option<String>,
+    /// The negotiated ALPN protocol.
+    pub alpn: Option<String>,
+    /// Handshake time in milliseconds.
+    pub ms: f64,
+    /// Whether the server stapled an OCSP response.
+    pub ocsp_stapled: bool,
+    /// Chain valid against Mozilla's roots (plus `--ca-file` anchors).
+    pub trusted_public: bool,
+    /// Chain valid against the system store (honours SSL_CERT_FILE / SSL_CERT_DIR).
+    pub trusted_system: bool,
+    /// The verifier's reason when the chain is not trusted publicly, sanitised.
+    pub public_error: Option<String>,
+    /// The verifier's reason when the chain is not trusted by the system store.
+    pub system_error: Option<String>,
+    /// Whether the leaf certificate is valid for the probe name.
+    pub hostname_match: bool,
+    /// The peer's chain, leaf first.
+    pub chain: Vec<CertificateInfo>,
+}
+
+/// One certificate of a peer chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificateInfo {
+    /// Subject distinguished name (RFC 4514), sanitised.
+    pub subject: String,
+    /// Issuer distinguished name, sanitised.
+    pub issuer: String,
+    /// DNS and IP subject alternative names.
+    pub sans: Vec<String>,
+    /// Serial number, hex.
+    pub serial: String,
+    /// Start of validity.
+    pub not_before: DateTime<Utc>,
+    /// End of validity.
+    pub not_after: DateTime<Utc>,
+    /// SHA-256 of the DER encoding, lowercase hex.
+    pub sha256: String,
+    /// Public key algorithm, e.g. `EC P-256`, `RSA 2048`.
+    pub key_algorithm: String,
+    /// Signature algorithm, e.g. `ecdsa-with-SHA256`.
+    pub signature_algorithm: String,
+}
