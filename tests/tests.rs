@@ -1,1 +1,4 @@
 //! Integration tests.
+
+mod harness_selftest;
+mod support;
