@@ -26,9 +26,43 @@
 //! generated rules). Everything is deleted on drop, also on panic. `netns::UNROUTED_V4` /
 //! `UNROUTED_V6` have no route inside the namespaces ("network unreachable" at once).
 
+//!
+//! # DNS (`dns`)
+//!
+//! One server per test, one zone under the reserved `.test` TLD (never `localhost` names:
+//! resolvers answer those themselves). UDP and TCP on one random port of 127.0.0.1 (or
+//! `.bind(ip)`, `.in_netns(&ns)`):
+//!
+//! ```ignore
+//! use crate::support::dns::{DnsServer, RecordType, Transport};
+//! let dns = DnsServer::zone("egress.test")
+//!     .a("api.egress.test", Ipv4Addr::new(127, 0, 0, 2), 300)   // TTL 300
+//!     .aaaa("api.egress.test", Ipv6Addr::LOCALHOST, 300)
+//!     .cname("www.egress.test", "api.egress.test", 60)
+//!     .cname("loop-a.egress.test", "loop-b.egress.test", 60)      // a loop...
+//!     .cname("loop-b.egress.test", "loop-a.egress.test", 60)      // ...served as-is
+//!     .cname_chain("chain.egress.test", 20, "api.egress.test", 60)
+//!     .a_many("many.egress.test", addrs, 60)                      // too big for UDP: TC, then TCP
+//!     .truncate_udp("tc.egress.test")                             // always TC over UDP
+//!     .servfail("broken.egress.test").refused("refused.egress.test")
+//!     .silent("silent.egress.test")                               // never answered: timeout
+//!     .delay("slow.egress.test", Duration::from_millis(300))
+//!     .start();
+//! cmd.args(["--resolver", &dns.resolver_arg()]);                  // "127.0.0.1:PORT"
+//! assert!(dns.queries_for("many.egress.test").iter().any(|q| q.transport == Transport::Tcp));
+//! ```
+//!
+//! Unknown names in the zone get NXDOMAIN (with the SOA), a name without records of the
+//! asked type gets NOERROR with no answers, names outside the zone get REFUSED. CNAMEs are
+//! followed inside the zone and the whole chain sent, as a recursive resolver does;
+//! `.chase_cnames(false)` sends only the first CNAME. Answers should hold only loopback
+//! addresses (or namespace addresses): the probe connects to what DNS says.
+
 // The harness offers more than any one test uses; unused helpers are not dead code here.
 #![allow(dead_code)]
 // Test support: a failed setup step should stop the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod dns;
 pub mod netns;
+pub mod server;

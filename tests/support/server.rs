@@ -1,0 +1,187 @@
+//! The one way every harness server runs: its own thread, its own current-thread runtime,
+//! optionally inside a network namespace, stopped and joined on drop.
+//!
+//! A server built this way works the same from a `#[tokio::test]` (no runtime nesting, no
+//! blocking of the test's runtime) and from a plain `#[test]` that runs the binary as a
+//! subprocess. Dropping the runtime cancels every connection task, which closes their
+//! sockets: nothing outlives the guard.
+
+use std::future::Future;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+
+use tokio::sync::{Semaphore, oneshot};
+
+use super::netns::{self, Netns};
+
+/// Most connections one server serves at once; more wait in the listen backlog. Keeps a
+/// runaway client from making a server hold unbounded state.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// Where a server's sockets live: the test's own namespace (the default) or one made by
+/// [`Netns`].
+#[derive(Debug, Clone, Default)]
+pub struct Placement {
+    netns: Option<PathBuf>,
+}
+
+impl Placement {
+    /// Inside `ns`: the server's thread joins it before binding.
+    pub fn netns(ns: &Netns) -> Placement {
+        Placement {
+            netns: Some(ns.path()),
+        }
+    }
+}
+
+/// Stops its server on drop: signals it, then waits for the thread to end.
+#[derive(Debug)]
+pub struct ServerGuard {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            // A panic in the server thread was already printed; do not double-panic here.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts a server: on a new thread (inside `placement`'s namespace), builds a runtime, runs
+/// `setup` (which binds and returns what the test needs to know, plus the serving future),
+/// hands that info back, then serves until the guard is dropped.
+///
+/// Returns setup's error if binding failed.
+pub fn spawn<T, S, SF, RF>(
+    label: &str,
+    placement: &Placement,
+    setup: S,
+) -> io::Result<(ServerGuard, T)>
+where
+    T: Send + 'static,
+    S: FnOnce() -> SF + Send + 'static,
+    SF: Future<Output = io::Result<(T, RF)>>,
+    RF: Future<Output = ()>,
+{
+    let (info_tx, info_rx) = mpsc::channel::<io::Result<T>>();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let ns_path = placement.netns.clone();
+    let thread = thread::Builder::new()
+        .name(format!("harness {label}"))
+        .spawn(move || {
+            if let Some(path) = ns_path
+                && let Err(e) = netns::join_netns(&path)
+            {
+                let _ = info_tx.send(Err(e));
+                return;
+            }
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = info_tx.send(Err(e));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match setup().await {
+                    Ok((info, serve)) => {
+                        let _ = info_tx.send(Ok(info));
+                        tokio::select! {
+                            () = serve => {}
+                            _ = stop_rx => {}
+                        }
+                    }
+                    Err(e) => {
+                        let _ = info_tx.send(Err(e));
+                    }
+                }
+            });
+            // Dropping the runtime here cancels the connection tasks and closes their sockets.
+        })?;
+    let info = info_rx
+        .recv()
+        .map_err(|_| io::Error::other(format!("{label} server thread ended during setup")))??;
+    Ok((
+        ServerGuard {
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        },
+        info,
+    ))
+}
+
+/// A connection limit shared by one server's tasks (see [`MAX_CONNECTIONS`]).
+pub fn connection_limit() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(MAX_CONNECTIONS))
+}
+
+/// An append-only log shared between a server's thread and the test, capped so a flood of
+/// requests cannot grow it without bound (entries past the cap are counted, not kept).
+#[derive(Debug)]
+pub struct Log<T> {
+    inner: std::sync::Mutex<LogInner<T>>,
+}
+
+#[derive(Debug)]
+struct LogInner<T> {
+    entries: Vec<T>,
+    dropped: usize,
+}
+
+/// Entries kept per log.
+pub const LOG_CAP: usize = 10_000;
+
+impl<T: Clone> Log<T> {
+    /// An empty log.
+    pub fn new() -> Arc<Log<T>> {
+        Arc::new(Log {
+            inner: std::sync::Mutex::new(LogInner {
+                entries: Vec::new(),
+                dropped: 0,
+            }),
+        })
+    }
+
+    /// Appends, or counts the entry as dropped when the log is full.
+    pub fn push(&self, entry: T) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.entries.len() < LOG_CAP {
+            inner.entries.push(entry);
+        } else {
+            inner.dropped += 1;
+        }
+    }
+
+    /// A copy of the entries so far.
+    pub fn snapshot(&self) -> Vec<T> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entries
+            .clone()
+    }
+
+    /// Entries not kept because the log was full.
+    pub fn dropped(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).dropped
+    }
+
+    /// Forgets what was logged so far (to assert on one phase of a test).
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.entries.clear();
+        inner.dropped = 0;
+    }
+}
