@@ -5,3 +5,4 @@
 
 mod dns;
 mod netns;
+mod tls;

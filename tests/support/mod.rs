@@ -57,6 +57,38 @@
 //! followed inside the zone and the whole chain sent, as a recursive resolver does;
 //! `.chase_cnames(false)` sends only the first CNAME. Answers should hold only loopback
 //! addresses (or namespace addresses): the probe connects to what DNS says.
+//!
+//! # Test PKI (`pki`) and TLS servers (`tls`)
+//!
+//! Keys and certificates are made per test with rcgen (ECDSA P-256, ring); nothing is
+//! checked in.
+//!
+//! ```ignore
+//! use crate::support::pki::{Leaf, TestCa};
+//! use crate::support::tls::{Hostile, TlsServer};
+//! let ca = TestCa::new("Egress Test Root CA");
+//! let valid = ca.valid(&["api.egress.test"]);           // from yesterday, 90 days
+//! let expired = ca.expired(&["api.egress.test"]);       // ended yesterday
+//! let early = ca.not_yet_valid(&["api.egress.test"]);   // starts tomorrow
+//! let wrong = ca.valid(&["other.egress.test"]);         // serve it for api.egress.test
+//! let selfsigned = Leaf::self_signed(&["api.egress.test"]);
+//! let chained = ca.intermediate("Issuing CA").valid(&["api.egress.test"]); // leaf + intermediate
+//! let soon = ca.leaf(&["api.egress.test"]).expires_in_days(10).issue();
+//! let fixed = ca.leaf(&["api.egress.test"]).validity(d1, d2).serial(7).issue(); // for snapshots
+//! cmd.arg("--ca-file").arg(ca.pem_file());               // root PEM, removed with `ca`
+//! cmd.env("SSL_CERT_FILE", middlebox_ca.pem_file());     // interception: trusted only by the system store
+//!
+//! let server = TlsServer::builder(valid)
+//!     .bind("127.0.0.5".parse()?)                        // any 127/8 address, or ::1
+//!     .tls12_only()                                      // or .tls13_only()
+//!     .alpn(&["h2", "http/1.1"])
+//!     .ocsp(b"stapled bytes")
+//!     .start();                                          // TlsServer::start(leaf) for the defaults
+//! let conns = server.wait_for_connections(1);            // SNI, offered ALPN, version, ALPN chosen
+//! let garbage = TlsServer::hostile(Hostile::Garbage(10 << 20)).start();
+//! let slow = TlsServer::hostile(Hostile::Slow(Duration::from_secs(1))).start();
+//! let rude = TlsServer::hostile(Hostile::CloseAfterHello).start();
+//! ```
 
 // The harness offers more than any one test uses; unused helpers are not dead code here.
 #![allow(dead_code)]
@@ -65,4 +97,6 @@
 
 pub mod dns;
 pub mod netns;
+pub mod pki;
 pub mod server;
+pub mod tls;

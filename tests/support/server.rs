@@ -173,6 +173,25 @@ impl<T: Clone> Log<T> {
             .clone()
     }
 
+    /// Waits until at least `n` entries are in (servers log a connection once they are done
+    /// with it, which can be a moment after the client is), then returns them all. Panics
+    /// after `timeout`: a generous bound that only proves the entries never came.
+    pub fn wait_for(&self, n: usize, timeout: std::time::Duration) -> Vec<T> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let entries = self.snapshot();
+            if entries.len() >= n {
+                return entries;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {n} log entries within {timeout:?}, have {}",
+                entries.len()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Entries not kept because the log was full.
     pub fn dropped(&self) -> usize {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).dropped
