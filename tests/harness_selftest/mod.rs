@@ -5,4 +5,5 @@
 
 mod dns;
 mod netns;
+mod tcp;
 mod tls;

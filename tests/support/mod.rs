@@ -89,6 +89,20 @@
 //! let slow = TlsServer::hostile(Hostile::Slow(Duration::from_secs(1))).start();
 //! let rude = TlsServer::hostile(Hostile::CloseAfterHello).start();
 //! ```
+//!
+//! # Bad TCP endpoints (`tcp`)
+//!
+//! ```ignore
+//! use crate::support::tcp::{BlackHole, ClosedPort, UnansweredPort};
+//! let hole = BlackHole::start();              // accepts, never sends: TLS handshake timeout
+//! let closed = ClosedPort::new();             // refused (RST); port reserved until drop
+//! let closed6 = ClosedPort::on("::1".parse()?);
+//! let dropped = UnansweredPort::start();      // connect times out (full accept queue), no root needed
+//! BlackHole::builder().bind(ip).in_netns(&ns).black_hole();
+//! ```
+//!
+//! `UnansweredPort` is the rootless stand-in for "filtered"; tests of the real outcome use an
+//! nftables `drop` in a namespace.
 
 // The harness offers more than any one test uses; unused helpers are not dead code here.
 #![allow(dead_code)]
@@ -99,4 +113,5 @@ pub mod dns;
 pub mod netns;
 pub mod pki;
 pub mod server;
+pub mod tcp;
 pub mod tls;
