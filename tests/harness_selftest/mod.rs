@@ -5,5 +5,6 @@
 
 mod dns;
 mod netns;
+mod proxy;
 mod tcp;
 mod tls;

@@ -103,6 +103,31 @@
 //!
 //! `UnansweredPort` is the rootless stand-in for "filtered"; tests of the real outcome use an
 //! nftables `drop` in a namespace.
+//!
+//! # CONNECT proxy (`proxy`)
+//!
+//! ```ignore
+//! use crate::support::proxy::{ProxyMode, ProxyServer};
+//! let proxy = ProxyServer::allow().resolve_with(&dns).start();        // tunnels; DNS is the proxy's
+//! let proxy = ProxyServer::allow().map("api.egress.test", ip).start(); // or a fixed map
+//! let proxy = ProxyServer::require_auth("user", "pass").map(..).start(); // 407 unless Basic matches
+//! let proxy = ProxyServer::builder(ProxyMode::Deny).start();          // 403
+//! let proxy = ProxyServer::builder(ProxyMode::Status(502)).start();   // or 503, ...
+//! let proxy = ProxyServer::builder(ProxyMode::Silent).start();        // never answers
+//! let proxy = ProxyServer::builder(ProxyMode::OkThenGarbage(1 << 20)).start();
+//! cmd.args(["--proxy", &proxy.url()]);                                // http://127.0.0.1:PORT
+//! cmd.env("HTTPS_PROXY", proxy.url_with("user", "pass"));
+//! let reqs = proxy.wait_for_requests(1); // authority "api.egress.test:443", auth header, status
+//! ```
+//!
+//! Outside a namespace a tunnelling proxy connects to loopback addresses only (others get
+//! 502); unknown or unreachable targets get 502.
+//!
+//! # Running the self-tests
+//!
+//! `cargo test --test integration harness_selftest` (a few seconds). Namespace tests skip
+//! with a message unless run as root with `ip` and `nft` installed; with `CI` set they fail
+//! instead (CI needs the `iproute2` and `nftables` packages).
 
 // The harness offers more than any one test uses; unused helpers are not dead code here.
 #![allow(dead_code)]
@@ -112,6 +137,7 @@
 pub mod dns;
 pub mod netns;
 pub mod pki;
+pub mod proxy;
 pub mod server;
 pub mod tcp;
 pub mod tls;

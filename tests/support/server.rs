@@ -21,6 +21,10 @@ use super::netns::{self, Netns};
 /// runaway client from making a server hold unbounded state.
 pub const MAX_CONNECTIONS: usize = 256;
 
+/// Most bytes a server reads from one connection and throws away (a client that keeps
+/// sending past this is no longer read).
+pub const READ_CAP: u64 = 1 << 20;
+
 /// Where a server's sockets live: the test's own namespace (the default) or one made by
 /// [`Netns`].
 #[derive(Debug, Clone, Default)]
@@ -202,5 +206,20 @@ impl<T: Clone> Log<T> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.entries.clear();
         inner.dropped = 0;
+    }
+}
+
+/// Fills `buf` with cheap pseudo-random bytes (xorshift; `state` carries on between calls),
+/// for servers that send garbage. Never zero-seeded, never a sensible protocol message for
+/// long.
+pub fn fill_garbage(state: &mut u64, buf: &mut [u8]) {
+    if *state == 0 {
+        *state = 0x2545_f491_4f6c_dd1d;
+    }
+    for b in buf {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *b = *state as u8;
     }
 }

@@ -19,10 +19,8 @@ use tokio_rustls::LazyConfigAcceptor;
 
 use super::netns::Netns;
 use super::pki::Leaf;
-use super::server::{self, Log, Placement, ServerGuard};
+use super::server::{self, Log, Placement, READ_CAP, ServerGuard};
 
-/// Most bytes a server reads from one connection after the handshake (then it stops reading).
-const READ_CAP: u64 = 1 << 20;
 /// How long a genuine server keeps an idle connection after the handshake.
 const IDLE: Duration = Duration::from_secs(30);
 
@@ -309,15 +307,9 @@ async fn close_after_hello(stream: TcpStream) -> TlsConnection {
 async fn garbage(mut stream: TcpStream, total: usize) -> TlsConnection {
     let mut sent = 0;
     let mut chunk = [0u8; 16 * 1024];
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut state = 0;
     while sent < total {
-        for b in &mut chunk {
-            // xorshift: cheap bytes that never form a sensible TLS record for long.
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            *b = state as u8;
-        }
+        server::fill_garbage(&mut state, &mut chunk);
         let n = chunk.len().min(total - sent);
         if stream.write_all(&chunk[..n]).await.is_err() {
             break;
