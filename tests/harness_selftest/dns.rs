@@ -5,32 +5,16 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::TokioResolver;
 use hickory_resolver::proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_resolver::proto::rr::rdata::CNAME;
 use hickory_resolver::proto::rr::{Name, RData};
-use hickory_resolver::{Resolver, TokioResolver};
 
-use crate::support::dns::{DnsServer, RecordType, Transport};
+use crate::support::dns::{DnsServer, RecordType, Transport, test_resolver};
 use crate::support::netns::{self, Netns};
 
-/// A resolver that uses only `server`, UDP with TCP fallback, no hosts file, short timeout.
 fn resolver(server: SocketAddr, timeout: Duration) -> TokioResolver {
-    let mut ns = NameServerConfig::udp_and_tcp(server.ip());
-    for conn in &mut ns.connections {
-        conn.port = server.port();
-    }
-    let mut builder = Resolver::builder_with_config(
-        ResolverConfig::from_name_servers(vec![ns]),
-        TokioRuntimeProvider::default(),
-    );
-    let opts = builder.options_mut();
-    opts.timeout = timeout;
-    opts.attempts = 1;
-    opts.cache_size = 0;
-    opts.use_hosts_file = ResolveHosts::Never;
-    builder.build().unwrap()
+    test_resolver(server, timeout)
 }
 
 /// One query on the wire; None when nothing came back within `wait`.

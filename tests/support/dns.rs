@@ -20,16 +20,17 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCode};
 pub use hickory_resolver::proto::rr::RecordType;
 use hickory_resolver::proto::rr::rdata::{A, AAAA, CNAME, SOA};
 use hickory_resolver::proto::rr::{Name, RData, Record};
+use hickory_resolver::{Resolver, TokioResolver};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::Semaphore;
 
-use super::netns::Netns;
-use super::server::{self, Log, Placement, ServerGuard};
+use super::server::{self, Listen, Log, ServerGuard, listen_methods};
 
 /// The zone a test gets unless it names another.
 pub const DEFAULT_ZONE: &str = "egress.test";
@@ -99,8 +100,7 @@ struct Zone {
 #[derive(Debug)]
 pub struct DnsBuilder {
     zone: Zone,
-    bind: IpAddr,
-    placement: Placement,
+    listen: Listen,
 }
 
 impl DnsBuilder {
@@ -202,25 +202,15 @@ impl DnsBuilder {
         self
     }
 
-    /// Address to listen on (default 127.0.0.1; any 127/8 address or ::1).
-    pub fn bind(mut self, ip: IpAddr) -> Self {
-        self.bind = ip;
-        self
-    }
-
-    /// Serve from inside `ns` instead of the test's namespace.
-    pub fn in_netns(mut self, ns: &Netns) -> Self {
-        self.placement = Placement::netns(ns);
-        self
-    }
+    listen_methods!();
 
     /// Binds UDP and TCP on one random port and starts serving. Panics if it cannot bind.
     pub fn start(self) -> DnsServer {
         let zone = Arc::new(self.zone);
         let log = Log::new();
         let server_log = Arc::clone(&log);
-        let bind = self.bind;
-        let (guard, addr) = server::spawn("dns", &self.placement, move || async move {
+        let bind = self.listen.ip;
+        let (guard, addr) = server::spawn("dns", &self.listen.placement, move || async move {
             let (udp, tcp) = bind_pair(bind).await?;
             let addr = udp.local_addr()?;
             Ok((addr, serve(zone, server_log, udp, tcp)))
@@ -268,8 +258,7 @@ impl DnsServer {
                 chase_cnames: true,
                 negative_ttl: 60,
             },
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            placement: Placement::default(),
+            listen: Listen::default(),
         }
     }
 
@@ -303,6 +292,26 @@ impl DnsServer {
     }
 }
 
+/// A hickory resolver that asks only the server at `server` (UDP, then TCP on truncation),
+/// never reads the hosts file, caches nothing and tries once: configured the way
+/// `--resolver` configures the probe, for tests that check the harness or the proxy.
+pub fn test_resolver(server: SocketAddr, timeout: Duration) -> TokioResolver {
+    let mut ns = NameServerConfig::udp_and_tcp(server.ip());
+    for conn in &mut ns.connections {
+        conn.port = server.port();
+    }
+    let mut builder = Resolver::builder_with_config(
+        ResolverConfig::from_name_servers(vec![ns]),
+        TokioRuntimeProvider::default(),
+    );
+    let opts = builder.options_mut();
+    opts.timeout = timeout;
+    opts.attempts = 1;
+    opts.cache_size = 0;
+    opts.use_hosts_file = ResolveHosts::Never;
+    builder.build().expect("test resolver")
+}
+
 fn parse_name(text: &str) -> Name {
     let mut name = Name::from_ascii(text).unwrap_or_else(|e| panic!("bad DNS name {text:?}: {e}"));
     name.set_fqdn(true);
@@ -323,20 +332,19 @@ async fn bind_pair(ip: IpAddr) -> io::Result<(UdpSocket, TcpListener)> {
 }
 
 async fn serve(zone: Arc<Zone>, log: Arc<Log<DnsQuery>>, udp: UdpSocket, tcp: TcpListener) {
-    let udp = Arc::new(udp);
-    let limit = server::connection_limit();
-    tokio::join!(
-        serve_udp(Arc::clone(&zone), Arc::clone(&log), udp, Arc::clone(&limit)),
-        serve_tcp(zone, log, tcp, limit),
-    );
+    let tcp_zone = Arc::clone(&zone);
+    let tcp_log = Arc::clone(&log);
+    let serve_tcp = server::accept_loop(tcp, move |stream| {
+        let (zone, log) = (Arc::clone(&tcp_zone), Arc::clone(&tcp_log));
+        async move {
+            let _ = serve_tcp_conn(&zone, &log, stream).await;
+        }
+    });
+    tokio::join!(serve_udp(zone, log, Arc::new(udp)), serve_tcp);
 }
 
-async fn serve_udp(
-    zone: Arc<Zone>,
-    log: Arc<Log<DnsQuery>>,
-    socket: Arc<UdpSocket>,
-    limit: Arc<Semaphore>,
-) {
+async fn serve_udp(zone: Arc<Zone>, log: Arc<Log<DnsQuery>>, socket: Arc<UdpSocket>) {
+    let limit = server::connection_limit();
     let mut buf = vec![0u8; UDP_READ_MAX];
     loop {
         let Ok((len, peer)) = socket.recv_from(&mut buf).await else {
@@ -353,27 +361,6 @@ async fn serve_udp(
             if let Some(answer) = respond(&zone, &log, &query, Transport::Udp).await {
                 let _ = socket.send_to(&answer, peer).await;
             }
-        });
-    }
-}
-
-async fn serve_tcp(
-    zone: Arc<Zone>,
-    log: Arc<Log<DnsQuery>>,
-    listener: TcpListener,
-    limit: Arc<Semaphore>,
-) {
-    loop {
-        let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
-            return;
-        };
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let (zone, log) = (Arc::clone(&zone), Arc::clone(&log));
-        tokio::spawn(async move {
-            let _permit = permit;
-            let _ = serve_tcp_conn(&zone, &log, stream).await;
         });
     }
 }

@@ -13,19 +13,16 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::{Resolver, TokioResolver};
+use hickory_resolver::TokioResolver;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::dns::DnsServer;
-use super::netns::Netns;
-use super::server::{self, Log, Placement, ServerGuard};
+use super::dns::{DnsServer, test_resolver};
+use super::server::{self, Listen, Log, ServerGuard, listen_methods};
 
 /// Largest request head (request line and headers) the proxy reads; longer gets 431.
 const HEAD_MAX: usize = 8 * 1024;
@@ -85,9 +82,7 @@ struct Resolution {
 #[derive(Debug)]
 pub struct ProxyBuilder {
     mode: ProxyMode,
-    bind: IpAddr,
-    placement: Placement,
-    in_netns: bool,
+    listen: Listen,
     resolution: Resolution,
 }
 
@@ -114,35 +109,28 @@ impl ProxyBuilder {
         self
     }
 
-    /// Address to listen on (default 127.0.0.1; any 127/8 address, or ::1).
-    pub fn bind(mut self, ip: IpAddr) -> Self {
-        self.bind = ip;
-        self
-    }
-
-    /// Run inside `ns`: listen there, and tunnel to any address the namespace can reach.
-    pub fn in_netns(mut self, ns: &Netns) -> Self {
-        self.placement = Placement::netns(ns);
-        self.in_netns = true;
-        self
-    }
+    // Inside a namespace the proxy tunnels to any address the namespace can reach.
+    listen_methods!();
 
     /// Binds a random port and starts serving. Panics if it cannot.
     pub fn start(self) -> ProxyServer {
         let log = Log::new();
         let server_log = Arc::clone(&log);
-        let bind = self.bind;
+        let bind = self.listen.ip;
         let proxy = Proxy {
             mode: self.mode,
             resolution: self.resolution,
-            loopback_only: !self.in_netns,
+            loopback_only: !self.listen.placement.is_netns(),
             resolver: None,
         };
-        let (guard, addr) = server::spawn("proxy", &self.placement, move || async move {
+        let (guard, addr) = server::spawn("proxy", &self.listen.placement, move || async move {
             let listener = TcpListener::bind(SocketAddr::new(bind, 0)).await?;
             let addr = listener.local_addr()?;
             let mut proxy = proxy;
-            proxy.resolver = proxy.resolution.dns.map(resolver);
+            proxy.resolver = proxy
+                .resolution
+                .dns
+                .map(|dns| test_resolver(dns, Duration::from_secs(2)));
             Ok((addr, serve(listener, Arc::new(proxy), server_log)))
         })
         .unwrap_or_else(|e| panic!("proxy on {bind}: {e}"));
@@ -167,9 +155,7 @@ impl ProxyServer {
     pub fn builder(mode: ProxyMode) -> ProxyBuilder {
         ProxyBuilder {
             mode,
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            placement: Placement::default(),
-            in_netns: false,
+            listen: Listen::default(),
             resolution: Resolution::default(),
         }
     }
@@ -221,37 +207,14 @@ struct Proxy {
     resolver: Option<TokioResolver>,
 }
 
-fn resolver(server: SocketAddr) -> TokioResolver {
-    let mut ns = NameServerConfig::udp_and_tcp(server.ip());
-    for conn in &mut ns.connections {
-        conn.port = server.port();
-    }
-    let mut builder = Resolver::builder_with_config(
-        ResolverConfig::from_name_servers(vec![ns]),
-        TokioRuntimeProvider::default(),
-    );
-    let opts = builder.options_mut();
-    opts.timeout = Duration::from_secs(2);
-    opts.attempts = 1;
-    opts.use_hosts_file = ResolveHosts::Never;
-    builder.build().expect("proxy resolver")
-}
-
 async fn serve(listener: TcpListener, proxy: Arc<Proxy>, log: Arc<Log<ConnectRequest>>) {
-    let limit = server::connection_limit();
-    loop {
-        let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
-            return;
-        };
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
+    server::accept_loop(listener, |stream| {
         let (proxy, log) = (Arc::clone(&proxy), Arc::clone(&log));
-        tokio::spawn(async move {
-            let _permit = permit;
+        async move {
             let _ = handle(stream, &proxy, &log).await;
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// A parsed request head, plus any bytes the client sent after it (a pipelined ClientHello).

@@ -8,11 +8,13 @@
 
 use std::future::Future;
 use std::io;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, oneshot};
 
 use super::netns::{self, Netns};
@@ -38,6 +40,72 @@ impl Placement {
         Placement {
             netns: Some(ns.path()),
         }
+    }
+
+    /// True when the server runs inside a test namespace.
+    pub fn is_netns(&self) -> bool {
+        self.netns.is_some()
+    }
+}
+
+/// Where a server listens: an address (default 127.0.0.1) in a namespace (default the
+/// test's own). Builders hold one and get `bind` and `in_netns` from [`listen_methods`].
+#[derive(Debug, Clone)]
+pub struct Listen {
+    /// Address to bind, port chosen by the kernel.
+    pub ip: IpAddr,
+    /// Namespace to bind in.
+    pub placement: Placement,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            placement: Placement::default(),
+        }
+    }
+}
+
+/// Adds `bind(ip)` and `in_netns(&ns)` to a builder that has a `listen: Listen` field.
+macro_rules! listen_methods {
+    () => {
+        /// Address to listen on (default 127.0.0.1; any 127/8 address, or ::1).
+        pub fn bind(mut self, ip: std::net::IpAddr) -> Self {
+            self.listen.ip = ip;
+            self
+        }
+
+        /// Run inside `ns` (a server binds there, a proxy also connects from there) instead
+        /// of the test's own namespace.
+        pub fn in_netns(mut self, ns: &$crate::support::netns::Netns) -> Self {
+            self.listen.placement = $crate::support::server::Placement::netns(ns);
+            self
+        }
+    };
+}
+pub(crate) use listen_methods;
+
+/// Accepts connections until the server stops, running `handle` for each on its own task,
+/// at most [`MAX_CONNECTIONS`] at once (the rest wait in the listen backlog).
+pub async fn accept_loop<F, Fut>(listener: TcpListener, mut handle: F)
+where
+    F: FnMut(TcpStream) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let limit = connection_limit();
+    loop {
+        let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
+            return;
+        };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let task = handle(stream);
+        tokio::spawn(async move {
+            let _permit = permit;
+            task.await;
+        });
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use super::netns::Netns;
-use super::server::{self, Placement, ServerGuard};
+use super::server::{self, Listen, ServerGuard, listen_methods};
 
 /// Accepts connections and never answers; stops (closing them all) on drop.
 #[derive(Debug)]
@@ -30,45 +30,26 @@ pub struct BlackHole {
 }
 
 /// Settings of a [`BlackHole`] or [`UnansweredPort`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct TcpBuilder {
-    bind: IpAddr,
-    placement: Placement,
-}
-
-impl Default for TcpBuilder {
-    fn default() -> Self {
-        TcpBuilder {
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            placement: Placement::default(),
-        }
-    }
+    listen: Listen,
 }
 
 impl TcpBuilder {
-    /// Address to listen on (default 127.0.0.1; any 127/8 address, or ::1).
-    pub fn bind(mut self, ip: IpAddr) -> Self {
-        self.bind = ip;
-        self
-    }
-
-    /// Listen inside `ns` instead of the test's namespace.
-    pub fn in_netns(mut self, ns: &Netns) -> Self {
-        self.placement = Placement::netns(ns);
-        self
-    }
+    listen_methods!();
 
     /// Starts a [`BlackHole`].
     pub fn black_hole(self) -> BlackHole {
         let accepted = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&accepted);
-        let bind = self.bind;
-        let (guard, addr) = server::spawn("black hole", &self.placement, move || async move {
-            let listener = TcpListener::bind(SocketAddr::new(bind, 0)).await?;
-            let addr = listener.local_addr()?;
-            Ok((addr, swallow(listener, counter)))
-        })
-        .unwrap_or_else(|e| panic!("black hole on {bind}: {e}"));
+        let bind = self.listen.ip;
+        let (guard, addr) =
+            server::spawn("black hole", &self.listen.placement, move || async move {
+                let listener = TcpListener::bind(SocketAddr::new(bind, 0)).await?;
+                let addr = listener.local_addr()?;
+                Ok((addr, swallow(listener, counter)))
+            })
+            .unwrap_or_else(|e| panic!("black hole on {bind}: {e}"));
         BlackHole {
             _guard: guard,
             addr,
@@ -78,21 +59,25 @@ impl TcpBuilder {
 
     /// Starts an [`UnansweredPort`].
     pub fn unanswered(self) -> UnansweredPort {
-        let bind = self.bind;
-        let (guard, addr) = server::spawn("unanswered port", &self.placement, move || async move {
-            let socket = socket_for(bind)?;
-            socket.bind(SocketAddr::new(bind, 0))?;
-            let addr = socket.local_addr()?;
-            // Backlog 0 admits one connection to the accept queue; ours fills it, and since
-            // nothing ever accepts, every later SYN is dropped by the kernel.
-            let listener = socket.listen(0)?;
-            let filler = TcpStream::connect(addr).await?;
-            let serve = async move {
-                let _held = (listener, filler);
-                std::future::pending::<()>().await;
-            };
-            Ok((addr, serve))
-        })
+        let bind = self.listen.ip;
+        let (guard, addr) = server::spawn(
+            "unanswered port",
+            &self.listen.placement,
+            move || async move {
+                let socket = socket_for(bind)?;
+                socket.bind(SocketAddr::new(bind, 0))?;
+                let addr = socket.local_addr()?;
+                // Backlog 0 admits one connection to the accept queue; ours fills it, and since
+                // nothing ever accepts, every later SYN is dropped by the kernel.
+                let listener = socket.listen(0)?;
+                let filler = TcpStream::connect(addr).await?;
+                let serve = async move {
+                    let _held = (listener, filler);
+                    std::future::pending::<()>().await;
+                };
+                Ok((addr, serve))
+            },
+        )
         .unwrap_or_else(|e| panic!("unanswered port on {bind}: {e}"));
         UnansweredPort {
             _guard: guard,
@@ -139,21 +124,15 @@ impl BlackHole {
 }
 
 async fn swallow(listener: TcpListener, accepted: Arc<AtomicUsize>) {
-    let limit = server::connection_limit();
-    loop {
-        let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
-            return;
-        };
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
+    server::accept_loop(listener, |stream| {
         accepted.fetch_add(1, Ordering::SeqCst);
         // Held, never read or written, until the runtime is dropped with the guard.
-        tokio::spawn(async move {
-            let _held = (stream, permit);
+        async move {
+            let _held = stream;
             std::future::pending::<()>().await;
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// A port whose connects time out (full accept queue); see the module docs.

@@ -6,7 +6,7 @@
 //! sees (SNI, offered ALPN) and what the handshake settled on, so a test can assert what the
 //! prober sent as well as what it saw.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,9 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::LazyConfigAcceptor;
 
-use super::netns::Netns;
 use super::pki::Leaf;
-use super::server::{self, Log, Placement, READ_CAP, ServerGuard};
+use super::server::{self, Listen, Log, READ_CAP, ServerGuard, listen_methods};
 
 /// How long a genuine server keeps an idle connection after the handshake.
 const IDLE: Duration = Duration::from_secs(30);
@@ -75,25 +74,14 @@ pub struct TlsConnection {
 pub struct TlsBuilder {
     leaf: Option<Leaf>,
     mode: Mode,
-    bind: IpAddr,
-    placement: Placement,
+    listen: Listen,
     versions: Versions,
     alpn: Vec<Vec<u8>>,
     ocsp: Vec<u8>,
 }
 
 impl TlsBuilder {
-    /// Address to listen on (default 127.0.0.1; any 127/8 address, or ::1).
-    pub fn bind(mut self, ip: IpAddr) -> Self {
-        self.bind = ip;
-        self
-    }
-
-    /// Serve from inside `ns` instead of the test's namespace.
-    pub fn in_netns(mut self, ns: &Netns) -> Self {
-        self.placement = Placement::netns(ns);
-        self
-    }
+    listen_methods!();
 
     /// Accept only these versions.
     pub fn versions(mut self, versions: Versions) -> Self {
@@ -131,8 +119,8 @@ impl TlsBuilder {
             .map(|leaf| Arc::new(self.server_config(leaf)));
         let log = Log::new();
         let server_log = Arc::clone(&log);
-        let (bind, mode) = (self.bind, self.mode);
-        let (guard, addr) = server::spawn("tls", &self.placement, move || async move {
+        let (bind, mode) = (self.listen.ip, self.mode);
+        let (guard, addr) = server::spawn("tls", &self.listen.placement, move || async move {
             let listener = TcpListener::bind(SocketAddr::new(bind, 0)).await?;
             let addr = listener.local_addr()?;
             Ok((addr, serve(listener, config, mode, server_log)))
@@ -176,8 +164,7 @@ impl TlsServer {
         TlsBuilder {
             leaf: Some(leaf),
             mode: Mode::Genuine,
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            placement: Placement::default(),
+            listen: Listen::default(),
             versions: Versions::Both,
             alpn: Vec::new(),
             ocsp: Vec::new(),
@@ -189,8 +176,7 @@ impl TlsServer {
         TlsBuilder {
             leaf: None,
             mode: Mode::Hostile(hostile),
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            placement: Placement::default(),
+            listen: Listen::default(),
             versions: Versions::Both,
             alpn: Vec::new(),
             ocsp: Vec::new(),
@@ -231,17 +217,9 @@ async fn serve(
     mode: Mode,
     log: Arc<Log<TlsConnection>>,
 ) {
-    let limit = server::connection_limit();
-    loop {
-        let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
-            return;
-        };
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
+    server::accept_loop(listener, |stream| {
         let (config, log) = (config.clone(), Arc::clone(&log));
-        tokio::spawn(async move {
-            let _permit = permit;
+        async move {
             match (mode, config) {
                 (Mode::Genuine, Some(config)) => genuine(stream, config, &log).await,
                 (Mode::Hostile(Hostile::CloseAfterHello), _) => {
@@ -253,8 +231,9 @@ async fn serve(
                 }
                 (Mode::Genuine, None) => {}
             }
-        });
-    }
+        }
+    })
+    .await;
 }
 
 fn hello_record(hello: &rustls::server::ClientHello<'_>) -> TlsConnection {
