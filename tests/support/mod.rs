@@ -25,7 +25,8 @@
 //! `Netns::new()` alone gives one namespace with `lo` up (for `nft -c` checks or loading
 //! generated rules). Everything is deleted on drop, also on panic. `netns::UNROUTED_V4` /
 //! `UNROUTED_V6` have no route inside the namespaces ("network unreachable" at once).
-
+//! `ns.check_nft(rules)` runs `nft -c`, `ns.run_with_stdin("iptables-restore", &["--test"],
+//! rules)` any other tool, both inside the namespace.
 //!
 //! # DNS (`dns`)
 //!
@@ -57,6 +58,8 @@
 //! followed inside the zone and the whole chain sent, as a recursive resolver does;
 //! `.chase_cnames(false)` sends only the first CNAME. Answers should hold only loopback
 //! addresses (or namespace addresses): the probe connects to what DNS says.
+//! `dns::test_resolver(dns.addr(), timeout)` is a hickory resolver configured as
+//! `--resolver` configures the probe (only that server, no hosts file, no cache).
 //!
 //! # Test PKI (`pki`) and TLS servers (`tls`)
 //!
@@ -122,6 +125,13 @@
 //!
 //! Outside a namespace a tunnelling proxy connects to loopback addresses only (others get
 //! 502); unknown or unreachable targets get 502.
+//!
+//! # Shared machinery (`server`)
+//!
+//! `server::spawn` runs any server the way described above; `server::Log` is the capped,
+//! shared request log behind `queries()`, `connections()` and `requests()`, whose
+//! `wait_for(n, timeout)` waits for a server to finish logging (the client can be done a
+//! moment before the server is). `server::accept_loop` bounds concurrent connections.
 //!
 //! # Running the self-tests
 //!
