@@ -2,7 +2,12 @@
 //! does, so that the crate is linked once.
 
 // A test fails by panicking: the lints that keep panics out of the library do not apply.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod catalog;
 mod data_cmd;
