@@ -335,11 +335,12 @@ fn audit_name(
     findings: &mut Vec<Finding>,
 ) {
     let ctx = Context { planned };
-    if planned.kind == EntryKind::Legacy {
-        if let Some(legacy) = catalog
+    if planned.kind == EntryKind::Legacy
+        && let Some(legacy) = catalog
             .legacy
             .iter()
             .find(|l| l.host == planned.name && l.environment == planned.environment)
+    {
         {
             if legacy.is_past_sunset(as_of) {
                 legacy_after_sunset(&ctx, name, legacy.sunset, findings);

@@ -108,13 +108,18 @@ impl<'a> Report<'a> {
     }
 }
 
+/// (environment, host, address, port) of a target.
+pub type TargetKey = (String, String, IpAddr, u16);
+/// TCP state and leaf certificate SHA-256 of a target.
+pub type TargetState = (TcpState, Option<String>);
+
 /// What a baseline (an earlier JSON report) says, reduced to what drift needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Baseline {
     /// Addresses DNS returned per (environment, host).
     pub addresses: BTreeMap<(String, String), BTreeSet<IpAddr>>,
     /// Per (environment, host, address, port): TCP state and leaf certificate fingerprint.
-    pub targets: BTreeMap<(String, String, IpAddr, u16), (TcpState, Option<String>)>,
+    pub targets: BTreeMap<TargetKey, TargetState>,
 }
 
 /// Why a baseline cannot be used.
@@ -324,8 +329,10 @@ pub fn drift(baseline: &Baseline, rows: &[TargetRow<'_>]) -> Vec<Finding> {
             .as_ref()
             .and_then(|t| t.chain.first())
             .map(|c| c.sha256.as_str());
-        if let (Some(before), Some(now_sha)) = (sha.as_deref(), now_sha) {
-            if before != now_sha {
+        if let (Some(before), Some(now_sha)) = (sha.as_deref(), now_sha)
+            && before != now_sha
+        {
+            {
                 findings.push(finding(Code::CertificateChanged, &key, Some(address), Some(row.target.port.get()), format!(
                     "{} ({address}) port {}: the certificate changed since the baseline (SHA-256 {} → {})",
                     key.1, row.target.port, short(before), short(now_sha)
