@@ -9,5 +9,6 @@
     clippy::panic
 )]
 
+mod audit;
 mod catalog;
 mod data_cmd;
