@@ -6,6 +6,7 @@
 //! probe them, audit the observations and render a report. Only [`probe`] touches the
 //! network; everything else is pure and tested without one.
 
+pub mod atomic;
 pub mod audit;
 pub mod catalog;
 pub mod cli;
