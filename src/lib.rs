@@ -12,4 +12,5 @@ pub mod commands;
 pub mod exit;
 pub mod plan;
 pub mod probe;
+pub mod rules;
 pub mod term;

@@ -1,0 +1,216 @@
+//! `rules --diff OLD NEW`: what to remove and what to add when the provider's table changes.
+//!
+//! Both data files go through the same selection and aggregation, then the rule sets are
+//! compared rule by rule: an address rule is its (environment, protocol, port, prefix), a
+//! name rule its (environment, protocol, port, host pattern). A prefix that aggregates
+//! differently in the new data shows up as one removal and one addition, which is what a
+//! firewall needs to be told.
+//!
+//! OLD is taken as it was generated while it was current: as of its own data version date
+//! (or `--as-of` when that is earlier). So a legacy entry that OLD still listed and whose
+//! sunset has passed by `--as-of` is removed by the diff, while one that was already gone
+//! when OLD was current is not.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+
+use super::{AddressRule, GroupKey, NameRule, Options, RuleSet};
+use crate::catalog::{Catalog, HostPattern};
+use ipnet::IpNet;
+
+/// One rule of a diff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// An address rule.
+    Address {
+        /// Environment, protocol, port.
+        key: GroupKey,
+        /// IPv6 (else IPv4).
+        v6: bool,
+        /// The rule (with the origins of the side it comes from).
+        rule: AddressRule,
+    },
+    /// A host-name rule.
+    Name {
+        /// Environment, protocol, port.
+        key: GroupKey,
+        /// The rule.
+        rule: NameRule,
+    },
+}
+
+/// A rule to remove (present in OLD only) or to add (in NEW only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Remove the rule.
+    Remove(Item),
+    /// Add the rule.
+    Add(Item),
+}
+
+impl Change {
+    /// The rule concerned.
+    pub fn item(&self) -> &Item {
+        match self {
+            Change::Remove(item) | Change::Add(item) => item,
+        }
+    }
+
+    /// True for a removal.
+    pub fn is_remove(&self) -> bool {
+        matches!(self, Change::Remove(_))
+    }
+
+    /// `"remove"` or `"add"`.
+    pub fn action(&self) -> &'static str {
+        if self.is_remove() { "remove" } else { "add" }
+    }
+}
+
+/// The changes between two rule sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diff {
+    /// The rules of OLD.
+    pub old: RuleSet,
+    /// The rules of NEW.
+    pub new: RuleSet,
+    /// Removals first, then additions; each in rule-set order.
+    pub changes: Vec<Change>,
+    /// Address groups (environment, protocol, port, family) NEW has and OLD had not: a
+    /// dialect with one set or chain per group must create them before adding to them.
+    pub new_groups: Vec<(GroupKey, bool)>,
+}
+
+impl Diff {
+    /// The diff between the rules of `old` and `new` for `options` (see the module docs for
+    /// the date OLD is judged at).
+    pub fn between(old: &Catalog, new: &Catalog, options: &Options) -> Diff {
+        let old_options = Options {
+            as_of: old_as_of(old.data.version.date, options.as_of),
+            ..options.clone()
+        };
+        Diff::new(
+            RuleSet::from_catalog(old, &old_options),
+            RuleSet::from_catalog(new, options),
+        )
+    }
+
+    /// The diff between two rule sets.
+    pub fn new(old: RuleSet, new: RuleSet) -> Diff {
+        let old_addresses = address_keys(&old);
+        let new_addresses = address_keys(&new);
+        let old_names = name_keys(&old);
+        let new_names = name_keys(&new);
+        let mut changes = Vec::new();
+        for group in &old.addresses {
+            for rule in &group.rules {
+                if !new_addresses.contains(&(&group.key, rule.prefix)) {
+                    changes.push(Change::Remove(address_item(&group.key, group.v6, rule)));
+                }
+            }
+        }
+        for group in &old.names {
+            for rule in &group.rules {
+                if !new_names.contains(&(&group.key, &rule.pattern)) {
+                    changes.push(Change::Remove(name_item(&group.key, rule)));
+                }
+            }
+        }
+        for group in &new.addresses {
+            for rule in &group.rules {
+                if !old_addresses.contains(&(&group.key, rule.prefix)) {
+                    changes.push(Change::Add(address_item(&group.key, group.v6, rule)));
+                }
+            }
+        }
+        for group in &new.names {
+            for rule in &group.rules {
+                if !old_names.contains(&(&group.key, &rule.pattern)) {
+                    changes.push(Change::Add(name_item(&group.key, rule)));
+                }
+            }
+        }
+        let new_groups = new
+            .addresses
+            .iter()
+            .filter(|g| !old.addresses.iter().any(|o| o.key == g.key && o.v6 == g.v6))
+            .map(|g| (g.key.clone(), g.v6))
+            .collect();
+        Diff {
+            old,
+            new,
+            changes,
+            new_groups,
+        }
+    }
+
+    /// Address changes of both families, removals first: (change, key, IPv6, rule).
+    pub fn all_address_changes(
+        &self,
+    ) -> impl Iterator<Item = (&Change, &GroupKey, bool, &AddressRule)> {
+        self.changes.iter().filter_map(|c| match c.item() {
+            Item::Address { key, v6, rule } => Some((c, key, *v6, rule)),
+            Item::Name { .. } => None,
+        })
+    }
+
+    /// Address changes of one family, removals first.
+    pub fn address_changes(
+        &self,
+        v6: bool,
+    ) -> impl Iterator<Item = (&Change, &GroupKey, &AddressRule)> {
+        self.changes.iter().filter_map(move |c| match c.item() {
+            Item::Address {
+                key,
+                v6: family,
+                rule,
+            } if *family == v6 => Some((c, key, rule)),
+            _ => None,
+        })
+    }
+
+    /// Host-name changes, removals first.
+    pub fn name_changes(&self) -> impl Iterator<Item = (&Change, &GroupKey, &NameRule)> {
+        self.changes.iter().filter_map(|c| match c.item() {
+            Item::Name { key, rule } => Some((c, key, rule)),
+            Item::Address { .. } => None,
+        })
+    }
+}
+
+/// The date OLD is judged at: its own data version date, or `as_of` when earlier.
+pub fn old_as_of(old_version_date: NaiveDate, as_of: NaiveDate) -> NaiveDate {
+    old_version_date.min(as_of)
+}
+
+fn address_keys(rules: &RuleSet) -> HashSet<(&GroupKey, IpNet)> {
+    rules
+        .addresses
+        .iter()
+        .flat_map(|g| g.rules.iter().map(move |r| (&g.key, r.prefix)))
+        .collect()
+}
+
+fn name_keys(rules: &RuleSet) -> HashSet<(&GroupKey, &HostPattern)> {
+    rules
+        .names
+        .iter()
+        .flat_map(|g| g.rules.iter().map(move |r| (&g.key, &r.pattern)))
+        .collect()
+}
+
+fn address_item(key: &GroupKey, v6: bool, rule: &AddressRule) -> Item {
+    Item::Address {
+        key: key.clone(),
+        v6,
+        rule: rule.clone(),
+    }
+}
+
+fn name_item(key: &GroupKey, rule: &NameRule) -> Item {
+    Item::Name {
+        key: key.clone(),
+        rule: rule.clone(),
+    }
+}
