@@ -1,4 +1,5 @@
 //! Integration tests.
 
 mod harness_selftest;
+mod rules;
 mod support;

@@ -4,18 +4,20 @@
 //! compared rule by rule: an address rule is its (environment, protocol, port, prefix), a
 //! name rule its (environment, protocol, port, host pattern). A prefix that aggregates
 //! differently in the new data shows up as one removal and one addition, which is what a
-//! firewall needs to be told.
+//! firewall needs to be told. A rule whose origins changed (its comment would read
+//! differently) is replaced, removed and added again, so the firewall's comments stay true
+//! (and iptables' `-D` finds the rule by the comment it was loaded with).
 //!
 //! OLD is taken as it was generated while it was current: as of its own data version date
 //! (or `--as-of` when that is earlier). So a legacy entry that OLD still listed and whose
 //! sunset has passed by `--as-of` is removed by the diff, while one that was already gone
 //! when OLD was current is not.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use super::{AddressRule, GroupKey, NameRule, Options, RuleSet};
+use super::{AddressRule, GroupKey, NameRule, Options, Origins, RuleSet};
 use crate::catalog::{Catalog, HostPattern};
 use ipnet::IpNet;
 
@@ -105,28 +107,28 @@ impl Diff {
         let mut changes = Vec::new();
         for group in &old.addresses {
             for rule in &group.rules {
-                if !new_addresses.contains(&(&group.key, rule.prefix)) {
+                if new_addresses.get(&(&group.key, rule.prefix)) != Some(&&rule.origins) {
                     changes.push(Change::Remove(address_item(&group.key, group.v6, rule)));
                 }
             }
         }
         for group in &old.names {
             for rule in &group.rules {
-                if !new_names.contains(&(&group.key, &rule.pattern)) {
+                if new_names.get(&(&group.key, &rule.pattern)) != Some(&&rule.origins) {
                     changes.push(Change::Remove(name_item(&group.key, rule)));
                 }
             }
         }
         for group in &new.addresses {
             for rule in &group.rules {
-                if !old_addresses.contains(&(&group.key, rule.prefix)) {
+                if old_addresses.get(&(&group.key, rule.prefix)) != Some(&&rule.origins) {
                     changes.push(Change::Add(address_item(&group.key, group.v6, rule)));
                 }
             }
         }
         for group in &new.names {
             for rule in &group.rules {
-                if !old_names.contains(&(&group.key, &rule.pattern)) {
+                if old_names.get(&(&group.key, &rule.pattern)) != Some(&&rule.origins) {
                     changes.push(Change::Add(name_item(&group.key, rule)));
                 }
             }
@@ -184,19 +186,27 @@ pub fn old_as_of(old_version_date: NaiveDate, as_of: NaiveDate) -> NaiveDate {
     old_version_date.min(as_of)
 }
 
-fn address_keys(rules: &RuleSet) -> HashSet<(&GroupKey, IpNet)> {
+fn address_keys(rules: &RuleSet) -> HashMap<(&GroupKey, IpNet), &Origins> {
     rules
         .addresses
         .iter()
-        .flat_map(|g| g.rules.iter().map(move |r| (&g.key, r.prefix)))
+        .flat_map(|g| {
+            g.rules
+                .iter()
+                .map(move |r| ((&g.key, r.prefix), &r.origins))
+        })
         .collect()
 }
 
-fn name_keys(rules: &RuleSet) -> HashSet<(&GroupKey, &HostPattern)> {
+fn name_keys(rules: &RuleSet) -> HashMap<(&GroupKey, &HostPattern), &Origins> {
     rules
         .names
         .iter()
-        .flat_map(|g| g.rules.iter().map(move |r| (&g.key, &r.pattern)))
+        .flat_map(|g| {
+            g.rules
+                .iter()
+                .map(move |r| ((&g.key, &r.pattern), &r.origins))
+        })
         .collect()
 }
 

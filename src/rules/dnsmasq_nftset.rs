@@ -34,7 +34,12 @@ impl Dialect for DnsmasqNftset {
                 let entry = lines
                     .entry(name.as_str().rsplit('.').collect())
                     .or_insert_with(|| (name, Vec::new(), Vec::new()));
-                entry.1.push(self.rule_comment(&group.key, &rule.origins));
+                entry.1.push(format!(
+                    "{} {} - {}",
+                    group.key.protocol,
+                    group.key.port,
+                    self.rule_comment(&group.key, &rule.origins)
+                ));
                 for v6 in &families {
                     let set = format!(
                         "{}#inet#{TABLE}#{}",

@@ -209,7 +209,7 @@ pub fn csv_field(text: &str) -> String {
     if text.starts_with(['=', '+', '-', '@']) {
         text.insert(0, '\'');
     }
-    if text.contains([',', '"', ' ', '\'']) {
+    if text.contains([',', '"', ' ']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
         text

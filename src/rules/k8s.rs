@@ -2,25 +2,22 @@
 //! (`ipBlock`) on their ports. NetworkPolicy has no host names.
 
 use super::RuleSet;
-use super::escape;
+use super::escape::{self, Charset};
 use super::render::{Dialect, Out, ln};
 
 /// The Kubernetes NetworkPolicy dialect.
 pub(crate) struct K8s;
 
-/// The metadata annotation every policy carries, naming its data.
+/// The metadata annotations every policy carries, naming its data.
 pub(crate) fn annotations(rules: &RuleSet, out: &mut Out) {
     let h = &rules.header;
+    let text = |s: &str| escape::yaml_quoted(&escape::comment(s, usize::MAX, Charset::Unicode));
     ln!(out, "  annotations:");
-    ln!(
-        out,
-        "    egresscheck/provider: {}",
-        escape::yaml_quoted(&h.provider)
-    );
+    ln!(out, "    egresscheck/provider: {}", text(&h.provider));
     ln!(
         out,
         "    egresscheck/data-version: {}",
-        escape::yaml_quoted(&h.data_version)
+        text(&h.data_version)
     );
 }
 

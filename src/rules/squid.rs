@@ -45,7 +45,7 @@ impl Dialect for Squid {
             let key = &group.key;
             if key.protocol != Protocol::Tcp {
                 let text = format!(
-                    "{} {} {}: squid proxies TCP only; left out",
+                    "{} {} {}: squid proxies TCP only, left out",
                     key.environment, key.protocol, key.port
                 );
                 ln!(
