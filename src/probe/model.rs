@@ -204,7 +204,7 @@ pub struct TcpObservation {
 }
 
 /// How a TCP connect (or a proxy CONNECT) ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TcpState {
     /// Connected.

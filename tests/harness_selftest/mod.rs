@@ -3,4 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod dns;
 mod netns;
+mod proxy;
+mod tcp;
+mod tls;
