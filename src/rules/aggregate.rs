@@ -20,7 +20,7 @@ pub(crate) fn aggregate<T>(
 ) -> Vec<(IpNet, T)> {
     // Wider prefixes first at the same address, so a covering prefix is on the stack before
     // the prefixes it covers.
-    items.sort_by(|a, b| (a.0.network(), a.0.prefix_len()).cmp(&(b.0.network(), b.0.prefix_len())));
+    items.sort_by_key(|(net, _)| (net.network(), net.prefix_len()));
     let mut stack: Vec<(IpNet, T)> = Vec::with_capacity(items.len());
     for (net, tag) in items {
         // Everything below the top ends before the top starts, and `net` starts at or after

@@ -4,7 +4,8 @@
 
 use super::RuleSet;
 use super::escape;
-use super::render::{Dialect, Out, ln};
+use super::render::{Dialect, Out, ln, prefix_lists};
+use crate::catalog::Protocol;
 
 /// The Azure dialect.
 pub(crate) struct Azure;
@@ -36,55 +37,27 @@ impl Dialect for Azure {
             ": \"${{AZ_NSG:?set AZ_NSG to the network security group's name}}\""
         );
         let mut priority = FIRST_PRIORITY;
-        for group in &rules.addresses {
-            let key = &group.key;
-            for (index, chunk) in group.rules.chunks(CHUNK).enumerate() {
-                for rule in chunk {
-                    let text = format!("{} {}", rule.prefix, self.rule_comment(key, &rule.origins));
-                    ln!(
-                        out,
-                        "{}",
-                        self.comment_line(&escape::comment(&text, usize::MAX, Self::CHARSET))
-                    );
-                }
-                let name = escape::fit_name(
-                    &format!(
-                        "egc-{}-{}-{}-v{}-{}",
-                        key.environment,
-                        key.protocol,
-                        key.port,
-                        if group.v6 { 6 } else { 4 },
-                        index + 1
-                    ),
-                    MAX_NAME,
-                    '-',
-                );
-                let prefixes: Vec<String> = chunk.iter().map(|r| r.prefix.to_string()).collect();
-                let description = escape::comment(
-                    &format!(
-                        "egresscheck {} {} {}, {} data {}",
-                        key.environment,
-                        key.protocol,
-                        key.port,
-                        rules.header.provider,
-                        rules.header.data_version
-                    ),
-                    MAX_DESCRIPTION,
-                    Self::CHARSET,
-                );
+        let limits = (CHUNK, MAX_NAME, MAX_DESCRIPTION);
+        prefix_lists(
+            self,
+            rules,
+            limits,
+            out,
+            |key, name, description, list, out| {
+                let prefixes: Vec<String> = list.iter().map(|r| r.prefix.to_string()).collect();
                 let protocol = match key.protocol {
-                    crate::catalog::Protocol::Tcp => "Tcp",
-                    crate::catalog::Protocol::Udp => "Udp",
+                    Protocol::Tcp => "Tcp",
+                    Protocol::Udp => "Udp",
                 };
                 ln!(
                     out,
                     "az network nsg rule create --resource-group \"$AZ_RESOURCE_GROUP\" --nsg-name \"$AZ_NSG\" --name {name} --priority {priority} --direction Outbound --access Allow --protocol {protocol} --source-address-prefixes '*' --source-port-ranges '*' --destination-address-prefixes {} --destination-port-ranges {} --description {}",
                     prefixes.join(" "),
                     key.port,
-                    escape::sh_single(&description)
+                    escape::sh_single(description)
                 );
                 priority += 1;
-            }
-        }
+            },
+        );
     }
 }

@@ -100,39 +100,8 @@ impl Diff {
 
     /// The diff between two rule sets.
     pub fn new(old: RuleSet, new: RuleSet) -> Diff {
-        let old_addresses = address_keys(&old);
-        let new_addresses = address_keys(&new);
-        let old_names = name_keys(&old);
-        let new_names = name_keys(&new);
-        let mut changes = Vec::new();
-        for group in &old.addresses {
-            for rule in &group.rules {
-                if new_addresses.get(&(&group.key, rule.prefix)) != Some(&&rule.origins) {
-                    changes.push(Change::Remove(address_item(&group.key, group.v6, rule)));
-                }
-            }
-        }
-        for group in &old.names {
-            for rule in &group.rules {
-                if new_names.get(&(&group.key, &rule.pattern)) != Some(&&rule.origins) {
-                    changes.push(Change::Remove(name_item(&group.key, rule)));
-                }
-            }
-        }
-        for group in &new.addresses {
-            for rule in &group.rules {
-                if old_addresses.get(&(&group.key, rule.prefix)) != Some(&&rule.origins) {
-                    changes.push(Change::Add(address_item(&group.key, group.v6, rule)));
-                }
-            }
-        }
-        for group in &new.names {
-            for rule in &group.rules {
-                if old_names.get(&(&group.key, &rule.pattern)) != Some(&&rule.origins) {
-                    changes.push(Change::Add(name_item(&group.key, rule)));
-                }
-            }
-        }
+        let mut changes = changes_from(&old, &new, Change::Remove);
+        changes.extend(changes_from(&new, &old, Change::Add));
         let new_groups = new
             .addresses
             .iter()
@@ -184,6 +153,25 @@ impl Diff {
 /// The date OLD is judged at: its own data version date, or `as_of` when earlier.
 pub fn old_as_of(old_version_date: NaiveDate, as_of: NaiveDate) -> NaiveDate {
     old_version_date.min(as_of)
+}
+
+/// The rules of `from` that `to` lacks, or has with other origins, as `make` changes.
+fn changes_from(from: &RuleSet, to: &RuleSet, make: fn(Item) -> Change) -> Vec<Change> {
+    let to_addresses = address_keys(to);
+    let to_names = name_keys(to);
+    let addresses = from.addresses.iter().flat_map(|g| {
+        g.rules
+            .iter()
+            .filter(|r| to_addresses.get(&(&g.key, r.prefix)) != Some(&&r.origins))
+            .map(|r| address_item(&g.key, g.v6, r))
+    });
+    let names = from.names.iter().flat_map(|g| {
+        g.rules
+            .iter()
+            .filter(|r| to_names.get(&(&g.key, &r.pattern)) != Some(&&r.origins))
+            .map(|r| name_item(&g.key, r))
+    });
+    addresses.chain(names).map(make).collect()
 }
 
 fn address_keys(rules: &RuleSet) -> HashMap<(&GroupKey, IpNet), &Origins> {

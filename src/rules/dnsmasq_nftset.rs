@@ -15,6 +15,13 @@ use crate::catalog::DnsName;
 /// The dnsmasq nftset dialect.
 pub(crate) struct DnsmasqNftset;
 
+/// One `nftset=` line: its domain, the comments of the rules it serves, the sets it fills.
+struct Line<'a> {
+    domain: &'a DnsName,
+    comments: Vec<String>,
+    sets: Vec<String>,
+}
+
 impl Dialect for DnsmasqNftset {
     const NAMES: Names = Names::Only;
 
@@ -27,14 +34,18 @@ impl Dialect for DnsmasqNftset {
 
     fn body(&self, rules: &RuleSet, out: &mut Out) {
         let families: Vec<bool> = rules.header.family.each().collect();
-        let mut lines: BTreeMap<Vec<&str>, (&DnsName, Vec<String>, Vec<String>)> = BTreeMap::new();
+        let mut lines: BTreeMap<Vec<&str>, Line<'_>> = BTreeMap::new();
         for group in &rules.names {
             for rule in &group.rules {
                 let name = rule.pattern.base();
                 let entry = lines
                     .entry(name.as_str().rsplit('.').collect())
-                    .or_insert_with(|| (name, Vec::new(), Vec::new()));
-                entry.1.push(format!(
+                    .or_insert_with(|| Line {
+                        domain: name,
+                        comments: Vec::new(),
+                        sets: Vec::new(),
+                    });
+                entry.comments.push(format!(
                     "{} {} - {}",
                     group.key.protocol,
                     group.key.port,
@@ -46,17 +57,17 @@ impl Dialect for DnsmasqNftset {
                         if *v6 { 6 } else { 4 },
                         set_name(&group.key, *v6, true)
                     );
-                    if !entry.2.contains(&set) {
-                        entry.2.push(set);
+                    if !entry.sets.contains(&set) {
+                        entry.sets.push(set);
                     }
                 }
             }
         }
-        for (name, comments, sets) in lines.values() {
-            for comment in comments {
+        for line in lines.values() {
+            for comment in &line.comments {
                 ln!(out, "{}", self.comment_line(comment));
             }
-            ln!(out, "nftset=/{name}/{}", sets.join(","));
+            ln!(out, "nftset=/{}/{}", line.domain, line.sets.join(","));
         }
     }
 }

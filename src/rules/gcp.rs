@@ -4,7 +4,7 @@
 
 use super::RuleSet;
 use super::escape;
-use super::render::{Dialect, Out, ln};
+use super::render::{Dialect, Out, ln, prefix_lists};
 
 /// The Google Cloud dialect.
 pub(crate) struct Gcp;
@@ -28,51 +28,23 @@ impl Dialect for Gcp {
             out,
             ": \"${{GCP_NETWORK:?set GCP_NETWORK to the VPC network}}\""
         );
-        for group in &rules.addresses {
-            let key = &group.key;
-            for (index, chunk) in group.rules.chunks(CHUNK).enumerate() {
-                for rule in chunk {
-                    let text = format!("{} {}", rule.prefix, self.rule_comment(key, &rule.origins));
-                    ln!(
-                        out,
-                        "{}",
-                        self.comment_line(&escape::comment(&text, usize::MAX, Self::CHARSET))
-                    );
-                }
-                let name = escape::fit_name(
-                    &format!(
-                        "egc-{}-{}-{}-v{}-{}",
-                        key.environment,
-                        key.protocol,
-                        key.port,
-                        if group.v6 { 6 } else { 4 },
-                        index + 1
-                    ),
-                    MAX_NAME,
-                    '-',
-                );
-                let ranges: Vec<String> = chunk.iter().map(|r| r.prefix.to_string()).collect();
-                let description = escape::comment(
-                    &format!(
-                        "egresscheck {} {} {}, {} data {}",
-                        key.environment,
-                        key.protocol,
-                        key.port,
-                        rules.header.provider,
-                        rules.header.data_version
-                    ),
-                    Self::MAX_COMMENT,
-                    Self::CHARSET,
-                );
+        let limits = (CHUNK, MAX_NAME, Self::MAX_COMMENT);
+        prefix_lists(
+            self,
+            rules,
+            limits,
+            out,
+            |key, name, description, list, out| {
+                let ranges: Vec<String> = list.iter().map(|r| r.prefix.to_string()).collect();
                 ln!(
                     out,
                     "gcloud compute firewall-rules create {name} --network=\"$GCP_NETWORK\" --direction=EGRESS --action=ALLOW --rules={}:{} --destination-ranges={} --priority={PRIORITY} --description={}",
                     key.protocol,
                     key.port,
                     ranges.join(","),
-                    escape::sh_single(&description)
+                    escape::sh_single(description)
                 );
-            }
-        }
+            },
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! JSON: the rule set for programs. The shape is stable and documented in the README:
 //!
 //! ```text
-//! { "schema": "egresscheck-rules/1", "provider", "data_version", "source_url",
+//! { "schema": 1, "kind": "rules", "provider", "data_version", "source_url",
 //!   "environments": [{"id", "name"}], "services": [..], "scope", "family", "as_of",
 //!   "generated" (null with --no-timestamp), "prefer_hostname_rules", "purpose",
 //!   "removed": [{"environment", "service", "host", "sunset", "prefixes", "ports"}],
@@ -12,7 +12,7 @@
 //!              "origins_omitted", "comment"}] }
 //! ```
 //!
-//! A diff is `{ "schema": "egresscheck-rules-diff/1", "old": HEADER, "new": HEADER,
+//! A diff is `{ "schema": 1, "kind": "rules-diff", "old": HEADER, "new": HEADER,
 //! "changes": [{"action": "remove"|"add", ..rule}] }`, HEADER being the fields above without
 //! `rules`. Text from the data file is cleaned of control and formatting characters and
 //! escaped by the JSON encoder.
@@ -27,6 +27,10 @@ use crate::catalog::{DnsName, Port, Protocol, ServiceId};
 
 /// The JSON dialect.
 pub(crate) struct Json;
+
+/// Version of the JSON shape: fields are only added; renaming or removing one takes a new
+/// number (the README's rule for every JSON output).
+const SCHEMA: u32 = 1;
 
 #[derive(Serialize)]
 struct HeaderDto<'a> {
@@ -63,7 +67,8 @@ struct RuleDto<'a> {
 
 #[derive(Serialize)]
 struct RulesDto<'a> {
-    schema: &'static str,
+    schema: u32,
+    kind: &'static str,
     #[serde(flatten)]
     header: HeaderDto<'a>,
     rules: Vec<RuleDto<'a>>,
@@ -78,7 +83,8 @@ struct ChangeDto<'a> {
 
 #[derive(Serialize)]
 struct DiffDto<'a> {
-    schema: &'static str,
+    schema: u32,
+    kind: &'static str,
     old: HeaderDto<'a>,
     new: HeaderDto<'a>,
     changes: Vec<ChangeDto<'a>>,
@@ -180,7 +186,8 @@ impl Dialect for Json {
             }
         }
         to_text(&RulesDto {
-            schema: "egresscheck-rules/1",
+            schema: SCHEMA,
+            kind: "rules",
             header: header(rules),
             rules: list,
         })
@@ -188,7 +195,8 @@ impl Dialect for Json {
 
     fn render_diff(&self, diff: &Diff) -> Option<String> {
         Some(to_text(&DiffDto {
-            schema: "egresscheck-rules-diff/1",
+            schema: SCHEMA,
+            kind: "rules-diff",
             old: header(&diff.old),
             new: header(&diff.new),
             changes: diff

@@ -171,6 +171,55 @@ pub(crate) trait Dialect {
     }
 }
 
+/// For dialects whose one rule takes a list of prefixes (cloud firewalls): each address
+/// group cut into lists of at most `size`, each list preceded by one comment line per prefix
+/// naming its origins, then handed to `write` with a rule name (`egc-ENV-PROTO-PORT-vF-N`, at
+/// most `max_name` bytes) and a description of at most `max_description` bytes.
+pub(crate) fn prefix_lists<D: Dialect>(
+    dialect: &D,
+    rules: &RuleSet,
+    (size, max_name, max_description): (usize, usize, usize),
+    out: &mut Out,
+    mut write: impl FnMut(&GroupKey, &str, &str, &[AddressRule], &mut Out),
+) {
+    for group in &rules.addresses {
+        let key = &group.key;
+        let description = escape::comment(
+            &format!(
+                "egresscheck {} {} {}, {} data {}",
+                key.environment,
+                key.protocol,
+                key.port,
+                rules.header.provider,
+                rules.header.data_version
+            ),
+            max_description,
+            D::CHARSET,
+        );
+        for (index, list) in group.rules.chunks(size.max(1)).enumerate() {
+            for rule in list {
+                let text = format!(
+                    "{} {}",
+                    rule.prefix,
+                    dialect.rule_comment(key, &rule.origins)
+                );
+                let text = escape::comment(&text, usize::MAX, D::CHARSET);
+                ln!(out, "{}", dialect.comment_line(&text));
+            }
+            let name = format!(
+                "egc-{}-{}-{}-v{}-{}",
+                key.environment,
+                key.protocol,
+                key.port,
+                if group.v6 { 6 } else { 4 },
+                index + 1
+            );
+            let name = escape::fit_name(&name, max_name, '-');
+            write(key, &name, &description, list, out);
+        }
+    }
+}
+
 /// The header every format states, as plain lines (free text already escaped for `charset`;
 /// the dialect adds its comment marker).
 pub(crate) fn header_lines(rules: &RuleSet, charset: Charset, notes: Vec<String>) -> Vec<String> {

@@ -14,66 +14,37 @@ fn fails_with(args: &[&str], expected: &str) {
 fn bad_usage_exits_2() {
     let data = fixture("rules.toml");
     let data = data.to_str().unwrap();
-    fails_with(
-        &["--data", data, "rules", "--format", "nft"],
-        "invalid value 'nft'",
-    );
-    fails_with(&["--data", data, "rules"], "--format");
-    fails_with(
-        &[
-            "--data", data, "rules", "--format", "json", "--env", "staging",
-        ],
-        "--env \"staging\": no such environment",
-    );
-    fails_with(
-        &[
-            "--data",
-            data,
-            "rules",
-            "--format",
-            "json",
-            "--service",
-            "mail",
-        ],
-        "--service \"mail\": no such service",
-    );
-    fails_with(
-        &[
-            "--data",
-            data,
-            "rules",
-            "--format",
-            "json",
-            "--as-of",
-            "15.01.2025",
-        ],
-        "YYYY-MM-DD",
-    );
-    fails_with(
-        &["--data", data, "rules", "--format", "json", "--family", "5"],
-        "invalid value '5'",
-    );
+    // (arguments after `--data FIXTURE rules`, what the message must say)
+    let with_data: &[(&[&str], &str)] = &[
+        (&["--format", "nft"], "invalid value 'nft'"),
+        (&[], "--format"),
+        (
+            &["--format", "json", "--env", "staging"],
+            "--env \"staging\": no such environment",
+        ),
+        (
+            &["--format", "json", "--service", "mail"],
+            "--service \"mail\": no such service",
+        ),
+        (&["--format", "json", "--as-of", "15.01.2025"], "YYYY-MM-DD"),
+        (&["--format", "json", "--family", "5"], "invalid value '5'"),
+        (
+            &["--format", "csv", "--diff", data, data],
+            "leave out --data",
+        ),
+    ];
+    for (args, expected) in with_data {
+        let mut all = vec!["--data", data, "rules"];
+        all.extend_from_slice(args);
+        fails_with(&all, expected);
+    }
     fails_with(
         &["rules", "--format", "k8s", "--diff", data, data],
         "--format k8s cannot express a diff",
     );
-    fails_with(
-        &[
-            "--data", data, "rules", "--format", "csv", "--diff", data, data,
-        ],
-        "leave out --data",
-    );
     fails_with(&["rules", "--format", "csv", "--diff", data], "OLD");
-    fails_with(
-        &[
-            "--data",
-            "/nonexistent/egresscheck.toml",
-            "rules",
-            "--format",
-            "csv",
-        ],
-        "/nonexistent/egresscheck.toml",
-    );
+    let missing = "/nonexistent/egresscheck.toml";
+    fails_with(&["--data", missing, "rules", "--format", "csv"], missing);
 }
 
 #[test]

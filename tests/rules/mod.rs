@@ -30,50 +30,56 @@ pub(crate) fn egresscheck(args: &[&str]) -> Output {
         .expect("run egresscheck")
 }
 
-/// `egresscheck --data FIXTURE rules --no-timestamp --as-of AS_OF ARGS`: standard output,
-/// after asserting success.
-pub(crate) fn rules(data: &str, args: &[&str]) -> String {
-    let data = fixture(data);
-    let mut all = vec![
-        "--data",
-        data.to_str().expect("utf-8 path"),
-        "rules",
-        "--no-timestamp",
-        "--as-of",
-        AS_OF,
-    ];
-    all.extend_from_slice(args);
-    let out = egresscheck(&all);
+/// `egresscheck ARGS`: standard output, after asserting success.
+fn run_ok(args: &[&str]) -> String {
+    let out = egresscheck(args);
     assert!(
         out.status.success(),
-        "egresscheck {all:?}: {}\n{}",
+        "egresscheck {args:?}: {}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
-/// `egresscheck rules --diff OLD NEW --no-timestamp --as-of AS_OF ARGS`.
+/// `egresscheck --data FIXTURE rules --no-timestamp --as-of AS_OF ARGS`, which must succeed.
+pub(crate) fn rules(data: &str, args: &[&str]) -> String {
+    rules_as_of(data, AS_OF, args)
+}
+
+/// [`rules`] as of another date.
+pub(crate) fn rules_as_of(data: &str, as_of: &str, args: &[&str]) -> String {
+    let data = fixture(data);
+    let data = data.to_str().expect("utf-8 path");
+    let mut all = vec!["--data", data, "rules", "--no-timestamp", "--as-of", as_of];
+    all.extend_from_slice(args);
+    run_ok(&all)
+}
+
+/// The rules of `rules-old.toml` as they were while it was current (as of its version date,
+/// which is how `--diff` takes OLD).
+pub(crate) fn old_rules_then(args: &[&str]) -> String {
+    rules_as_of("rules-old.toml", "2024-11-01", args)
+}
+
+/// `egresscheck rules --diff OLD NEW --no-timestamp --as-of AS_OF ARGS`, which must succeed.
 pub(crate) fn rules_diff(old: &str, new: &str, args: &[&str]) -> String {
     let (old, new) = (fixture(old), fixture(new));
+    let (old, new) = (
+        old.to_str().expect("utf-8 path"),
+        new.to_str().expect("utf-8 path"),
+    );
     let mut all = vec![
         "rules",
         "--diff",
-        old.to_str().expect("utf-8 path"),
-        new.to_str().expect("utf-8 path"),
+        old,
+        new,
         "--no-timestamp",
         "--as-of",
         AS_OF,
     ];
     all.extend_from_slice(args);
-    let out = egresscheck(&all);
-    assert!(
-        out.status.success(),
-        "egresscheck {all:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
+    run_ok(&all)
 }
 
 /// The part of an iptables output for one family (the text after its marker line, up to the

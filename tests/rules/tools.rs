@@ -38,6 +38,19 @@ fn selections() -> Vec<Vec<&'static str>> {
     all
 }
 
+/// The fixture's rules in `format` for every selection: (selection, output).
+fn every_selection(format: &str) -> Vec<(Vec<&'static str>, String)> {
+    selections()
+        .into_iter()
+        .map(|selection| {
+            let mut args = vec!["--format", format];
+            args.extend(&selection);
+            let text = rules("rules.toml", &args);
+            (selection, text)
+        })
+        .collect()
+}
+
 /// Checks `text` with the restore tool of its family, inside `ns`.
 pub(crate) fn iptables_test(ns: &Netns, text: &str, v6: bool) -> Result<(), String> {
     let tool = if v6 {
@@ -54,10 +67,7 @@ fn nft_accepts_every_selection() {
         return;
     }
     let ns = Netns::new();
-    for selection in selections() {
-        let mut args = vec!["--format", "nftables"];
-        args.extend(&selection);
-        let text = rules("rules.toml", &args);
+    for (selection, text) in every_selection("nftables") {
         ns.check_nft(&text)
             .unwrap_or_else(|e| panic!("nft -c rejected {selection:?}: {e}\n{text}"));
     }
@@ -72,10 +82,7 @@ fn iptables_restore_accepts_every_selection() {
         return;
     }
     let ns = Netns::new();
-    for selection in selections() {
-        let mut args = vec!["--format", "iptables"];
-        args.extend(&selection);
-        let text = rules("rules.toml", &args);
+    for (selection, text) in every_selection("iptables") {
         let family = selection[3];
         if family != "both" {
             // With one family the output as a whole is the restore tool's input.
@@ -137,22 +144,7 @@ fn an_nftables_diff_turns_old_into_new() {
         let new = rules("rules.toml", &args);
         let diff = rules_diff("rules-old.toml", "rules.toml", &args);
         let patched = Netns::new();
-        // OLD is judged as of its own version date, like the diff does.
-        let old_then = super::egresscheck(&[
-            "--data",
-            super::fixture("rules-old.toml").to_str().unwrap(),
-            "rules",
-            "--no-timestamp",
-            "--as-of",
-            "2024-11-01",
-            "--format",
-            "nftables",
-            "--family",
-            family,
-        ]);
-        patched
-            .load_nft(&String::from_utf8(old_then.stdout).unwrap())
-            .unwrap();
+        patched.load_nft(&super::old_rules_then(&args)).unwrap();
         patched
             .load_nft(&diff)
             .unwrap_or_else(|e| panic!("nft -f rejected the diff: {e}\n{diff}"));
@@ -192,17 +184,7 @@ fn an_iptables_diff_turns_old_into_new() {
     }
     let ns = Netns::new();
     let args = ["--format", "iptables"];
-    let old_then = super::egresscheck(&[
-        "--data",
-        super::fixture("rules-old.toml").to_str().unwrap(),
-        "rules",
-        "--no-timestamp",
-        "--as-of",
-        "2024-11-01",
-        "--format",
-        "iptables",
-    ]);
-    let old = String::from_utf8(old_then.stdout).unwrap();
+    let old = super::old_rules_then(&args);
     let new = rules("rules.toml", &args);
     let diff = rules_diff("rules-old.toml", "rules.toml", &args);
     for v6 in [false, true] {
