@@ -267,6 +267,17 @@ pub struct AddressRule {
     pub origins: Origins,
 }
 
+impl AddressRule {
+    /// The prefix as most firewalls write it: a bare address for a single host.
+    pub fn host_or_prefix(&self) -> String {
+        if self.prefix.prefix_len() == self.prefix.max_prefix_len() {
+            self.prefix.addr().to_string()
+        } else {
+            self.prefix.to_string()
+        }
+    }
+}
+
 /// One host-name rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameRule {
@@ -356,8 +367,10 @@ pub struct Header {
 }
 
 impl Header {
-    /// The header for rules built from `catalog` for `environments` (all when empty).
-    pub fn for_catalog(catalog: &Catalog, environments: &[EnvId], options: &Options) -> Header {
+    /// The header for rules built from `catalog` with `options` (its environments, services,
+    /// scope, families, dates); `removed` and `subnets_left_out` start empty.
+    pub fn for_catalog(catalog: &Catalog, options: &Options) -> Header {
+        let environments = &options.environments;
         Header {
             provider: escape::clean(&catalog.data.provider),
             data_version: catalog.data.version.to_string(),
@@ -398,78 +411,41 @@ pub struct RuleSet {
 impl RuleSet {
     /// The rules the catalog documents for `options`.
     pub fn from_catalog(catalog: &Catalog, options: &Options) -> RuleSet {
-        let wanted_env =
-            |e: &EnvId| options.environments.is_empty() || options.environments.contains(e);
-        let wanted_service =
-            |s: &ServiceId| options.services.is_empty() || options.services.contains(s);
-        let mut header = Header::for_catalog(catalog, &options.environments, options);
+        let wanted = |env: &EnvId, service: &ServiceId| {
+            (options.environments.is_empty() || options.environments.contains(env))
+                && (options.services.is_empty() || options.services.contains(service))
+        };
+        let family = |prefix: &IpNet| options.family.wants(is_v6(prefix));
+        let mut header = Header::for_catalog(catalog, options);
         let mut entries = Vec::new();
-        let mut push =
-            |environment: &EnvId,
-             service: &ServiceId,
-             ports: &[Port],
-             protocol: Protocol,
-             destination: Destination,
-             origin: (&Option<HostPattern>, &Option<String>, Option<NaiveDate>)| {
-                for port in ports {
-                    entries.push(Entry {
-                        environment: environment.clone(),
-                        service: service.clone(),
-                        destination: destination.clone(),
-                        protocol,
-                        port: *port,
-                        host: origin.0.clone(),
-                        comment: origin.1.clone(),
-                        expires: origin.2,
-                    });
-                }
-            };
         if options.scope.endpoints() {
             for e in catalog
                 .endpoints
                 .iter()
-                .filter(|e| wanted_env(&e.environment) && wanted_service(&e.service))
+                .filter(|e| wanted(&e.environment, &e.service))
             {
-                let host = Some(e.host.clone());
+                let base = EntryBase {
+                    environment: &e.environment,
+                    service: &e.service,
+                    protocol: e.protocol,
+                    ports: &e.ports,
+                    host: Some(e.host.clone()),
+                    comment: None,
+                    expires: None,
+                };
                 let names = Destination::Host {
                     pattern: e.host.clone(),
                     names: e.probe.clone(),
                 };
-                let origin = (&host, &None, None);
-                push(
-                    &e.environment,
-                    &e.service,
-                    &e.ports,
-                    e.protocol,
-                    names,
-                    origin,
-                );
-                for prefix in e
-                    .addresses
-                    .iter()
-                    .filter(|p| options.family.wants(is_v6(p)))
-                {
-                    let dest = Destination::Prefix(prefix);
-                    push(
-                        &e.environment,
-                        &e.service,
-                        &e.ports,
-                        e.protocol,
-                        dest,
-                        origin,
-                    );
-                }
+                let prefixes = e.addresses.iter().filter(family).map(Destination::Prefix);
+                entries.extend(base.entries(std::iter::once(names).chain(prefixes)));
             }
             for l in catalog
                 .legacy
                 .iter()
-                .filter(|l| wanted_env(&l.environment) && wanted_service(&l.service))
+                .filter(|l| wanted(&l.environment, &l.service))
             {
-                let prefixes: Vec<IpNet> = l
-                    .addresses
-                    .iter()
-                    .filter(|p| options.family.wants(is_v6(p)))
-                    .collect();
+                let prefixes: Vec<IpNet> = l.addresses.iter().filter(family).collect();
                 if l.is_past_sunset(options.as_of) && !options.include_expired {
                     header.removed.push(Removed {
                         environment: l.environment.clone(),
@@ -481,58 +457,45 @@ impl RuleSet {
                     });
                     continue;
                 }
-                let host = Some(HostPattern::Exact(l.host.clone()));
-                let comment = Some(match &l.replaced_by {
-                    Some(by) => format!("legacy, replaced by {by}"),
-                    None => "legacy".to_owned(),
-                });
-                let origin = (&host, &comment, Some(l.sunset));
+                let base = EntryBase {
+                    environment: &l.environment,
+                    service: &l.service,
+                    protocol: l.protocol,
+                    ports: &l.ports,
+                    host: Some(HostPattern::Exact(l.host.clone())),
+                    comment: Some(match &l.replaced_by {
+                        Some(by) => format!("legacy, replaced by {by}"),
+                        None => "legacy".to_owned(),
+                    }),
+                    expires: Some(l.sunset),
+                };
                 let names = Destination::Host {
                     pattern: HostPattern::Exact(l.host.clone()),
                     names: vec![l.host.clone()],
                 };
-                push(
-                    &l.environment,
-                    &l.service,
-                    &l.ports,
-                    l.protocol,
-                    names,
-                    origin,
-                );
-                for prefix in prefixes {
-                    let dest = Destination::Prefix(prefix);
-                    push(
-                        &l.environment,
-                        &l.service,
-                        &l.ports,
-                        l.protocol,
-                        dest,
-                        origin,
-                    );
-                }
+                let prefixes = prefixes.into_iter().map(Destination::Prefix);
+                entries.extend(base.entries(std::iter::once(names).chain(prefixes)));
             }
         }
         for s in catalog
             .subnets
             .iter()
-            .filter(|s| wanted_env(&s.environment) && wanted_service(&s.service))
-            .filter(|s| options.family.wants(is_v6(&s.cidr)))
+            .filter(|s| wanted(&s.environment, &s.service) && family(&s.cidr))
         {
             if !options.scope.subnets() {
                 header.subnets_left_out += 1;
                 continue;
             }
-            let comment = Some(format!("subnet: {}", s.covers));
-            let origin = (&None, &comment, None);
-            let dest = Destination::Prefix(s.cidr);
-            push(
-                &s.environment,
-                &s.service,
-                &s.ports,
-                s.protocol,
-                dest,
-                origin,
-            );
+            let base = EntryBase {
+                environment: &s.environment,
+                service: &s.service,
+                protocol: s.protocol,
+                ports: &s.ports,
+                host: None,
+                comment: Some(format!("subnet: {}", s.covers)),
+                expires: None,
+            };
+            entries.extend(base.entries([Destination::Prefix(s.cidr)]));
         }
         RuleSet::from_entries(header, entries)
     }
@@ -678,6 +641,39 @@ impl RuleSet {
     /// Number of host-name rules.
     pub fn name_count(&self) -> usize {
         self.names.iter().map(|g| g.rules.len()).sum()
+    }
+}
+
+/// What the entries of one catalog entry share: everything but port and destination.
+struct EntryBase<'a> {
+    environment: &'a EnvId,
+    service: &'a ServiceId,
+    protocol: Protocol,
+    ports: &'a [Port],
+    host: Option<HostPattern>,
+    comment: Option<String>,
+    expires: Option<NaiveDate>,
+}
+
+impl EntryBase<'_> {
+    /// One entry per port and destination.
+    fn entries(&self, destinations: impl IntoIterator<Item = Destination>) -> Vec<Entry> {
+        let mut out = Vec::new();
+        for destination in destinations {
+            for port in self.ports {
+                out.push(Entry {
+                    environment: self.environment.clone(),
+                    service: self.service.clone(),
+                    destination: destination.clone(),
+                    protocol: self.protocol,
+                    port: *port,
+                    host: self.host.clone(),
+                    comment: self.comment.clone(),
+                    expires: self.expires,
+                });
+            }
+        }
+        out
     }
 }
 

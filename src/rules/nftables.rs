@@ -18,16 +18,19 @@ pub(crate) struct Nftables;
 pub(crate) const TABLE: &str = "egresscheck";
 
 /// The set of a group: `prod_v4_tcp_443`, or `prod_dns_v4_tcp_443` for the set dnsmasq fills.
+///
+/// The environment id is kept as it is (nft identifiers take hyphens): ids hold no `_`, so the
+/// first `_` ends it and no two groups share a name. An id starting with a digit gets a
+/// leading `_`, as identifiers cannot start with a digit and ids cannot start with `_`.
 pub(crate) fn set_name(key: &GroupKey, v6: bool, dns: bool) -> String {
-    let env = escape::ident_part(key.environment.as_str(), '_');
-    // Identifiers start with a letter; environment ids may start with a digit.
-    let env = if env.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("env{env}")
+    let env = key.environment.as_str();
+    let lead = if env.starts_with(|c: char| c.is_ascii_digit()) {
+        "_"
     } else {
-        env
+        ""
     };
     format!(
-        "{env}_{}v{}_{}_{}",
+        "{lead}{env}_{}v{}_{}_{}",
         if dns { "dns_" } else { "" },
         if v6 { 6 } else { 4 },
         key.protocol,

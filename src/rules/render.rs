@@ -574,15 +574,3 @@ impl fmt::Display for Format {
         f.write_str(self.name())
     }
 }
-
-/// Helpers the dialects share.
-impl AddressRule {
-    /// The prefix as most firewalls write it: a bare address for a single host.
-    pub(crate) fn host_or_prefix(&self) -> String {
-        if self.prefix.prefix_len() == self.prefix.max_prefix_len() {
-            self.prefix.addr().to_string()
-        } else {
-            self.prefix.to_string()
-        }
-    }
-}

@@ -240,7 +240,7 @@ fn entry(prefix: &str, service_id: &str, expires: Option<&str>) -> Entry {
 }
 
 fn header() -> Header {
-    Header::for_catalog(&catalog(), &[], &Options::new(date("2025-01-15")))
+    Header::for_catalog(&catalog(), &Options::new(date("2025-01-15")))
 }
 
 #[test]
@@ -355,7 +355,17 @@ fn nft_set_names_are_identifiers() {
     };
     assert_eq!(
         nftables::set_name(&key, true, true),
-        "env2024_test_dns_v6_udp_53"
+        "_2024-test_dns_v6_udp_53"
+    );
+    // Ids hold no `_`: the environment "x-dns" and the DNS set of "x" stay apart.
+    let x = |id: &str| GroupKey {
+        environment: env(id),
+        protocol: Protocol::Tcp,
+        port: Port(443),
+    };
+    assert_ne!(
+        nftables::set_name(&x("x-dns"), false, false),
+        nftables::set_name(&x("x"), false, true)
     );
 }
 
