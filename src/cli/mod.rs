@@ -5,6 +5,7 @@
 //! high-level split).
 
 mod data;
+mod rules;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ pub enum Command {
     /// Validate, show, compare and audit data files.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Print firewall rules for the documented endpoints, in a firewall's own dialect.
+    Rules(rules::RulesArgs),
 }
 
 impl Cli {
@@ -54,8 +57,10 @@ impl Cli {
 /// they map to.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
     let data = cli.data_source();
+    let data_given = cli.data.is_some();
     match cli.command {
         Command::Data(command) => command.run(data, out),
+        Command::Rules(args) => args.run(data, data_given, out),
     }
 }
 

@@ -4,6 +4,7 @@
 //! writer): tests run them in memory, and `main` owns the real streams.
 
 pub mod data;
+pub mod rules;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
