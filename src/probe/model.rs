@@ -239,6 +239,9 @@ pub struct TlsObservation {
     pub ok: bool,
     /// Why it did not, sanitised.
     pub error: Option<String>,
+    /// What kind of failure, when it failed (for the audit: `protocol-version` is a server
+    /// that speaks only TLS older than 1.2).
+    pub failure: Option<TlsFailure>,
     /// True when the handshake ran out of time.
     pub timed_out: bool,
     /// `TLSv1.3`, `TLSv1.2`, …
@@ -263,8 +266,32 @@ pub struct TlsObservation {
     pub system_error: Option<String>,
     /// Whether the leaf certificate is valid for the probe name.
     pub hostname_match: bool,
+    /// The verifier's reason when the name does not match, sanitised.
+    pub name_error: Option<String>,
     /// The peer's chain, leaf first.
     pub chain: Vec<CertificateInfo>,
+}
+
+/// How a TLS handshake failed. Kept apart because each asks for a different fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsFailure {
+    /// No handshake before the timeout (a middlebox that swallows TLS, or a stalled server).
+    Timeout,
+    /// The server closed or reset the connection during the handshake.
+    Closed,
+    /// The server speaks only TLS versions older than 1.2 (or refused ours).
+    ProtocolVersion,
+    /// The server sent a fatal alert.
+    Alert,
+    /// The server's answer is not TLS (plain HTTP, another protocol, garbage).
+    NotTls,
+    /// The server sent more than the read bound without completing the handshake.
+    TooLarge,
+    /// A socket error other than a reset.
+    Io,
+    /// Anything else rustls rejected (see `error`).
+    Other,
 }
 
 /// One certificate of a peer chain.
