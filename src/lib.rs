@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod output;
 pub mod plan;
 pub mod probe;
 pub mod term;

@@ -5,6 +5,7 @@
 //! high-level split).
 
 mod data;
+pub mod probe;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -39,6 +40,10 @@ pub enum Command {
     /// Validate, show, compare and audit data files.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Probe names without a data file: DNS, TCP and TLS on every address, like
+    /// Test-NetConnection or openssl s_client. Exit 0 when every target connected with
+    /// trusted TLS, 1 otherwise.
+    Probe(probe::ProbeArgs),
 }
 
 impl Cli {
@@ -56,6 +61,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
     let data = cli.data_source();
     match cli.command {
         Command::Data(command) => command.run(data, out),
+        Command::Probe(args) => args.run(out),
     }
 }
 

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::{DnsName, Port};
 
@@ -115,7 +115,7 @@ pub struct DnsLookup {
 }
 
 /// One address record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnsAnswer {
     /// The address.
     pub address: IpAddr,
@@ -126,7 +126,7 @@ pub struct DnsAnswer {
 /// How a DNS lookup ended. The outcomes are kept apart because they mean different things
 /// to an admin: NXDOMAIN is a wrong name, SERVFAIL a broken resolver, a timeout a blocked
 /// path to the resolver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DnsOutcome {
     /// At least one address.
@@ -160,7 +160,7 @@ impl DnsOutcome {
 }
 
 /// Where a target's address came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AddressOrigin {
     /// Returned by DNS.
@@ -191,7 +191,7 @@ pub struct TargetObservation {
 }
 
 /// TCP connect result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TcpObservation {
     /// How it ended.
     pub state: TcpState,
@@ -204,7 +204,7 @@ pub struct TcpObservation {
 }
 
 /// How a TCP connect (or a proxy CONNECT) ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TcpState {
     /// Connected.
@@ -233,7 +233,7 @@ pub enum TcpState {
 
 /// TLS handshake result. Verification is recorded, never used to abort, so an untrusted or
 /// expired certificate is still described in full.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TlsObservation {
     /// True when the handshake completed.
     pub ok: bool,
@@ -273,7 +273,7 @@ pub struct TlsObservation {
 }
 
 /// How a TLS handshake failed. Kept apart because each asks for a different fix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TlsFailure {
     /// No handshake before the timeout (a middlebox that swallows TLS, or a stalled server).
@@ -295,7 +295,7 @@ pub enum TlsFailure {
 }
 
 /// One certificate of a peer chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertificateInfo {
     /// Subject distinguished name (RFC 4514), sanitised.
     pub subject: String,
