@@ -6,11 +6,15 @@
 //! probe them, audit the observations and render a report. Only [`probe`] touches the
 //! network; everything else is pure and tested without one.
 
+pub mod atomic;
+pub mod audit;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod exit;
 pub mod output;
+pub mod pagecheck;
 pub mod plan;
 pub mod probe;
+pub mod report;
 pub mod term;

@@ -1,1 +1,14 @@
-//! Integration tests.
+//! The integration tests: one binary (`autotests = false`), one module per area, as ripgrep
+//! does, so that the crate is linked once.
+
+// A test fails by panicking: the lints that keep panics out of the library do not apply.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod audit;
+mod catalog;
+mod data_cmd;

@@ -5,6 +5,7 @@
 //! found, each with `FILE:LINE:COLUMN`. Loading never panics and never hangs: input size
 //! and nesting depth are bounded before the TOML parser sees the text.
 
+pub mod diff;
 mod error;
 mod load;
 pub mod model;

@@ -39,13 +39,14 @@ pub(crate) fn validate(
         problems: Vec::new(),
     };
     let sources = v.sources(&raw.source);
-    let source_ids: HashSet<&str> = sources.iter().map(|s| s.id.as_str()).collect();
     let environments = v.environments(&raw.environment);
     let services = v.services(&raw.service);
+    // References are checked against every id that is itself valid, even when another field
+    // of that entry is not, so that one bad name does not cascade into "not defined" errors.
     let refs = References {
-        environments: environments.iter().map(|e| e.id.0.clone()).collect(),
-        services: services.iter().map(|s| s.id.0.clone()).collect(),
-        sources: source_ids.iter().map(|s| (*s).to_owned()).collect(),
+        environments: valid_ids(raw.environment.iter().map(|e| &e.get_ref().id)),
+        services: valid_ids(raw.service.iter().map(|s| &s.get_ref().id)),
+        sources: valid_ids(raw.source.iter().map(|s| &s.get_ref().id)),
     };
     let data = v.data(&raw.data, &refs);
     let endpoints = v.endpoints(&raw.endpoint, &refs);
@@ -74,6 +75,25 @@ pub(crate) fn validate(
             Err(LoadError::Invalid(problems))
         }
     }
+}
+
+fn valid_ids<'a>(ids: impl Iterator<Item = &'a Text>) -> HashSet<String> {
+    ids.map(|id| id.get_ref())
+        .filter(|id| is_valid_id(id))
+        .cloned()
+        .collect()
+}
+
+fn is_valid_id(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_ID_LEN
+        && value
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn locator_file(locator: &Locator<'_>) -> String {
@@ -124,7 +144,7 @@ impl Validator<'_> {
             let s = entry.get_ref();
             let id = self.id(&s.id, "source.id");
             if let Some(id) = &id {
-                self.unique(&mut seen, id.clone(), &s.id, "source", "id");
+                let _ = self.unique(&mut seen, id.clone(), &s.id, "source", "id");
             }
             let publisher = self.line_text(&s.publisher, "source.publisher");
             let title = self.line_text(&s.title, "source.title");
@@ -168,9 +188,12 @@ impl Validator<'_> {
         let mut out = Vec::new();
         for entry in raw {
             let e = entry.get_ref();
-            let id = self.id(&e.id, "environment.id");
-            if let Some(id) = &id {
-                self.unique(&mut seen, id.clone(), &e.id, "environment", "id");
+            let mut id = self.id(&e.id, "environment.id");
+            if let Some(valid) = &id
+                && !self.unique(&mut seen, valid.clone(), &e.id, "environment", "id")
+            {
+                // Reported once as a duplicate; its names would only repeat the news.
+                id = None;
             }
             let name = self.line_text(&e.name, "environment.name");
             let mut aliases = Vec::new();
@@ -223,7 +246,7 @@ impl Validator<'_> {
             let s = entry.get_ref();
             let id = self.id(&s.id, "service.id");
             if let Some(id) = &id {
-                self.unique(&mut seen, id.clone(), &s.id, "service", "id");
+                let _ = self.unique(&mut seen, id.clone(), &s.id, "service", "id");
             }
             let name = self.line_text(&s.name, "service.name");
             let operator = s
@@ -269,7 +292,7 @@ impl Validator<'_> {
                 .as_ref()
                 .and_then(|n| self.free_text(n, "endpoint.note"));
             if let (Some(env), Some(host)) = (&environment, &host) {
-                self.unique(
+                let _ = self.unique(
                     &mut seen,
                     format!("{env} {host}"),
                     &e.host,
@@ -321,7 +344,7 @@ impl Validator<'_> {
             let protocol = self.protocol(s.protocol.as_ref(), "subnet.protocol");
             let covers = self.free_text(&s.covers, "subnet.covers");
             if let (Some(env), Some(cidr)) = (&environment, &cidr) {
-                self.unique(
+                let _ = self.unique(
                     &mut seen,
                     format!("{env} {cidr}"),
                     &s.cidr,
@@ -381,7 +404,7 @@ impl Validator<'_> {
                 .as_ref()
                 .and_then(|n| self.free_text(n, "legacy.note"));
             if let (Some(env), Some(host)) = (&environment, &host) {
-                self.unique(
+                let _ = self.unique(
                     &mut seen,
                     format!("{env} {host}"),
                     &l.host,
@@ -455,7 +478,7 @@ impl Validator<'_> {
             let c = entry.get_ref();
             let version = self.data_version(&c.version, "changelog.version");
             if let Some(version) = &version {
-                self.unique(
+                let _ = self.unique(
                     &mut seen,
                     version.to_string(),
                     &c.version,
@@ -472,8 +495,11 @@ impl Validator<'_> {
                 out.push(ChangelogEntry { version, changes });
             }
         }
-        if let Some(data) = data {
-            if !out.is_empty() && !out.iter().any(|c| c.version == data.version) {
+        if let Some(data) = data
+            && !out.is_empty()
+            && !out.iter().any(|c| c.version == data.version)
+        {
+            {
                 self.problem(
                     raw.first().map_or(0..0, |c| c.span()),
                     format!(
@@ -497,29 +523,23 @@ impl Validator<'_> {
         at: &Text,
         what: &str,
         by: &str,
-    ) {
+    ) -> bool {
         let line = self.locator.at(at.span(), "").line;
         if let Some(first) = seen.get(&key) {
             self.problem(
                 at.span(),
                 format!("found a second {what} with the same {by} (`{key}`, first on line {first}); expected each {what} once"),
             );
+            false
         } else {
             seen.insert(key, line);
+            true
         }
     }
 
     fn id(&mut self, raw: &Text, field: &str) -> Option<String> {
         let value = raw.get_ref();
-        let valid = !value.is_empty()
-            && value.len() <= MAX_ID_LEN
-            && value
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let valid = is_valid_id(value);
         if valid {
             Some(value.clone())
         } else {

@@ -45,6 +45,30 @@ pub enum DataCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: FormatArg,
     },
+    /// Compare two data files per environment; exit 0 identical, 1 different, 2 error (as
+    /// diff(1) does).
+    Diff {
+        /// The older data file (`-` for standard input).
+        old: PathBuf,
+        /// The newer data file (`-` for standard input).
+        new: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: FormatArg,
+    },
+    /// Compare a copy of the provider's page (Markdown, HTML or text; `-` for standard input)
+    /// with the entries the data file takes from its primary source; exit 0 consistent,
+    /// 1 drift, 2 error.
+    CheckSource {
+        /// The page file.
+        page: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: FormatArg,
+        /// Judge legacy sunsets as of this date (YYYY-MM-DD; default: today, UTC).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<chrono::NaiveDate>,
+    },
 }
 
 impl DataCommand {
@@ -60,6 +84,27 @@ impl DataCommand {
             }
             DataCommand::Show { envs, format } => {
                 data::show(&data.load()?, &envs, format.into(), out)
+            }
+            DataCommand::Diff { old, new, format } => {
+                if old.as_os_str() == "-" && new.as_os_str() == "-" {
+                    return Err(CommandError::Usage(
+                        "data diff: only one of OLD and NEW can be standard input (-)".into(),
+                    ));
+                }
+                let old = DataSource::from_flag(Some(&old)).load()?;
+                let new = DataSource::from_flag(Some(&new)).load()?;
+                data::diff(&old, &new, format.into(), out)
+            }
+            DataCommand::CheckSource {
+                page,
+                format,
+                as_of,
+            } => {
+                let catalog = data.load()?;
+                let bytes = DataSource::from_flag(Some(&page)).read_bounded()?;
+                let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+                let name = page.display().to_string();
+                data::check_source(&catalog, &name, &bytes, as_of, format.into(), out)
             }
         }
     }

@@ -1,5 +1,7 @@
 //! The `data` commands: validate, show, diff and check-source.
 
+mod check_source;
+mod diff;
 mod show;
 
 use std::io::Write;
@@ -8,6 +10,8 @@ use crate::catalog::Catalog;
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
 
+pub use check_source::check_source;
+pub use diff::diff;
 pub use show::show;
 
 /// Output format of the data commands.

@@ -1,0 +1,752 @@
+//! The audit: from the catalog, the plan, what the probe observed and an as-of date to
+//! findings. Pure: same inputs, same findings; no clock, no I/O.
+//!
+//! Each finding has a stable code (public interface: scripts, alert rules and dashboards
+//! match on it), a severity, the target it concerns and one sentence an admin can act on.
+//! The verdict of a run is the worst severity found.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Catalog, DnsName, EnvId, Port};
+use crate::plan::{EntryKind, Plan, PlannedName};
+use crate::probe::model::{
+    AddressOrigin, DnsOutcome, NameObservation, TargetObservation, TcpState, TlsObservation,
+};
+
+/// How much a finding matters. Ordered: the verdict is the maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; never changes the exit code.
+    Info,
+    /// Needs attention; exit 0 unless `--strict`.
+    Warn,
+    /// Broken: exit 1.
+    Fail,
+}
+
+impl Severity {
+    /// Lowercase name, as in JSON and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warn => "warn",
+            Severity::Fail => "fail",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! codes {
+    ($( $(#[$doc:meta])* $variant:ident = $text:literal, $severity:ident; )*) => {
+        /// Stable finding codes (public interface; never renamed).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Code {
+            $( $(#[$doc])* #[serde(rename = $text)] $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in documentation order.
+            pub const ALL: &'static [Code] = &[ $( Code::$variant, )* ];
+
+            /// The kebab-case code.
+            pub fn as_str(self) -> &'static str {
+                match self { $( Code::$variant => $text, )* }
+            }
+
+            /// The severity findings of this code have (a property of the code, so that
+            /// alert rules can rely on it).
+            pub fn severity(self) -> Severity {
+                match self { $( Code::$variant => Severity::$severity, )* }
+            }
+        }
+    };
+}
+
+codes! {
+    /// A name did not resolve (NXDOMAIN, no records, SERVFAIL, refused, timeout).
+    DnsFailure = "dns-failure", Fail;
+    /// A DNS answer outside every documented address, prefix and subnet of the environment.
+    UndocumentedAddress = "undocumented-address", Fail;
+    /// A DNS answer documented for another environment only.
+    WrongEnvironment = "wrong-environment", Fail;
+    /// A documented single address that DNS did not return (it is probed anyway).
+    DocumentedAddressNotInDns = "documented-address-not-in-dns", Info;
+    /// DNS returned more addresses than are probed per name.
+    AddressesCapped = "addresses-capped", Warn;
+    /// TCP connect timed out: something drops the packets.
+    Blocked = "blocked", Fail;
+    /// TCP connect was actively refused.
+    Refused = "refused", Fail;
+    /// No route, or an ICMP prohibition.
+    Unreachable = "unreachable", Fail;
+    /// The proxy refused, wanted credentials, failed or timed out.
+    ProxyDenied = "proxy-denied", Fail;
+    /// TCP connected but the TLS handshake failed.
+    TlsFailure = "tls-failure", Fail;
+    /// The server only speaks TLS below 1.2.
+    TlsOutdated = "tls-outdated", Fail;
+    /// The chain is trusted neither by Mozilla's roots nor by the system store.
+    CertificateUntrusted = "certificate-untrusted", Fail;
+    /// The chain is trusted only through the system store: a middlebox re-signs TLS.
+    TlsIntercepted = "tls-intercepted", Fail;
+    /// The certificate is not valid for the name.
+    CertificateNameMismatch = "certificate-name-mismatch", Fail;
+    /// The certificate has expired.
+    CertificateExpired = "certificate-expired", Fail;
+    /// The certificate is not valid yet.
+    CertificateNotYetValid = "certificate-not-yet-valid", Fail;
+    /// The certificate expires within `--cert-warn-days`.
+    CertificateExpiring = "certificate-expiring", Warn;
+    /// A legacy host still resolves or answers after its sunset: its rules can go.
+    LegacySunsetPassed = "legacy-sunset-passed", Warn;
+    /// A legacy host's sunset is within 30 days: migrate.
+    LegacySunsetSoon = "legacy-sunset-soon", Warn;
+    /// The provider's page the data comes from is older than `--stale-days`.
+    DataStale = "data-stale", Info;
+    /// Drift since the baseline: a name resolves to an address it did not before.
+    AddressAdded = "address-added", Warn;
+    /// Drift since the baseline: a name no longer resolves to an address it did before.
+    AddressRemoved = "address-removed", Info;
+    /// Drift since the baseline: a target presents another certificate.
+    CertificateChanged = "certificate-changed", Info;
+    /// Drift since the baseline: a target's TCP state changed.
+    ReachabilityChanged = "reachability-changed", Warn;
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable code.
+    pub code: Code,
+    /// Severity.
+    pub severity: Severity,
+    /// Environment id, when the finding concerns one.
+    pub environment: Option<String>,
+    /// Service id, when the finding concerns one.
+    pub service: Option<String>,
+    /// Host name, when the finding concerns one.
+    pub host: Option<String>,
+    /// Address, when the finding concerns one.
+    pub address: Option<IpAddr>,
+    /// Port, when the finding concerns one.
+    pub port: Option<u16>,
+    /// One sentence an admin can act on.
+    pub message: String,
+}
+
+/// Thresholds of the audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditOptions {
+    /// Warn when a certificate expires within this many days (`--cert-warn-days`).
+    pub cert_warn_days: i64,
+    /// Report the data as stale when its source page is older than this (`--stale-days`).
+    pub stale_days: i64,
+    /// Warn this many days before a legacy sunset.
+    pub sunset_warn_days: i64,
+}
+
+/// Default of `--cert-warn-days`.
+pub const DEFAULT_CERT_WARN_DAYS: i64 = 21;
+/// Default of `--stale-days`.
+pub const DEFAULT_STALE_DAYS: i64 = 365;
+/// Days before a legacy sunset at which `legacy-sunset-soon` starts.
+pub const SUNSET_WARN_DAYS: i64 = 30;
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            cert_warn_days: DEFAULT_CERT_WARN_DAYS,
+            stale_days: DEFAULT_STALE_DAYS,
+            sunset_warn_days: SUNSET_WARN_DAYS,
+        }
+    }
+}
+
+/// One probed target in the context of the catalog entry it was planned for.
+#[derive(Debug, Clone)]
+pub struct TargetRow<'a> {
+    /// The planned name and its entry.
+    pub planned: &'a PlannedName,
+    /// The DNS observation of the name.
+    pub name: &'a NameObservation,
+    /// The target.
+    pub target: &'a TargetObservation,
+    /// Whether the target's address is documented for the entry's environment.
+    pub documented: bool,
+}
+
+/// Pairs every planned name with its observation and every target on the entry's ports.
+pub fn target_rows<'a>(
+    plan: &'a Plan,
+    observations: &'a [NameObservation],
+    catalog: &Catalog,
+) -> Vec<TargetRow<'a>> {
+    let mut rows = Vec::new();
+    for planned in &plan.names {
+        let Some(name) = observations.iter().find(|o| o.name == planned.name) else {
+            continue;
+        };
+        for target in name
+            .targets
+            .iter()
+            .filter(|t| planned.ports.contains(&t.port))
+        {
+            let documented = target
+                .address
+                .is_some_and(|a| documents(catalog, &planned.environment, a));
+            rows.push(TargetRow {
+                planned,
+                name,
+                target,
+                documented,
+            });
+        }
+    }
+    rows
+}
+
+/// True when `environment` documents `addr` in an endpoint, subnet or legacy entry.
+fn documents(catalog: &Catalog, environment: &EnvId, addr: IpAddr) -> bool {
+    catalog
+        .environments_documenting(addr)
+        .contains(&environment)
+}
+
+/// Audits one run. `observations` are the probe results for `plan.requests()`.
+pub fn audit(
+    catalog: &Catalog,
+    plan: &Plan,
+    observations: &[NameObservation],
+    as_of: NaiveDate,
+    options: &AuditOptions,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    data_staleness(catalog, as_of, options, &mut findings);
+    for planned in &plan.names {
+        let Some(name) = observations.iter().find(|o| o.name == planned.name) else {
+            continue;
+        };
+        audit_name(catalog, planned, name, as_of, options, &mut findings);
+    }
+    sort(&mut findings);
+    findings
+}
+
+/// Orders findings worst first, then by environment, host, address and port, so outputs
+/// and snapshots are stable.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.environment.cmp(&b.environment))
+            .then_with(|| a.host.cmp(&b.host))
+            .then_with(|| a.address.cmp(&b.address))
+            .then_with(|| a.port.cmp(&b.port))
+            .then_with(|| a.code.cmp(&b.code))
+    });
+}
+
+/// The verdict: the worst severity, `Info` for no findings.
+pub fn verdict(findings: &[Finding]) -> Severity {
+    findings
+        .iter()
+        .map(|f| f.severity)
+        .max()
+        .unwrap_or(Severity::Info)
+}
+
+struct Context<'a> {
+    planned: &'a PlannedName,
+}
+
+impl Context<'_> {
+    fn finding(
+        &self,
+        code: Code,
+        address: Option<IpAddr>,
+        port: Option<Port>,
+        message: String,
+    ) -> Finding {
+        Finding {
+            code,
+            severity: code.severity(),
+            environment: Some(self.planned.environment.to_string()),
+            service: Some(self.planned.service.to_string()),
+            host: Some(self.planned.name.to_string()),
+            address,
+            port: port.map(Port::get),
+            message,
+        }
+    }
+}
+
+fn data_staleness(
+    catalog: &Catalog,
+    as_of: NaiveDate,
+    options: &AuditOptions,
+    findings: &mut Vec<Finding>,
+) {
+    let Some(source) = catalog.primary_source() else {
+        return;
+    };
+    let Some(date) = source.document_date else {
+        return;
+    };
+    let age = (as_of - date).num_days();
+    if age > options.stale_days {
+        findings.push(Finding {
+            code: Code::DataStale,
+            severity: Code::DataStale.severity(),
+            environment: None,
+            service: None,
+            host: None,
+            address: None,
+            port: None,
+            message: format!(
+                "the data (version {}) follows {}'s page of {date}, {age} days old: check {} for changes (`egresscheck data check-source`)",
+                catalog.data.version, source.publisher, source.url
+            ),
+        });
+    }
+}
+
+fn audit_name(
+    catalog: &Catalog,
+    planned: &PlannedName,
+    name: &NameObservation,
+    as_of: NaiveDate,
+    options: &AuditOptions,
+    findings: &mut Vec<Finding>,
+) {
+    let ctx = Context { planned };
+    if planned.kind == EntryKind::Legacy
+        && let Some(legacy) = catalog
+            .legacy
+            .iter()
+            .find(|l| l.host == planned.name && l.environment == planned.environment)
+    {
+        {
+            if legacy.is_past_sunset(as_of) {
+                legacy_after_sunset(&ctx, name, legacy.sunset, findings);
+                // A retired host that is blocked or gone is as it should be: no more findings.
+                return;
+            }
+            let days = (legacy.sunset - as_of).num_days();
+            if days <= options.sunset_warn_days {
+                let instead = legacy
+                    .replaced_by
+                    .as_ref()
+                    .map(|r| format!(" to {r}"))
+                    .unwrap_or_default();
+                findings.push(ctx.finding(
+                    Code::LegacySunsetSoon,
+                    None,
+                    None,
+                    format!(
+                        "{} is retired on {} ({days} days): migrate{instead} before then",
+                        planned.name, legacy.sunset
+                    ),
+                ));
+            }
+        }
+    }
+
+    if let Some(dns) = &name.dns {
+        let outcome = dns.outcome();
+        if outcome != DnsOutcome::Answer {
+            let detail = dns
+                .a
+                .iter()
+                .chain(dns.aaaa.iter())
+                .find_map(|l| l.message.clone())
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default();
+            let advice = match outcome {
+                DnsOutcome::Nxdomain => {
+                    "the name does not exist: check the data file or the provider's page"
+                }
+                DnsOutcome::Timeout => {
+                    "no answer from the resolver: let this host reach its DNS resolver (udp and tcp port 53), or name one with --resolver"
+                }
+                DnsOutcome::Servfail | DnsOutcome::Refused => {
+                    "the resolver failed or refused: check the resolver, or name another with --resolver"
+                }
+                _ => "check the resolver and the name",
+            };
+            let documented = if planned.documented.is_empty() {
+                String::new()
+            } else {
+                " The documented addresses are probed anyway.".to_owned()
+            };
+            findings.push(ctx.finding(
+                Code::DnsFailure,
+                None,
+                None,
+                format!(
+                    "{} did not resolve: {}{detail}; {advice}.{documented}",
+                    planned.name,
+                    outcome_text(outcome)
+                ),
+            ));
+        }
+        let answered: Vec<IpAddr> = dns.addresses().collect();
+        for addr in &answered {
+            address_membership(catalog, &ctx, *addr, findings);
+        }
+        for documented in planned.documented.iter().filter(|d| !answered.contains(d)) {
+            if outcome == DnsOutcome::Answer && family_answered(dns, documented) {
+                findings.push(ctx.finding(
+                    Code::DocumentedAddressNotInDns,
+                    Some(*documented),
+                    None,
+                    format!("{documented} is documented for {} but DNS did not return it; probed anyway", planned.name),
+                ));
+            }
+        }
+        if dns.addresses_dropped > 0 {
+            findings.push(ctx.finding(
+                Code::AddressesCapped,
+                None,
+                None,
+                format!(
+                    "DNS returned {} more addresses for {} than are probed per name; the rest were not checked",
+                    dns.addresses_dropped, planned.name
+                ),
+            ));
+        }
+    }
+
+    for target in name
+        .targets
+        .iter()
+        .filter(|t| planned.ports.contains(&t.port))
+    {
+        connectivity(&ctx, target, findings);
+        if let Some(tls) = &target.tls {
+            tls_findings(&ctx, target, tls, as_of, options, findings);
+        }
+    }
+}
+
+fn family_answered(dns: &crate::probe::model::DnsObservation, addr: &IpAddr) -> bool {
+    let lookup = if addr.is_ipv4() {
+        dns.a.as_ref()
+    } else {
+        dns.aaaa.as_ref()
+    };
+    lookup.is_some()
+}
+
+fn outcome_text(outcome: DnsOutcome) -> &'static str {
+    match outcome {
+        DnsOutcome::Answer => "answer",
+        DnsOutcome::Nxdomain => "NXDOMAIN",
+        DnsOutcome::NoRecords => "no A or AAAA records",
+        DnsOutcome::Servfail => "SERVFAIL",
+        DnsOutcome::Refused => "REFUSED",
+        DnsOutcome::Timeout => "timeout",
+        DnsOutcome::Error => "error",
+    }
+}
+
+fn legacy_after_sunset(
+    ctx: &Context<'_>,
+    name: &NameObservation,
+    sunset: NaiveDate,
+    findings: &mut Vec<Finding>,
+) {
+    let resolves = name
+        .dns
+        .as_ref()
+        .is_some_and(|d| d.outcome() == DnsOutcome::Answer);
+    let answers = name.targets.iter().any(|t| t.tcp.state == TcpState::Open);
+    if resolves || answers {
+        let what = match (resolves, answers) {
+            (true, true) => "still resolves and answers",
+            (true, false) => "still resolves",
+            _ => "still answers",
+        };
+        findings.push(ctx.finding(
+            Code::LegacySunsetPassed,
+            None,
+            None,
+            format!(
+                "{} {what} although it was retired on {sunset}: remove its firewall rules and any use of it",
+                ctx.planned.name
+            ),
+        ));
+    }
+}
+
+fn address_membership(
+    catalog: &Catalog,
+    ctx: &Context<'_>,
+    addr: IpAddr,
+    findings: &mut Vec<Finding>,
+) {
+    let envs = catalog.environments_documenting(addr);
+    if envs.contains(&&ctx.planned.environment) {
+        return;
+    }
+    if envs.is_empty() {
+        findings.push(ctx.finding(
+            Code::UndocumentedAddress,
+            Some(addr),
+            None,
+            format!(
+                "{} resolves to {addr}, which the table does not document for {}: rules built from the table will not let it through; open it (see `egresscheck check --rules FORMAT`) or use hostname rules, and report it to the provider",
+                ctx.planned.name, ctx.planned.environment
+            ),
+        ));
+    } else {
+        let others: Vec<String> = envs.iter().map(ToString::to_string).collect();
+        findings.push(ctx.finding(
+            Code::WrongEnvironment,
+            Some(addr),
+            None,
+            format!(
+                "{} ({}) resolves to {addr}, which the table documents for {}: check the resolver and the data, the environments may be mixed up",
+                ctx.planned.name,
+                ctx.planned.environment,
+                others.join(", ")
+            ),
+        ));
+    }
+}
+
+fn target_label(target: &TargetObservation, host: &DnsName) -> String {
+    match target.address {
+        Some(addr) => format!("{host} ({addr}) port {}", target.port),
+        None => format!("{host} port {}", target.port),
+    }
+}
+
+fn connectivity(ctx: &Context<'_>, target: &TargetObservation, findings: &mut Vec<Finding>) {
+    let label = target_label(target, &ctx.planned.name);
+    let via = target
+        .proxy
+        .as_deref()
+        .map(|p| format!(" via proxy {p}"))
+        .unwrap_or_default();
+    let (code, message) = match target.tcp.state {
+        TcpState::Open => return,
+        TcpState::Filtered => (
+            Code::Blocked,
+            format!(
+                "{label}: no answer to the TCP connect before the timeout{via}; a firewall drops it: open tcp/{} to {}",
+                target.port,
+                target
+                    .address
+                    .map_or_else(|| ctx.planned.name.to_string(), |a| a.to_string())
+            ),
+        ),
+        TcpState::Refused => (
+            Code::Refused,
+            format!(
+                "{label}: connection refused{via}; nothing listens there, or a firewall rejects it with a TCP reset"
+            ),
+        ),
+        TcpState::Unreachable => (
+            Code::Unreachable,
+            format!(
+                "{label}: unreachable{via} ({}); check the route (is there an IPv6 route?) or a firewall that rejects with ICMP",
+                target.tcp.message.as_deref().unwrap_or("no route")
+            ),
+        ),
+        TcpState::ProxyDenied
+        | TcpState::ProxyAuthRequired
+        | TcpState::ProxyBadGateway
+        | TcpState::ProxyUnavailable
+        | TcpState::ProxyTimeout
+        | TcpState::ProxyError => (
+            Code::ProxyDenied,
+            format!("{label}: {}", proxy_advice(target)),
+        ),
+        TcpState::Other => (
+            Code::Unreachable,
+            format!(
+                "{label}: connect failed{via}: {}",
+                target.tcp.message.as_deref().unwrap_or("unknown error")
+            ),
+        ),
+    };
+    findings.push(ctx.finding(code, target.address, Some(target.port), message));
+}
+
+fn proxy_advice(target: &TargetObservation) -> String {
+    let proxy = target.proxy.as_deref().unwrap_or("the proxy");
+    match target.tcp.state {
+        TcpState::ProxyDenied => format!(
+            "{proxy} denied the CONNECT (403): ask for this host and port to be allowed on the proxy"
+        ),
+        TcpState::ProxyAuthRequired => format!(
+            "{proxy} wants credentials (407): give them in --proxy http://user:pass@host:port or HTTPS_PROXY"
+        ),
+        TcpState::ProxyBadGateway => format!(
+            "{proxy} could not reach the target (502): the proxy's own egress is blocked or the name does not resolve there"
+        ),
+        TcpState::ProxyUnavailable => format!("{proxy} is unavailable (503)"),
+        TcpState::ProxyTimeout => format!("{proxy} did not answer the CONNECT in time"),
+        _ => format!(
+            "{proxy} failed: {}",
+            target.tcp.message.as_deref().unwrap_or("unexpected answer")
+        ),
+    }
+}
+
+fn tls_findings(
+    ctx: &Context<'_>,
+    target: &TargetObservation,
+    tls: &TlsObservation,
+    as_of: NaiveDate,
+    options: &AuditOptions,
+    findings: &mut Vec<Finding>,
+) {
+    let label = target_label(target, &ctx.planned.name);
+    let port = Some(target.port);
+    let push = |findings: &mut Vec<Finding>, code, message| {
+        findings.push(ctx.finding(code, target.address, port, message));
+    };
+    if !tls.ok {
+        let error =
+            tls.error
+                .as_deref()
+                .unwrap_or(if tls.timed_out { "timed out" } else { "failed" });
+        if is_outdated_protocol(error) {
+            push(
+                findings,
+                Code::TlsOutdated,
+                format!(
+                    "{label}: the server offers only TLS below 1.2 ({error}); it must support TLS 1.2 or 1.3"
+                ),
+            );
+        } else {
+            let hint = if tls.timed_out {
+                "; a middlebox may hold the connection (DPI, an SNI filter)"
+            } else {
+                "; a proxy or firewall with TLS inspection may reset it"
+            };
+            push(
+                findings,
+                Code::TlsFailure,
+                format!("{label}: TCP connected but the TLS handshake failed: {error}{hint}"),
+            );
+        }
+        return;
+    }
+    let leaf = tls.chain.first();
+    if !tls.trusted_public && tls.trusted_system {
+        let issuer = tls
+            .chain
+            .last()
+            .map(|c| c.issuer.clone())
+            .unwrap_or_else(|| "an unknown issuer".to_owned());
+        push(
+            findings,
+            Code::TlsIntercepted,
+            format!(
+                "{label}: the certificate is trusted only through this machine's store, issued by {issuer}: TLS is intercepted by a middlebox. If that is sanctioned, declare its CA with --ca-file; else have the provider's hosts excluded from inspection"
+            ),
+        );
+    } else if !tls.trusted_public && !tls.trusted_system {
+        let reason = tls.public_error.as_deref().unwrap_or("not trusted");
+        let expired = leaf.is_some_and(|c| c.not_after.date_naive() < as_of);
+        let early = leaf.is_some_and(|c| c.not_before.date_naive() > as_of);
+        if !expired && !early {
+            let issuer = leaf.map(|c| c.issuer.as_str()).unwrap_or("unknown");
+            push(
+                findings,
+                Code::CertificateUntrusted,
+                format!(
+                    "{label}: the certificate chain is not trusted ({reason}; issuer {issuer}): something other than the provider answers, or the chain is incomplete"
+                ),
+            );
+        }
+    }
+    if !tls.hostname_match {
+        let sans = leaf.map(|c| c.sans.join(", ")).unwrap_or_default();
+        push(
+            findings,
+            Code::CertificateNameMismatch,
+            format!(
+                "{label}: the certificate is not valid for {} (it names {sans})",
+                ctx.planned.name
+            ),
+        );
+    }
+    if let Some(cert) = leaf {
+        let days_left = (cert.not_after.date_naive() - as_of).num_days();
+        if cert.not_after.date_naive() < as_of {
+            push(
+                findings,
+                Code::CertificateExpired,
+                format!(
+                    "{label}: the certificate expired on {} ({} days ago)",
+                    cert.not_after.format("%Y-%m-%d"),
+                    -days_left
+                ),
+            );
+        } else if cert.not_before.date_naive() > as_of {
+            push(
+                findings,
+                Code::CertificateNotYetValid,
+                format!(
+                    "{label}: the certificate is valid only from {}; check this machine's clock",
+                    cert.not_before.format("%Y-%m-%d")
+                ),
+            );
+        } else if days_left <= options.cert_warn_days {
+            push(
+                findings,
+                Code::CertificateExpiring,
+                format!(
+                    "{label}: the certificate expires on {} (in {days_left} days)",
+                    cert.not_after.format("%Y-%m-%d")
+                ),
+            );
+        }
+    }
+}
+
+/// rustls's messages for servers that cannot do TLS 1.2 or 1.3.
+fn is_outdated_protocol(error: &str) -> bool {
+    let lower = error.to_ascii_lowercase();
+    lower.contains("protocol version")
+        || lower.contains("does not support tls 1.2")
+        || lower.contains("tls12or13")
+        || lower.contains("unsupported version")
+}
+
+/// Days between `as_of` and a certificate's end, for tables and metrics.
+pub fn days_left(not_after: chrono::DateTime<Utc>, as_of: NaiveDate) -> i64 {
+    (not_after.date_naive() - as_of).num_days()
+}
+
+/// Whether a target counts as up: TCP open and, when TLS was tried, a completed handshake.
+pub fn target_up(target: &TargetObservation) -> bool {
+    target.tcp.state == TcpState::Open && target.tls.as_ref().is_none_or(|t| t.ok)
+}
+
+/// Whether the target's address came from DNS (as opposed to documented only).
+pub fn from_dns(target: &TargetObservation) -> bool {
+    matches!(
+        target.origin,
+        AddressOrigin::Dns | AddressOrigin::DnsAndDocumented
+    )
+}

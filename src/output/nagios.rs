@@ -1,0 +1,64 @@
+//! Nagios plugin output: one status line with performance data, and the plugin exit codes
+//! 0 OK, 1 WARNING, 2 CRITICAL (3 UNKNOWN is for runs that could not be made: bad data or
+//! usage, decided by the caller).
+
+use std::io::{self, Write};
+
+use super::Renderer;
+use crate::audit::{Severity, target_up};
+use crate::exit::Status;
+use crate::report::Report;
+
+/// The Nagios renderer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NagiosRenderer {
+    /// `--strict`: warnings count as failures.
+    pub strict: bool,
+}
+
+impl NagiosRenderer {
+    /// The plugin exit status for a report.
+    pub fn status(&self, report: &Report<'_>) -> Status {
+        match report.verdict {
+            Severity::Fail => Status::Error,
+            Severity::Warn if self.strict => Status::Error,
+            Severity::Warn => Status::Fail,
+            Severity::Info => Status::Pass,
+        }
+    }
+}
+
+impl Renderer for NagiosRenderer {
+    fn render(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+        let word = match self.status(report) {
+            Status::Pass => "OK",
+            Status::Fail => "WARNING",
+            Status::Error => "CRITICAL",
+            Status::Unknown => "UNKNOWN",
+        };
+        let rows = report.rows();
+        let up = rows.iter().filter(|r| target_up(r.target)).count();
+        let fail = report.count(Severity::Fail);
+        let warn = report.count(Severity::Warn);
+        let first = report
+            .findings
+            .iter()
+            .find(|f| f.severity >= Severity::Warn)
+            .map(|f| {
+                format!(
+                    ": {} {}",
+                    f.code,
+                    crate::term::sanitize(&f.message).replace('|', "/")
+                )
+            })
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "EGRESSCHECK {word} - {up}/{} targets up, {fail} fail, {warn} warn{first} | targets={} up={up} fail={fail} warn={warn} info={} duration={:.3}s",
+            rows.len(),
+            rows.len(),
+            report.count(Severity::Info),
+            report.duration_seconds,
+        )
+    }
+}

@@ -1,0 +1,211 @@
+//! Prometheus text exposition for node_exporter's textfile collector.
+//!
+//! Metric names are public interface (alert rules and dashboards use them). Label values
+//! are bounded: environments, hosts, addresses and ports come from the data file and DNS
+//! answers capped per name; finding codes and severities are closed sets. Every code is
+//! exported, at 0 when absent, so that alerts see 0 rather than a missing series.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use chrono::NaiveTime;
+
+use super::Renderer;
+use crate::audit::{Code, Severity, target_up};
+use crate::report::Report;
+
+/// The Prometheus renderer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PrometheusRenderer;
+
+/// Escapes a label value: backslash, double quote and line feed (the exposition format's
+/// three escapes).
+fn label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for ch in value.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+struct Family<'a> {
+    out: &'a mut String,
+}
+
+impl Family<'_> {
+    fn header(&mut self, name: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} gauge");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, String)], value: f64) {
+        let rendered: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
+            .collect();
+        if rendered.is_empty() {
+            let _ = writeln!(self.out, "{name} {value}");
+        } else {
+            let _ = writeln!(self.out, "{name}{{{}}} {value}", rendered.join(","));
+        }
+    }
+}
+
+impl Renderer for PrometheusRenderer {
+    fn render(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+        let mut text = String::new();
+        let mut m = Family { out: &mut text };
+        let rows = report.rows();
+
+        m.header(
+            "egresscheck_check_success",
+            "1 when the check found no failure, else 0.",
+        );
+        m.sample(
+            "egresscheck_check_success",
+            &[],
+            f64::from(u8::from(report.verdict < Severity::Fail)),
+        );
+        m.header(
+            "egresscheck_check_duration_seconds",
+            "Wall time of the probe run.",
+        );
+        m.sample(
+            "egresscheck_check_duration_seconds",
+            &[],
+            report.duration_seconds,
+        );
+
+        let target_labels = |row: &crate::audit::TargetRow<'_>| {
+            vec![
+                ("environment", row.planned.environment.to_string()),
+                ("service", row.planned.service.to_string()),
+                ("host", row.planned.name.to_string()),
+                (
+                    "address",
+                    row.target
+                        .address
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                ),
+                ("port", row.target.port.to_string()),
+            ]
+        };
+        m.header(
+            "egresscheck_target_up",
+            "1 when TCP connected and the TLS handshake completed.",
+        );
+        for row in &rows {
+            m.sample(
+                "egresscheck_target_up",
+                &target_labels(row),
+                f64::from(u8::from(target_up(row.target))),
+            );
+        }
+        m.header(
+            "egresscheck_tcp_connect_seconds",
+            "TCP connect time of targets that connected.",
+        );
+        for row in rows
+            .iter()
+            .filter(|r| r.target.tcp.state == crate::probe::model::TcpState::Open)
+        {
+            m.sample(
+                "egresscheck_tcp_connect_seconds",
+                &target_labels(row),
+                row.target.tcp.ms / 1000.0,
+            );
+        }
+        m.header(
+            "egresscheck_tls_handshake_seconds",
+            "TLS handshake time of targets that completed one.",
+        );
+        for row in &rows {
+            if let Some(tls) = row.target.tls.as_ref().filter(|t| t.ok) {
+                m.sample(
+                    "egresscheck_tls_handshake_seconds",
+                    &target_labels(row),
+                    tls.ms / 1000.0,
+                );
+            }
+        }
+        m.header(
+            "egresscheck_tls_cert_not_after_timestamp_seconds",
+            "End of validity of the leaf certificate, Unix time.",
+        );
+        for row in &rows {
+            if let Some(cert) = row.target.tls.as_ref().and_then(|t| t.chain.first()) {
+                // i64 seconds fit an f64 exactly up to 2^53, far beyond any certificate.
+                #[allow(clippy::cast_precision_loss)]
+                let seconds = cert.not_after.timestamp() as f64;
+                m.sample(
+                    "egresscheck_tls_cert_not_after_timestamp_seconds",
+                    &target_labels(row),
+                    seconds,
+                );
+            }
+        }
+        m.header(
+            "egresscheck_findings",
+            "Number of findings per code and severity.",
+        );
+        for code in Code::ALL {
+            let count = report.findings.iter().filter(|f| f.code == *code).count();
+            #[allow(clippy::cast_precision_loss)]
+            let value = count as f64;
+            m.sample(
+                "egresscheck_findings",
+                &[
+                    ("code", code.as_str().to_owned()),
+                    ("severity", code.severity().as_str().to_owned()),
+                ],
+                value,
+            );
+        }
+        m.header(
+            "egresscheck_legacy_sunset_timestamp_seconds",
+            "Sunset of each legacy host, Unix time (start of the day after which it is gone).",
+        );
+        for legacy in &report.catalog.legacy {
+            let labels = [
+                ("environment", legacy.environment.to_string()),
+                ("service", legacy.service.to_string()),
+                ("host", legacy.host.to_string()),
+            ];
+            #[allow(clippy::cast_precision_loss)]
+            let seconds = legacy.sunset.and_time(NaiveTime::MIN).and_utc().timestamp() as f64;
+            m.sample(
+                "egresscheck_legacy_sunset_timestamp_seconds",
+                &labels,
+                seconds,
+            );
+        }
+        if let Some(date) = report
+            .catalog
+            .primary_source()
+            .and_then(|s| s.document_date)
+        {
+            m.header(
+                "egresscheck_data_document_timestamp_seconds",
+                "Date the provider's page states, Unix time.",
+            );
+            let labels = [
+                ("provider", report.catalog.data.provider.clone()),
+                ("data_version", report.catalog.data.version.to_string()),
+            ];
+            #[allow(clippy::cast_precision_loss)]
+            let seconds = date.and_time(NaiveTime::MIN).and_utc().timestamp() as f64;
+            m.sample(
+                "egresscheck_data_document_timestamp_seconds",
+                &labels,
+                seconds,
+            );
+        }
+        out.write_all(text.as_bytes())
+    }
+}

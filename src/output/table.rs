@@ -1,0 +1,208 @@
+//! The human report: a summary line, a table per environment, then the findings, then what
+//! to do next. Colour only when asked (a terminal without `NO_COLOR`).
+
+use std::io::{self, Write};
+
+use comfy_table::{Cell, Color};
+
+use super::{Renderer, cells, verdict_word};
+use crate::audit::{Code, Severity, days_left};
+use crate::report::Report;
+use crate::term::{self, sanitize};
+
+/// The table renderer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TableRenderer {
+    /// Use colour (decided by the caller: terminal and `NO_COLOR`).
+    pub colour: bool,
+}
+
+impl TableRenderer {
+    fn severity_cell(&self, severity: Option<Severity>) -> Cell {
+        let (text, colour) = match severity {
+            Some(Severity::Fail) => ("fail", Color::Red),
+            Some(Severity::Warn) => ("warn", Color::Yellow),
+            Some(Severity::Info) | None => ("ok", Color::Green),
+        };
+        let cell = Cell::new(text);
+        if self.colour { cell.fg(colour) } else { cell }
+    }
+}
+
+impl Renderer for TableRenderer {
+    fn render(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+        let rows = report.rows();
+        let up = rows
+            .iter()
+            .filter(|r| crate::audit::target_up(r.target))
+            .count();
+        writeln!(
+            out,
+            "egresscheck {}: {} data {}, as of {}: {} targets, {} up; {} fail, {} warn, {} info ({:.1} s)",
+            verdict_word(report),
+            report.catalog.data.provider,
+            report.catalog.data.version,
+            report.as_of,
+            rows.len(),
+            up,
+            report.count(Severity::Fail),
+            report.count(Severity::Warn),
+            report.count(Severity::Info),
+            report.duration_seconds,
+        )?;
+        for env in &report.catalog.environments {
+            let planned: Vec<_> = report
+                .plan
+                .names
+                .iter()
+                .filter(|p| p.environment == env.id)
+                .collect();
+            if planned.is_empty() {
+                continue;
+            }
+            writeln!(out)?;
+            writeln!(out, "{} ({})", env.name, env.id)?;
+            let mut table = term::table([
+                "host",
+                "address",
+                "port",
+                "DNS",
+                "TCP",
+                "TLS",
+                "cert days",
+                "verdict",
+            ]);
+            if self.colour {
+                table.enforce_styling();
+            } else {
+                table.force_no_tty();
+            }
+            for p in planned {
+                let Some(name) = report.observations.iter().find(|o| o.name == p.name) else {
+                    continue;
+                };
+                let host = match p.kind {
+                    crate::plan::EntryKind::Legacy => format!("{} (legacy)", p.name),
+                    crate::plan::EntryKind::Endpoint => p.name.to_string(),
+                };
+                let targets: Vec<_> = rows.iter().filter(|r| std::ptr::eq(r.planned, p)).collect();
+                if targets.is_empty() {
+                    let worst = report
+                        .findings
+                        .iter()
+                        .filter(|f| {
+                            f.host.as_deref() == Some(p.name.as_str())
+                                && f.environment.as_deref() == Some(env.id.as_str())
+                        })
+                        .map(|f| f.severity)
+                        .max();
+                    table.add_row(vec![
+                        Cell::new(&host),
+                        Cell::new("-"),
+                        Cell::new(
+                            p.ports
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        ),
+                        Cell::new(cells::dns(name, None)),
+                        Cell::new("-"),
+                        Cell::new("-"),
+                        Cell::new("-"),
+                        self.severity_cell(worst),
+                    ]);
+                }
+                for row in targets {
+                    let worst = report.findings_for(row).map(|f| f.severity).max();
+                    let address = match (row.target.address, row.documented) {
+                        (Some(a), true) => a.to_string(),
+                        (Some(a), false) => format!("{a} (undocumented)"),
+                        (None, _) => "(proxy)".to_owned(),
+                    };
+                    let cert_days = row
+                        .target
+                        .tls
+                        .as_ref()
+                        .and_then(|t| t.chain.first())
+                        .map(|c| days_left(c.not_after, report.as_of).to_string())
+                        .unwrap_or_else(|| "-".to_owned());
+                    table.add_row(vec![
+                        Cell::new(&host),
+                        Cell::new(address),
+                        Cell::new(row.target.port.to_string()),
+                        Cell::new(cells::dns(name, Some(row.target))),
+                        Cell::new(cells::tcp(row.target)),
+                        Cell::new(cells::tls(row.target)),
+                        Cell::new(cert_days),
+                        self.severity_cell(worst),
+                    ]);
+                }
+            }
+            writeln!(out, "{table}")?;
+        }
+        if !report.findings.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "Findings:")?;
+            for f in &report.findings {
+                let place = [f.environment.as_deref(), f.host.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                writeln!(
+                    out,
+                    "  {:<4} {:<28} {}: {}",
+                    f.severity.as_str(),
+                    f.code.as_str(),
+                    place,
+                    sanitize(&f.message)
+                )?;
+            }
+        }
+        advice(report, out)
+    }
+}
+
+/// What to do next, when something is blocked or undocumented.
+fn advice(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+    let has = |codes: &[Code]| report.findings.iter().any(|f| codes.contains(&f.code));
+    let dns_only = !report.findings.is_empty()
+        && report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Fail)
+            .all(|f| f.code == Code::DnsFailure);
+    if dns_only {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Nothing resolved. If this host has no route to a DNS resolver, open udp/tcp 53 to it or name one with --resolver; if egress goes through a proxy, give it with --proxy or HTTPS_PROXY."
+        )?;
+    }
+    if has(&[
+        Code::Blocked,
+        Code::Refused,
+        Code::Unreachable,
+        Code::UndocumentedAddress,
+        Code::DnsFailure,
+    ]) {
+        let envs: Vec<String> = report
+            .findings
+            .iter()
+            .filter_map(|f| f.environment.clone())
+            .fold(Vec::new(), |mut acc, e| {
+                if !acc.contains(&e) {
+                    acc.push(e);
+                }
+                acc
+            });
+        let env_flags: String = envs.iter().map(|e| format!(" --env {e}")).collect();
+        writeln!(out)?;
+        writeln!(
+            out,
+            "To write the firewall change: `egresscheck rules --format nftables{env_flags}` (or iptables, ufw, firewalld, pf, windows, cisco-asa, k8s, cilium, aws, azure, gcp, squid, dnsmasq-nftset; `egresscheck rules --list-formats`), or `egresscheck check --rules FORMAT` for only what this run found closed."
+        )?;
+    }
+    Ok(())
+}

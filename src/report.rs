@@ -1,0 +1,363 @@
+//! The report of a `check` run: targets with their context, findings, verdict, and the
+//! drift since a baseline (an earlier JSON report).
+//!
+//! Building it is pure (the caller passes the as-of date and the measured duration); the
+//! renderers in [`crate::output`] only format it. The baseline reader accepts exactly the
+//! current JSON schema: a report from another version, or a damaged file, is a clear error,
+//! never a silent "no drift".
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::audit::{self, AuditOptions, Code, Finding, Severity, TargetRow};
+use crate::catalog::Catalog;
+use crate::plan::{EntryKind, Plan};
+use crate::probe::model::{NameObservation, TcpState};
+
+/// Version of the `check --format json` schema (also the baseline format).
+pub const REPORT_SCHEMA: u32 = 1;
+
+/// Largest baseline file read. A report of thousands of targets is a few megabytes.
+pub const MAX_BASELINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Everything a renderer needs.
+#[derive(Debug, Clone)]
+pub struct Report<'a> {
+    /// The catalog checked.
+    pub catalog: &'a Catalog,
+    /// The plan probed.
+    pub plan: &'a Plan,
+    /// What the probe saw.
+    pub observations: &'a [NameObservation],
+    /// The date findings are judged at.
+    pub as_of: NaiveDate,
+    /// Wall time of the probe, seconds.
+    pub duration_seconds: f64,
+    /// Findings, worst first.
+    pub findings: Vec<Finding>,
+    /// Worst severity.
+    pub verdict: Severity,
+}
+
+impl<'a> Report<'a> {
+    /// Audits the observations and adds drift findings against `baseline`.
+    pub fn build(
+        catalog: &'a Catalog,
+        plan: &'a Plan,
+        observations: &'a [NameObservation],
+        as_of: NaiveDate,
+        options: &AuditOptions,
+        baseline: Option<&Baseline>,
+        duration_seconds: f64,
+    ) -> Self {
+        let mut findings = audit::audit(catalog, plan, observations, as_of, options);
+        if let Some(baseline) = baseline {
+            let rows = audit::target_rows(plan, observations, catalog);
+            findings.extend(drift(baseline, &rows));
+            audit::sort(&mut findings);
+        }
+        let verdict = audit::verdict(&findings);
+        Report {
+            catalog,
+            plan,
+            observations,
+            as_of,
+            duration_seconds,
+            findings,
+            verdict,
+        }
+    }
+
+    /// The probed targets with their catalog context, in plan order.
+    pub fn rows(&self) -> Vec<TargetRow<'a>> {
+        audit::target_rows(self.plan, self.observations, self.catalog)
+    }
+
+    /// Findings about one target row.
+    pub fn findings_for(&self, row: &TargetRow<'_>) -> impl Iterator<Item = &Finding> {
+        let env = row.planned.environment.as_str().to_owned();
+        let host = row.planned.name.as_str().to_owned();
+        let address = row.target.address;
+        let port = row.target.port.get();
+        self.findings.iter().filter(move |f| {
+            f.environment.as_deref() == Some(env.as_str())
+                && f.host.as_deref() == Some(host.as_str())
+                && (f.address.is_none() || f.address == address)
+                && (f.port.is_none() || f.port == Some(port))
+        })
+    }
+
+    /// Number of findings per severity.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+
+    /// Whether the run is a failure for the exit code (`strict`: warnings count too).
+    pub fn failed(&self, strict: bool) -> bool {
+        match self.verdict {
+            Severity::Fail => true,
+            Severity::Warn => strict,
+            Severity::Info => false,
+        }
+    }
+}
+
+/// (environment, host, address, port) of a target.
+pub type TargetKey = (String, String, IpAddr, u16);
+/// TCP state and leaf certificate SHA-256 of a target.
+pub type TargetState = (TcpState, Option<String>);
+
+/// What a baseline (an earlier JSON report) says, reduced to what drift needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Baseline {
+    /// Addresses DNS returned per (environment, host).
+    pub addresses: BTreeMap<(String, String), BTreeSet<IpAddr>>,
+    /// Per (environment, host, address, port): TCP state and leaf certificate fingerprint.
+    pub targets: BTreeMap<TargetKey, TargetState>,
+}
+
+/// Why a baseline cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the baseline: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Not a JSON report of this schema.
+    #[error(
+        "{file}: not a usable baseline: {reason}; write a new one with `egresscheck check --save {file}`"
+    )]
+    Invalid {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct BaselineJson {
+    tool: BaselineTool,
+    targets: Vec<BaselineTarget>,
+}
+
+#[derive(Deserialize)]
+struct BaselineTool {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct BaselineTarget {
+    environment: String,
+    host: String,
+    address: Option<IpAddr>,
+    port: u16,
+    #[serde(default)]
+    origin: Option<String>,
+    tcp: BaselineTcp,
+    tls: Option<BaselineTls>,
+}
+
+#[derive(Deserialize)]
+struct BaselineTcp {
+    state: TcpState,
+}
+
+#[derive(Deserialize)]
+struct BaselineTls {
+    #[serde(default)]
+    chain: Vec<BaselineCert>,
+}
+
+#[derive(Deserialize)]
+struct BaselineCert {
+    sha256: String,
+}
+
+impl Baseline {
+    /// Reads a baseline from a JSON report's bytes.
+    pub fn from_json(file: &str, bytes: &[u8]) -> Result<Baseline, BaselineError> {
+        let invalid = |reason: String| BaselineError::Invalid {
+            file: file.to_owned(),
+            reason,
+        };
+        if bytes.len() > MAX_BASELINE_BYTES {
+            return Err(invalid(format!("larger than {MAX_BASELINE_BYTES} bytes")));
+        }
+        // Read the schema first, so that a report of another version says so instead of
+        // failing on a field it lacks.
+        #[derive(Deserialize)]
+        struct SchemaOnly {
+            schema: Option<serde_json::Value>,
+        }
+        let probe: SchemaOnly =
+            serde_json::from_slice(bytes).map_err(|e| invalid(format!("damaged JSON ({e})")))?;
+        match probe.schema.as_ref().and_then(serde_json::Value::as_u64) {
+            Some(n) if n == u64::from(REPORT_SCHEMA) => {}
+            Some(n) => {
+                return Err(invalid(format!(
+                    "it is a report of schema {n}; this version reads schema {REPORT_SCHEMA}"
+                )));
+            }
+            None => {
+                return Err(invalid(
+                    "it has no `schema` number; is it an `egresscheck check --format json` report?"
+                        .to_owned(),
+                ));
+            }
+        }
+        let json: BaselineJson =
+            serde_json::from_slice(bytes).map_err(|e| invalid(format!("damaged report ({e})")))?;
+        if json.tool.name != "egresscheck" {
+            return Err(invalid(format!(
+                "it was written by {:?}, not egresscheck",
+                json.tool.name
+            )));
+        }
+        let mut baseline = Baseline::default();
+        for t in json.targets {
+            let Some(address) = t.address else { continue };
+            if matches!(t.origin.as_deref(), Some("dns" | "dns-and-documented")) {
+                baseline
+                    .addresses
+                    .entry((t.environment.clone(), t.host.clone()))
+                    .or_default()
+                    .insert(address);
+            }
+            let sha = t
+                .tls
+                .and_then(|tls| tls.chain.into_iter().next())
+                .map(|c| c.sha256);
+            baseline
+                .targets
+                .insert((t.environment, t.host, address, t.port), (t.tcp.state, sha));
+        }
+        Ok(baseline)
+    }
+}
+
+/// Drift findings between a baseline and this run's rows.
+pub fn drift(baseline: &Baseline, rows: &[TargetRow<'_>]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut now: BTreeMap<(String, String), BTreeSet<IpAddr>> = BTreeMap::new();
+    let mut context: BTreeMap<(String, String), String> = BTreeMap::new();
+    for row in rows {
+        let key = (
+            row.planned.environment.to_string(),
+            row.planned.name.to_string(),
+        );
+        context.insert(key.clone(), row.planned.service.to_string());
+        if let Some(addr) = row.target.address.filter(|_| audit::from_dns(row.target)) {
+            now.entry(key).or_default().insert(addr);
+        }
+    }
+    let finding = |code: Code, key: &(String, String), address, port, message| Finding {
+        code,
+        severity: code.severity(),
+        environment: Some(key.0.clone()),
+        service: context.get(key).cloned(),
+        host: Some(key.1.clone()),
+        address,
+        port,
+        message,
+    };
+    for (key, current) in &now {
+        let Some(before) = baseline.addresses.get(key) else {
+            continue;
+        };
+        for added in current.difference(before) {
+            findings.push(finding(Code::AddressAdded, key, Some(*added), None, format!(
+                "{} now resolves to {added}, which it did not in the baseline: make sure the firewall lets it through", key.1
+            )));
+        }
+        for removed in before.difference(current) {
+            findings.push(finding(
+                Code::AddressRemoved,
+                key,
+                Some(*removed),
+                None,
+                format!(
+                    "{} no longer resolves to {removed} (it did in the baseline)",
+                    key.1
+                ),
+            ));
+        }
+    }
+    for row in rows {
+        let Some(address) = row.target.address else {
+            continue;
+        };
+        let key = (
+            row.planned.environment.to_string(),
+            row.planned.name.to_string(),
+        );
+        let Some((state, sha)) =
+            baseline
+                .targets
+                .get(&(key.0.clone(), key.1.clone(), address, row.target.port.get()))
+        else {
+            continue;
+        };
+        if *state != row.target.tcp.state {
+            findings.push(finding(
+                Code::ReachabilityChanged,
+                &key,
+                Some(address),
+                Some(row.target.port.get()),
+                format!(
+                    "{} ({address}) port {}: TCP was {} in the baseline, now {}",
+                    key.1,
+                    row.target.port,
+                    tcp_state_name(*state),
+                    tcp_state_name(row.target.tcp.state)
+                ),
+            ));
+        }
+        let now_sha = row
+            .target
+            .tls
+            .as_ref()
+            .and_then(|t| t.chain.first())
+            .map(|c| c.sha256.as_str());
+        if let (Some(before), Some(now_sha)) = (sha.as_deref(), now_sha)
+            && before != now_sha
+        {
+            {
+                findings.push(finding(Code::CertificateChanged, &key, Some(address), Some(row.target.port.get()), format!(
+                    "{} ({address}) port {}: the certificate changed since the baseline (SHA-256 {} → {})",
+                    key.1, row.target.port, short(before), short(now_sha)
+                )));
+            }
+        }
+    }
+    // Legacy entries are judged by their sunset, not by drift.
+    findings.retain(|f| {
+        !rows.iter().any(|r| {
+            r.planned.kind == EntryKind::Legacy
+                && f.host.as_deref() == Some(r.planned.name.as_str())
+        })
+    });
+    findings
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..16).unwrap_or(sha)
+}
+
+/// The JSON name of a TCP state, as in reports.
+pub fn tcp_state_name(state: TcpState) -> String {
+    serde_json::to_value(state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{state:?}"))
+}

@@ -1,0 +1,507 @@
+//! The audit is pure: catalog + observations + as-of date → findings. These tests feed it
+//! fabricated observations, one outcome at a time, and the report's drift and renderers.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use egresscheck::audit::{self, AuditOptions, Code, Severity};
+use egresscheck::catalog::{self, Catalog, Port};
+use egresscheck::plan::{Plan, Selection};
+use egresscheck::probe::model::{
+    AddressOrigin, CertificateInfo, DnsAnswer, DnsLookup, DnsObservation, DnsOutcome,
+    NameObservation, TargetObservation, TcpObservation, TcpState, TlsObservation,
+};
+use egresscheck::report::{Baseline, Report};
+
+const AS_OF: &str = "2026-03-01";
+
+fn as_of() -> NaiveDate {
+    AS_OF.parse().unwrap()
+}
+
+fn catalog() -> Catalog {
+    catalog::load_str(include_str!("fixtures/minimal.toml"), "minimal.toml").unwrap()
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+fn port() -> Port {
+    Port::try_from(443).unwrap()
+}
+
+pub fn lookup(record_type: &'static str, outcome: DnsOutcome, answers: &[&str]) -> DnsLookup {
+    DnsLookup {
+        record_type,
+        outcome,
+        answers: answers
+            .iter()
+            .map(|a| DnsAnswer {
+                address: ip(a),
+                ttl: 300,
+            })
+            .collect(),
+        cname_chain: Vec::new(),
+        server: None,
+        ms: 1.0,
+        message: (outcome != DnsOutcome::Answer).then(|| "test".to_owned()),
+    }
+}
+
+pub fn dns(v4: &[&str], v6: &[&str]) -> DnsObservation {
+    let outcome = |list: &[&str]| {
+        if list.is_empty() {
+            DnsOutcome::NoRecords
+        } else {
+            DnsOutcome::Answer
+        }
+    };
+    DnsObservation {
+        a: Some(lookup("A", outcome(v4), v4)),
+        aaaa: Some(lookup("AAAA", outcome(v6), v6)),
+        addresses_dropped: 0,
+    }
+}
+
+fn at(date: &str) -> DateTime<Utc> {
+    let d: NaiveDate = date.parse().unwrap();
+    Utc.from_utc_datetime(&d.and_hms_opt(12, 0, 0).unwrap())
+}
+
+pub fn cert(issuer: &str, not_before: &str, not_after: &str, sha: &str) -> CertificateInfo {
+    CertificateInfo {
+        subject: "CN=one.api.example.test".into(),
+        issuer: issuer.into(),
+        sans: vec!["one.api.example.test".into()],
+        serial: "01".into(),
+        not_before: at(not_before),
+        not_after: at(not_after),
+        sha256: sha.into(),
+        key_algorithm: "EC P-256".into(),
+        signature_algorithm: "ecdsa-with-SHA256".into(),
+    }
+}
+
+pub fn tls_ok() -> TlsObservation {
+    TlsObservation {
+        ok: true,
+        error: None,
+        timed_out: false,
+        version: Some("TLSv1.3".into()),
+        cipher: Some("TLS13_AES_128_GCM_SHA256".into()),
+        kx_group: Some("X25519".into()),
+        alpn: Some("h2".into()),
+        ms: 5.0,
+        ocsp_stapled: false,
+        trusted_public: true,
+        trusted_system: true,
+        public_error: None,
+        system_error: None,
+        hostname_match: true,
+        chain: vec![cert("CN=Test Root", "2026-01-01", "2026-12-31", "aa11")],
+    }
+}
+
+pub fn target(address: &str, state: TcpState, tls: Option<TlsObservation>) -> TargetObservation {
+    TargetObservation {
+        address: Some(ip(address)),
+        port: port(),
+        origin: AddressOrigin::DnsAndDocumented,
+        proxy: None,
+        tcp: TcpObservation {
+            state,
+            ms: 2.0,
+            message: None,
+            proxy_status: None,
+        },
+        tls,
+    }
+}
+
+fn only(catalog: &Catalog, host: &str) -> Plan {
+    let selection = Selection {
+        hosts: vec![catalog::DnsName::parse(host).unwrap()],
+        ..Selection::default()
+    };
+    Plan::new(catalog, &selection)
+}
+
+/// Findings for `one.api.example.test` (prod) observed as `obs`.
+fn findings_for(obs: NameObservation) -> Vec<audit::Finding> {
+    let c = catalog();
+    let plan = only(&c, obs.name.as_str());
+    audit::audit(&c, &plan, &[obs], as_of(), &AuditOptions::default())
+}
+
+fn one(
+    name: &str,
+    dns: Option<DnsObservation>,
+    targets: Vec<TargetObservation>,
+) -> NameObservation {
+    NameObservation {
+        name: catalog::DnsName::parse(name).unwrap(),
+        dns,
+        targets,
+    }
+}
+
+fn codes(findings: &[audit::Finding]) -> Vec<Code> {
+    findings.iter().map(|f| f.code).collect()
+}
+
+#[test]
+fn a_healthy_target_has_no_findings() {
+    let f = findings_for(one(
+        "one.api.example.test",
+        Some(dns(&["192.0.2.10"], &[])),
+        vec![target("192.0.2.10", TcpState::Open, Some(tls_ok()))],
+    ));
+    assert_eq!(f, vec![]);
+    assert_eq!(audit::verdict(&f), Severity::Info);
+}
+
+#[test]
+fn dns_failures_are_failures_with_advice() {
+    let failed = DnsObservation {
+        a: Some(lookup("A", DnsOutcome::Timeout, &[])),
+        aaaa: Some(lookup("AAAA", DnsOutcome::Timeout, &[])),
+        addresses_dropped: 0,
+    };
+    let f = findings_for(one(
+        "one.api.example.test",
+        Some(failed),
+        vec![target("192.0.2.10", TcpState::Filtered, None)],
+    ));
+    assert_eq!(codes(&f), vec![Code::DnsFailure, Code::Blocked]);
+    let dns = f.iter().find(|x| x.code == Code::DnsFailure).unwrap();
+    assert_eq!(dns.severity, Severity::Fail);
+    assert_eq!(dns.environment.as_deref(), Some("prod"));
+    assert_eq!(dns.service.as_deref(), Some("api"));
+    assert!(
+        dns.message.contains("timeout") && dns.message.contains("--resolver"),
+        "{}",
+        dns.message
+    );
+    assert!(
+        dns.message
+            .contains("documented addresses are probed anyway"),
+        "{}",
+        dns.message
+    );
+}
+
+#[test]
+fn answers_outside_the_table_or_in_another_environment() {
+    let f = findings_for(one(
+        "one.api.example.test",
+        Some(dns(
+            &["192.0.2.10", "203.0.113.5", "198.18.0.1"],
+            &["2001:db8:10::7"],
+        )),
+        vec![target("192.0.2.10", TcpState::Open, Some(tls_ok()))],
+    ));
+    let by_code = |code| {
+        f.iter()
+            .filter(|x| x.code == code)
+            .map(|x| x.address.unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    // 203.0.113.0/27 is the test subnet; 198.18.0.1 is nowhere; 2001:db8:10::/48 is prod's prefix.
+    assert_eq!(by_code(Code::WrongEnvironment), vec!["203.0.113.5"]);
+    assert_eq!(by_code(Code::UndocumentedAddress), vec!["198.18.0.1"]);
+    assert!(f.iter().all(|x| x.severity == Severity::Fail));
+    let undocumented = f
+        .iter()
+        .find(|x| x.code == Code::UndocumentedAddress)
+        .unwrap();
+    assert!(
+        undocumented.message.contains("--rules"),
+        "{}",
+        undocumented.message
+    );
+}
+
+#[test]
+fn a_documented_address_missing_from_dns_is_info() {
+    let f = findings_for(one(
+        "one.api.example.test",
+        Some(dns(&["198.51.100.3"], &[])),
+        vec![target("198.51.100.3", TcpState::Open, Some(tls_ok()))],
+    ));
+    assert_eq!(codes(&f), vec![Code::DocumentedAddressNotInDns]);
+    assert_eq!(f[0].severity, Severity::Info);
+    assert_eq!(f[0].address, Some(ip("192.0.2.10")));
+}
+
+#[test]
+fn connection_outcomes_have_their_own_codes() {
+    for (state, code) in [
+        (TcpState::Filtered, Code::Blocked),
+        (TcpState::Refused, Code::Refused),
+        (TcpState::Unreachable, Code::Unreachable),
+        (TcpState::ProxyDenied, Code::ProxyDenied),
+        (TcpState::ProxyAuthRequired, Code::ProxyDenied),
+        (TcpState::ProxyTimeout, Code::ProxyDenied),
+    ] {
+        let f = findings_for(one(
+            "one.api.example.test",
+            Some(dns(&["192.0.2.10"], &[])),
+            vec![target("192.0.2.10", state, None)],
+        ));
+        assert_eq!(codes(&f), vec![code], "{state:?}");
+        assert_eq!(f[0].port, Some(443));
+        assert_eq!(f[0].address, Some(ip("192.0.2.10")));
+    }
+}
+
+#[test]
+fn tls_outcomes_have_their_own_codes() {
+    let with = |tweak: &dyn Fn(&mut TlsObservation)| {
+        let mut tls = tls_ok();
+        tweak(&mut tls);
+        findings_for(one(
+            "one.api.example.test",
+            Some(dns(&["192.0.2.10"], &[])),
+            vec![target("192.0.2.10", TcpState::Open, Some(tls))],
+        ))
+    };
+    let f = with(&|t| t.trusted_public = false);
+    assert_eq!(codes(&f), vec![Code::TlsIntercepted]);
+    assert!(
+        f[0].message.contains("CN=Test Root"),
+        "names the issuer: {}",
+        f[0].message
+    );
+    assert_eq!(
+        codes(&with(&|t| {
+            t.trusted_public = false;
+            t.trusted_system = false;
+        })),
+        vec![Code::CertificateUntrusted]
+    );
+    assert_eq!(
+        codes(&with(&|t| t.hostname_match = false)),
+        vec![Code::CertificateNameMismatch]
+    );
+    let expired = with(&|t| {
+        t.trusted_public = false;
+        t.trusted_system = false;
+        t.chain = vec![cert("CN=Test Root", "2025-01-01", "2026-02-01", "aa")];
+    });
+    assert_eq!(codes(&expired), vec![Code::CertificateExpired]);
+    assert!(
+        expired[0].message.contains("2026-02-01 (28 days ago)"),
+        "{}",
+        expired[0].message
+    );
+    let early = with(&|t| {
+        t.trusted_public = false;
+        t.trusted_system = false;
+        t.chain = vec![cert("CN=Test Root", "2026-04-01", "2027-01-01", "aa")];
+    });
+    assert_eq!(codes(&early), vec![Code::CertificateNotYetValid]);
+    let expiring =
+        with(&|t| t.chain = vec![cert("CN=Test Root", "2026-01-01", "2026-03-15", "aa")]);
+    assert_eq!(codes(&expiring), vec![Code::CertificateExpiring]);
+    assert_eq!(expiring[0].severity, Severity::Warn);
+    let outdated = with(&|t| {
+        t.ok = false;
+        t.error = Some("peer is incompatible: ServerDoesNotSupportTls12Or13".into());
+        t.chain.clear();
+    });
+    assert_eq!(codes(&outdated), vec![Code::TlsOutdated]);
+    let failed = with(&|t| {
+        t.ok = false;
+        t.error = Some("connection reset".into());
+        t.chain.clear();
+    });
+    assert_eq!(codes(&failed), vec![Code::TlsFailure]);
+}
+
+#[test]
+fn legacy_hosts_are_judged_by_their_sunset() {
+    // The fixture's legacy host old.example.test has its sunset on 2025-06-30.
+    let f = findings_for(one(
+        "old.example.test",
+        Some(dns(&["192.0.2.99"], &[])),
+        vec![target("192.0.2.99", TcpState::Filtered, None)],
+    ));
+    assert_eq!(
+        codes(&f),
+        vec![Code::LegacySunsetPassed],
+        "blocked is as it should be after the sunset"
+    );
+    assert!(
+        f[0].message.contains("2025-06-30") && f[0].message.contains("remove its firewall rules"),
+        "{}",
+        f[0].message
+    );
+    let gone = DnsObservation {
+        a: Some(lookup("A", DnsOutcome::Nxdomain, &[])),
+        aaaa: Some(lookup("AAAA", DnsOutcome::Nxdomain, &[])),
+        addresses_dropped: 0,
+    };
+    assert_eq!(
+        findings_for(one("old.example.test", Some(gone), vec![])),
+        vec![]
+    );
+
+    let c = catalog();
+    let plan = only(&c, "old.example.test");
+    let obs = [one(
+        "old.example.test",
+        Some(dns(&["192.0.2.99"], &[])),
+        vec![target("192.0.2.99", TcpState::Open, Some(tls_ok()))],
+    )];
+    let before: NaiveDate = "2025-06-10".parse().unwrap();
+    let soon = audit::audit(&c, &plan, &obs, before, &AuditOptions::default());
+    assert!(codes(&soon).contains(&Code::LegacySunsetSoon), "{soon:?}");
+    assert!(
+        soon.iter()
+            .any(|f| f.message.contains("20 days") && f.message.contains("*.api.example.test")),
+        "{soon:?}"
+    );
+}
+
+#[test]
+fn stale_data_is_info() {
+    let c = catalog();
+    let plan = Plan::default();
+    let late: NaiveDate = "2027-06-01".parse().unwrap();
+    let f = audit::audit(&c, &plan, &[], late, &AuditOptions::default());
+    assert_eq!(codes(&f), vec![Code::DataStale]);
+    assert_eq!(f[0].severity, Severity::Info);
+    let options = AuditOptions {
+        stale_days: 1000,
+        ..AuditOptions::default()
+    };
+    assert!(audit::audit(&c, &plan, &[], late, &options).is_empty());
+}
+
+#[test]
+fn capped_answers_are_reported() {
+    let mut d = dns(&["192.0.2.10"], &[]);
+    d.addresses_dropped = 936;
+    let f = findings_for(one(
+        "one.api.example.test",
+        Some(d),
+        vec![target("192.0.2.10", TcpState::Open, Some(tls_ok()))],
+    ));
+    assert_eq!(codes(&f), vec![Code::AddressesCapped]);
+    assert!(f[0].message.contains("936 more addresses"));
+}
+
+#[test]
+fn every_code_is_kebab_case_and_unique() {
+    let mut seen = std::collections::HashSet::new();
+    for code in Code::ALL {
+        let text = code.as_str();
+        assert!(
+            text.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            "{text}"
+        );
+        assert!(seen.insert(text), "{text} twice");
+        assert_eq!(serde_json::to_value(code).unwrap(), text);
+    }
+}
+
+fn baseline_json(targets: serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({"schema": 1, "tool": {"name": "egresscheck", "version": "0"}, "targets": targets})).unwrap()
+}
+
+#[test]
+fn drift_against_a_baseline() {
+    let c = catalog();
+    let plan = only(&c, "one.api.example.test");
+    let mut changed_tls = tls_ok();
+    changed_tls.chain[0].sha256 = "bb22".into();
+    let mut new_address = target("192.0.2.10", TcpState::Open, Some(changed_tls));
+    new_address.origin = AddressOrigin::DnsAndDocumented;
+    let mut other = target("198.51.100.4", TcpState::Filtered, None);
+    other.origin = AddressOrigin::Dns;
+    let obs = [one(
+        "one.api.example.test",
+        Some(dns(&["192.0.2.10", "198.51.100.4"], &[])),
+        vec![new_address, other],
+    )];
+    let baseline = Baseline::from_json(
+        "base.json",
+        &baseline_json(serde_json::json!([
+            {"environment": "prod", "host": "one.api.example.test", "address": "192.0.2.10", "port": 443, "origin": "dns-and-documented",
+             "tcp": {"state": "open", "ms": 1.0}, "tls": {"chain": [{"sha256": "aa11"}]}},
+            {"environment": "prod", "host": "one.api.example.test", "address": "198.51.100.9", "port": 443, "origin": "dns",
+             "tcp": {"state": "open", "ms": 1.0}, "tls": null}
+        ])),
+    )
+    .unwrap();
+    let report = Report::build(
+        &c,
+        &plan,
+        &obs,
+        as_of(),
+        &AuditOptions::default(),
+        Some(&baseline),
+        1.0,
+    );
+    let drift: Vec<(Code, String)> = report
+        .findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.code,
+                Code::AddressAdded
+                    | Code::AddressRemoved
+                    | Code::CertificateChanged
+                    | Code::ReachabilityChanged
+            )
+        })
+        .map(|f| (f.code, f.address.unwrap().to_string()))
+        .collect();
+    assert!(
+        drift.contains(&(Code::AddressAdded, "198.51.100.4".into())),
+        "{drift:?}"
+    );
+    assert!(
+        drift.contains(&(Code::AddressRemoved, "198.51.100.9".into())),
+        "{drift:?}"
+    );
+    assert!(
+        drift.contains(&(Code::CertificateChanged, "192.0.2.10".into())),
+        "{drift:?}"
+    );
+    assert_eq!(drift.len(), 3, "{drift:?}");
+}
+
+#[test]
+fn unusable_baselines_are_clear_errors() {
+    let other_schema = serde_json::to_vec(
+        &serde_json::json!({"schema": 99, "tool": {"name": "egresscheck"}, "targets": []}),
+    )
+    .unwrap();
+    let err = Baseline::from_json("old.json", &other_schema)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("schema 99") && err.contains("--save old.json"),
+        "{err}"
+    );
+    let err = Baseline::from_json("cut.json", b"{\"schema\": 1, \"tool\": {\"name\": \"egress")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("damaged JSON"), "{err}");
+    let err = Baseline::from_json("x.json", b"[1,2]")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cut") || err.contains("damaged") || err.contains("schema"),
+        "{err}"
+    );
+    let err = Baseline::from_json(
+        "y.json",
+        &baseline_json(serde_json::json!([{"environment": "prod"}])),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("damaged report"), "{err}");
+}
