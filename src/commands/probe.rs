@@ -79,5 +79,9 @@ pub fn status(observations: &[NameObservation]) -> Status {
     let all_passed = observations
         .iter()
         .all(|o| !o.targets.is_empty() && o.targets.iter().all(target_passed));
-    if all_passed { Status::Pass } else { Status::Fail }
+    if all_passed {
+        Status::Pass
+    } else {
+        Status::Fail
+    }
 }

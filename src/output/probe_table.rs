@@ -56,14 +56,19 @@ pub fn render(
         let mut table = term::table(["address", "port", "origin", "TCP", "TLS", "trust", "result"]);
         for target in &observation.targets {
             table.add_row(vec![
-                target
-                    .address
-                    .map_or_else(|| format!("via {}", target.proxy.as_deref().unwrap_or("proxy")), |a| a.to_string()),
+                target.address.map_or_else(
+                    || format!("via {}", target.proxy.as_deref().unwrap_or("proxy")),
+                    |a| a.to_string(),
+                ),
                 target.port.to_string(),
                 origin_word(target).to_owned(),
                 tcp_cell(target),
                 target.tls.as_ref().map(tls_cell).unwrap_or_default(),
-                target.tls.as_ref().map(|t| trust_cell(t, now)).unwrap_or_default(),
+                target
+                    .tls
+                    .as_ref()
+                    .map(|t| trust_cell(t, now))
+                    .unwrap_or_default(),
                 result_word(target).to_owned(),
             ]);
             total += 1;
@@ -215,7 +220,13 @@ pub fn result_word(target: &TargetObservation) -> &'static str {
             TcpState::Filtered => "blocked",
             TcpState::Unreachable => "unreachable",
             TcpState::ProxyDenied | TcpState::ProxyAuthRequired => "proxy denied",
-            TcpState::Other if target.tcp.message.as_deref().is_some_and(|m| m.starts_with("not probed")) => {
+            TcpState::Other
+                if target
+                    .tcp
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("not probed")) =>
+            {
                 "not probed"
             }
             _ => "failed",
@@ -246,10 +257,9 @@ fn render_certificates(
             continue;
         }
         let place = target_label(target);
-        match seen
-            .iter_mut()
-            .find(|(chain, _)| chain.first().map(|c| &c.sha256) == tls.chain.first().map(|c| &c.sha256))
-        {
+        match seen.iter_mut().find(|(chain, _)| {
+            chain.first().map(|c| &c.sha256) == tls.chain.first().map(|c| &c.sha256)
+        }) {
             Some((_, places)) => places.push(place),
             None => seen.push((&tls.chain, vec![place])),
         }
@@ -277,7 +287,11 @@ fn render_certificates(
         writeln!(out, "    serial    {}", leaf.serial)?;
         writeln!(out, "    sha256    {}", leaf.sha256)?;
         for cert in chain.iter().skip(1) {
-            writeln!(out, "    chain     {} (issuer {})", cert.subject, cert.issuer)?;
+            writeln!(
+                out,
+                "    chain     {} (issuer {})",
+                cert.subject, cert.issuer
+            )?;
         }
     }
     Ok(())
@@ -287,7 +301,11 @@ fn target_label(target: &TargetObservation) -> String {
     match target.address {
         Some(std::net::IpAddr::V6(v6)) => format!("[{v6}]:{}", target.port),
         Some(addr) => format!("{addr}:{}", target.port),
-        None => format!("port {} via {}", target.port, target.proxy.as_deref().unwrap_or("proxy")),
+        None => format!(
+            "port {} via {}",
+            target.port,
+            target.proxy.as_deref().unwrap_or("proxy")
+        ),
     }
 }
 
@@ -331,7 +349,11 @@ pub fn problems(name: &str, target: &TargetObservation) -> Vec<String> {
         ));
     }
     if !tls.chain.is_empty() {
-        let authority = tls.chain.last().map(|c| c.issuer.as_str()).unwrap_or_default();
+        let authority = tls
+            .chain
+            .last()
+            .map(|c| c.issuer.as_str())
+            .unwrap_or_default();
         if !tls.trusted_public && tls.trusted_system {
             out.push(format!(
                 "the certificate is trusted only through this machine's system store, not by public roots: TLS interception by a middlebox whose CA is installed here? Issuing CA: {authority}"

@@ -98,7 +98,10 @@ impl DnsReport {
         };
         DnsReport {
             outcome,
-            answers: lookups.iter().flat_map(|l| l.answers.iter().copied()).collect(),
+            answers: lookups
+                .iter()
+                .flat_map(|l| l.answers.iter().copied())
+                .collect(),
             cname_chain: lookups
                 .iter()
                 .map(|l| &l.cname_chain)
@@ -247,7 +250,11 @@ mod tests {
         };
         let reports = reports(&observation, &request(&[443, 8443, 443], &[]));
         assert_eq!(reports.len(), 2);
-        assert!(reports.iter().all(|r| r.tcp.is_none() && r.address.is_none()));
+        assert!(
+            reports
+                .iter()
+                .all(|r| r.tcp.is_none() && r.address.is_none())
+        );
         let json = serde_json::to_string(&reports).unwrap();
         let back: Vec<TargetReport> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, reports);

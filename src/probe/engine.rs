@@ -78,13 +78,14 @@ pub async fn run_with<R: Resolve>(
         ..Progress::default()
     };
 
-    for (index, request) in requests.iter().enumerate() {
+    for (index, (request, observation)) in requests.iter().zip(observations.iter_mut()).enumerate()
+    {
         match &proxy {
             Some(proxy) if !options.no_proxy.matches(&request.name) => {
                 count.names_done += 1;
                 for port in dedup_ports(&request.ports) {
-                    let slot = observations[index].targets.len();
-                    observations[index].targets.push(placeholder(
+                    let slot = observation.targets.len();
+                    observation.targets.push(placeholder(
                         None,
                         port,
                         AddressOrigin::Proxy,

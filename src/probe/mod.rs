@@ -99,7 +99,7 @@ pub async fn run(
 ) -> Result<Vec<NameObservation>, ProbeError> {
     let tls = TlsClient::new(&options.ca_files)?;
     let resolver = match HickoryResolver::new(options) {
-        Ok(resolver) => SystemDns::Ready(resolver),
+        Ok(resolver) => SystemDns::Ready(Box::new(resolver)),
         Err(ProbeError::SystemResolver(problem)) if options.resolvers.is_empty() => {
             SystemDns::Unavailable(problem)
         }
@@ -110,7 +110,7 @@ pub async fn run(
 
 /// The system resolver, or why there is none.
 enum SystemDns {
-    Ready(HickoryResolver),
+    Ready(Box<HickoryResolver>),
     Unavailable(String),
 }
 

@@ -236,7 +236,7 @@ fn base64(data: &[u8]) -> String {
         for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
             if i <= chunk.len() {
                 let index = usize::try_from((n >> shift) & 63).unwrap_or(0);
-                out.push(char::from(ALPHABET[index]));
+                out.push(ALPHABET.get(index).map_or('=', |&b| char::from(b)));
             } else {
                 out.push('=');
             }

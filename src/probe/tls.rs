@@ -236,7 +236,7 @@ pub(crate) fn describe_tls_error(err: &rustls::Error) -> (TlsFailure, String) {
         | rustls::Error::AlertReceived(AlertDescription::ProtocolVersion) => (
             TlsFailure::ProtocolVersion,
             format!(
-                "the server offers only TLS versions older than 1.2, which are deprecated (RFC 8996) and which egresscheck does not speak ({text})"
+                "the server offers only protocol versions older than TLS 1.2, which are deprecated (RFC 8996) and which egresscheck does not speak ({text})"
             ),
         ),
         rustls::Error::InvalidMessage(_) => (
@@ -346,7 +346,7 @@ mod tests {
             PeerIncompatible::ServerDoesNotSupportTls12Or13,
         ));
         assert_eq!(kind, TlsFailure::ProtocolVersion);
-        assert!(text.contains("older than 1.2"), "{text}");
+        assert!(text.contains("older than TLS 1.2"), "{text}");
         let (kind, _) = describe_tls_error(&rustls::Error::AlertReceived(
             AlertDescription::ProtocolVersion,
         ));
