@@ -12,3 +12,5 @@
 mod audit;
 mod catalog;
 mod data_cmd;
+mod harness_selftest;
+mod support;
