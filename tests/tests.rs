@@ -13,4 +13,5 @@ mod audit;
 mod catalog;
 mod data_cmd;
 mod harness_selftest;
+mod probe;
 mod support;
