@@ -228,6 +228,23 @@ pub(crate) fn failed(
         DnsOutcome::Timeout => format!("no DNS answer within {}", Millis(timeout)),
         DnsOutcome::Answer | DnsOutcome::Error => sanitize(&err.to_string()),
     };
+    failure(kind, outcome, server, ms, message)
+}
+
+/// The observation for a lookup the engine's own timeout cut short.
+pub(crate) fn timed_out(kind: RecordKind, limit: &super::StepLimit, ms: f64) -> DnsLookup {
+    let message = format!("no DNS answer {}", limit.describe());
+    failure(kind, DnsOutcome::Timeout, None, ms, message)
+}
+
+/// A lookup that ended without addresses, for `message`.
+pub(crate) fn failure(
+    kind: RecordKind,
+    outcome: DnsOutcome,
+    server: Option<SocketAddr>,
+    ms: f64,
+    message: String,
+) -> DnsLookup {
     DnsLookup {
         record_type: kind.label(),
         outcome,
@@ -236,19 +253,6 @@ pub(crate) fn failed(
         server,
         ms,
         message: Some(message),
-    }
-}
-
-/// The observation for a lookup the engine's own timeout cut short.
-pub(crate) fn timed_out(kind: RecordKind, limit: &super::StepLimit, ms: f64) -> DnsLookup {
-    DnsLookup {
-        record_type: kind.label(),
-        outcome: DnsOutcome::Timeout,
-        answers: Vec::new(),
-        cname_chain: Vec::new(),
-        server: None,
-        ms,
-        message: Some(format!("no DNS answer {}", limit.describe())),
     }
 }
 

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use crate::catalog::{DnsName, Port};
 use crate::probe::dns::{self, RecordKind, Resolve};
 use crate::probe::model::{
-    AddressOrigin, DnsLookup, DnsObservation, DnsOutcome, Family, NameObservation, ProbeRequest,
+    AddressOrigin, DnsObservation, DnsOutcome, Family, NameObservation, ProbeRequest,
     TargetObservation, TcpObservation, TcpState, TlsObservation,
 };
 use crate::probe::options::ProbeOptions;
@@ -291,15 +291,8 @@ async fn resolve<R: Resolve>(shared: Arc<Shared<R>>, name: DnsName) -> DnsObserv
 
 /// A DNS observation for lookups that never ran.
 fn failed_dns(family: Family, message: &str) -> DnsObservation {
-    let lookup = |kind: RecordKind| DnsLookup {
-        record_type: kind.label(),
-        outcome: DnsOutcome::Error,
-        answers: Vec::new(),
-        cname_chain: Vec::new(),
-        server: None,
-        ms: 0.0,
-        message: Some(message.to_owned()),
-    };
+    let lookup =
+        |kind: RecordKind| dns::failure(kind, DnsOutcome::Error, None, 0.0, message.to_owned());
     DnsObservation {
         a: (family != Family::V6).then(|| lookup(RecordKind::A)),
         aaaa: (family != Family::V4).then(|| lookup(RecordKind::Aaaa)),
@@ -414,7 +407,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::probe::model::DnsAnswer;
+    use crate::probe::model::DnsLookup;
     use crate::probe::verify::TrustStores;
 
     /// Answers from a table; names not in it time out (the engine's timeout cuts them).
@@ -448,22 +441,7 @@ mod tests {
                 .push((name.as_str().to_owned(), kind.label()));
             match self.answers.get(&(name.as_str().to_owned(), kind.label())) {
                 None => std::future::pending().await,
-                Some(addrs) => DnsLookup {
-                    record_type: kind.label(),
-                    outcome: if addrs.is_empty() {
-                        DnsOutcome::NoRecords
-                    } else {
-                        DnsOutcome::Answer
-                    },
-                    answers: addrs
-                        .iter()
-                        .map(|&address| DnsAnswer { address, ttl: 60 })
-                        .collect(),
-                    cname_chain: Vec::new(),
-                    server: None,
-                    ms: 0.1,
-                    message: None,
-                },
+                Some(addrs) => crate::probe::testing::answered(kind, addrs),
             }
         }
     }

@@ -118,15 +118,13 @@ impl Resolve for SystemDns {
     async fn lookup(&self, name: &crate::catalog::DnsName, kind: RecordKind) -> DnsLookup {
         match self {
             SystemDns::Ready(resolver) => resolver.lookup(name, kind).await,
-            SystemDns::Unavailable(problem) => DnsLookup {
-                record_type: kind.label(),
-                outcome: DnsOutcome::Error,
-                answers: Vec::new(),
-                cname_chain: Vec::new(),
-                server: None,
-                ms: 0.0,
-                message: Some(format!("cannot set up DNS: {problem}")),
-            },
+            SystemDns::Unavailable(problem) => dns::failure(
+                kind,
+                DnsOutcome::Error,
+                None,
+                0.0,
+                format!("cannot set up DNS: {problem}"),
+            ),
         }
     }
 }
@@ -180,4 +178,33 @@ impl StepLimit {
 /// Milliseconds since `start`, to 0.01 ms.
 pub(crate) fn elapsed_ms(start: Instant) -> f64 {
     (start.elapsed().as_secs_f64() * 100_000.0).round() / 100.0
+}
+
+/// Fakes shared by the engine's unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::net::IpAddr;
+
+    use crate::probe::dns::RecordKind;
+    use crate::probe::model::{DnsAnswer, DnsLookup, DnsOutcome};
+
+    /// A lookup that answered `addresses` with TTL 60 (no records when empty).
+    pub fn answered(kind: RecordKind, addresses: &[IpAddr]) -> DnsLookup {
+        DnsLookup {
+            record_type: kind.label(),
+            outcome: if addresses.is_empty() {
+                DnsOutcome::NoRecords
+            } else {
+                DnsOutcome::Answer
+            },
+            answers: addresses
+                .iter()
+                .map(|&address| DnsAnswer { address, ttl: 60 })
+                .collect(),
+            cname_chain: Vec::new(),
+            server: None,
+            ms: 0.1,
+            message: None,
+        }
+    }
 }

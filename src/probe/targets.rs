@@ -126,7 +126,8 @@ fn dedup<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
 mod tests {
     use super::*;
     use crate::catalog::DnsName;
-    use crate::probe::model::{DnsAnswer, DnsLookup, DnsOutcome};
+    use crate::probe::dns::RecordKind;
+    use crate::probe::model::DnsLookup;
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
@@ -136,32 +137,15 @@ mod tests {
         Port::try_from(n).unwrap()
     }
 
-    fn lookup(kind: &'static str, addresses: &[&str]) -> DnsLookup {
-        DnsLookup {
-            record_type: kind,
-            outcome: if addresses.is_empty() {
-                DnsOutcome::NoRecords
-            } else {
-                DnsOutcome::Answer
-            },
-            answers: addresses
-                .iter()
-                .map(|a| DnsAnswer {
-                    address: ip(a),
-                    ttl: 60,
-                })
-                .collect(),
-            cname_chain: vec![],
-            server: None,
-            ms: 1.0,
-            message: None,
-        }
+    fn lookup(kind: RecordKind, addresses: &[&str]) -> DnsLookup {
+        let addresses: Vec<IpAddr> = addresses.iter().map(|a| ip(a)).collect();
+        crate::probe::testing::answered(kind, &addresses)
     }
 
     fn dns(a: &[&str], aaaa: &[&str]) -> DnsObservation {
         DnsObservation {
-            a: Some(lookup("A", a)),
-            aaaa: Some(lookup("AAAA", aaaa)),
+            a: Some(lookup(RecordKind::A, a)),
+            aaaa: Some(lookup(RecordKind::Aaaa, aaaa)),
             addresses_dropped: 0,
         }
     }

@@ -1,7 +1,7 @@
 //! The `probe` command itself: usage errors exit 2 with a clear message, the table reads
 //! like an admin's tool.
 
-use super::{egresscheck, loopback, run_text};
+use super::{egresscheck, loopback, probe_table, run_text};
 use crate::support::dns::DnsServer;
 use crate::support::pki::TestCa;
 use crate::support::tls::TlsServer;
@@ -61,16 +61,8 @@ fn the_table_shows_dns_targets_certificate_and_a_summary() {
         .start();
     let target = format!("api.egress.test:{}", server.port());
     let (code, table, stderr) = run_text(
-        egresscheck()
-            .args([
-                "probe",
-                "--family",
-                "4",
-                "--resolver",
-                &dns.resolver_arg(),
-                &target,
-                "--ca-file",
-            ])
+        probe_table(&dns, &[&target])
+            .args(["--family", "4", "--ca-file"])
             .arg(ca.pem_file()),
     );
     assert_eq!(code, 0, "{table}{stderr}");

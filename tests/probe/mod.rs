@@ -49,6 +49,14 @@ pub fn probe(dns: &DnsServer, targets: &[&str]) -> Command {
     cmd
 }
 
+/// `egresscheck probe --resolver DNS TARGETS...` with the table output.
+pub fn probe_table(dns: &DnsServer, targets: &[&str]) -> Command {
+    let mut cmd = egresscheck();
+    cmd.args(["probe", "--resolver", &dns.resolver_arg()]);
+    cmd.args(targets);
+    cmd
+}
+
 /// A finished run: exit code, the JSON document, standard error.
 #[derive(Debug)]
 pub struct Run {

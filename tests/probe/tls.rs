@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{egresscheck, loopback, probe, run_json, run_text};
+use super::{loopback, probe, probe_table, run_json, run_text};
 use crate::support::dns::DnsServer;
 use crate::support::pki::{Leaf, TestCa};
 use crate::support::tcp::BlackHole;
@@ -187,15 +187,8 @@ fn interception_is_reported_when_only_the_system_store_trusts_the_ca() {
     assert_eq!(run.code, 1, "interception fails the probe");
     // The table says so in words and names the issuing CA.
     let (code, table, _) = run_text(
-        egresscheck()
-            .args([
-                "probe",
-                "--family",
-                "4",
-                "--resolver",
-                &dns.resolver_arg(),
-                &target,
-            ])
+        probe_table(&dns, &[&target])
+            .args(["--family", "4"])
             .env("SSL_CERT_FILE", middlebox.pem_file()),
     );
     assert_eq!(code, 1);
