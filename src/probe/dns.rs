@@ -29,8 +29,9 @@ use crate::probe::model::{DnsAnswer, DnsLookup, DnsOutcome};
 use crate::probe::options::{Millis, ProbeOptions};
 use crate::term::sanitize;
 
-/// Number of tries per query within the DNS timeout (each gets half of it).
-const DNS_ATTEMPTS: usize = 2;
+/// Retries after a failed try (hickory's `attempts`): two tries per query, each with half
+/// of the DNS timeout.
+const DNS_RETRIES: usize = 1;
 /// Responses hickory may cache during one run (each name is asked once per type).
 const DNS_CACHE_SIZE: u64 = 1024;
 
@@ -114,7 +115,7 @@ impl HickoryResolver {
             _ => None,
         };
         opts.timeout = (options.dns_timeout / 2).max(Duration::from_millis(5));
-        opts.attempts = DNS_ATTEMPTS;
+        opts.attempts = DNS_RETRIES;
         opts.preserve_intermediates = true;
         opts.try_tcp_on_error = true;
         opts.cache_size = DNS_CACHE_SIZE;
