@@ -87,6 +87,7 @@ pub fn tls_ok() -> TlsObservation {
     TlsObservation {
         ok: true,
         error: None,
+        failure: None,
         timed_out: false,
         version: Some("TLSv1.3".into()),
         cipher: Some("TLS13_AES_128_GCM_SHA256".into()),
@@ -99,6 +100,7 @@ pub fn tls_ok() -> TlsObservation {
         public_error: None,
         system_error: None,
         hostname_match: true,
+        name_error: None,
         chain: vec![cert("CN=Test Root", "2026-01-01", "2026-12-31", "aa11")],
     }
 }

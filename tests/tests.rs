@@ -14,4 +14,5 @@ mod catalog;
 mod data_cmd;
 mod harness_selftest;
 mod rules;
+mod probe;
 mod support;

@@ -6,6 +6,7 @@
 
 mod data;
 mod rules;
+pub mod probe;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -42,6 +43,10 @@ pub enum Command {
     Data(data::DataCommand),
     /// Print firewall rules for the documented endpoints, in a firewall's own dialect.
     Rules(rules::RulesArgs),
+    /// Probe names without a data file: DNS, TCP and TLS on every address, like
+    /// Test-NetConnection or openssl s_client. Exit 0 when every target connected with
+    /// trusted TLS, 1 otherwise.
+    Probe(probe::ProbeArgs),
 }
 
 impl Cli {
@@ -61,6 +66,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
     match cli.command {
         Command::Data(command) => command.run(data, out),
         Command::Rules(args) => args.run(data, data_given, out),
+        Command::Probe(args) => args.run(out),
     }
 }
 

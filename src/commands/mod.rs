@@ -5,6 +5,7 @@
 
 pub mod data;
 pub mod rules;
+pub mod probe;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -67,6 +68,9 @@ pub enum CommandError {
     /// Arguments that parse but make no sense together or name unknown things.
     #[error("{0}")]
     Usage(String),
+    /// The probe could not start (a `--ca-file` that cannot be used, no runtime).
+    #[error("{0}")]
+    Probe(#[from] crate::probe::ProbeError),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[source] io::Error),

@@ -2,11 +2,17 @@
 //! `export` module): `table` for people, `json` for programs and baselines, `prometheus` for
 //! node_exporter's textfile collector, `junit` for CI pipelines, `nagios` for plugin-style
 //! monitoring. Each writes to a writer it is given and never reads the clock.
+//!
+//! [`target`] defines the target object shared by `probe --format json` and
+//! `check --format json`: one (host, address, port) with what DNS, TCP and TLS showed.
+//! [`probe_table`] is the `probe` command's table.
 
 pub mod junit;
 pub mod nagios;
+pub mod probe_table;
 pub mod prometheus;
 pub mod table;
+pub mod target;
 
 use std::io::{self, Write};
 

@@ -1,4 +1,210 @@
 //! The probe engine: DNS, TCP and TLS against every planned address, through a proxy when
 //! asked. The only module of egresscheck that touches the network.
+//!
+//! [`run`] takes the plan's [`ProbeRequest`]s and [`ProbeOptions`] and returns one
+//! [`NameObservation`] per request. Each concept has its own file: [`options`] (timeouts and
+//! bounds), [`dns`] (hickory behind a trait), [`targets`] (which addresses and ports),
+//! [`tcp`], [`proxy`] (HTTP CONNECT), [`tls`] with [`verify`] (the recording verifier) and
+//! [`cert`] (what a certificate says), and [`engine`] (the concurrent run).
 
+pub mod cert;
+pub mod dns;
+pub mod engine;
 pub mod model;
+pub mod options;
+pub mod proxy;
+pub mod targets;
+mod tcp;
+pub mod tls;
+pub mod verify;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use engine::run_with;
+pub use model::{NameObservation, ProbeRequest};
+pub use options::{OptionsError, ProbeOptions};
+
+use crate::probe::dns::{HickoryResolver, RecordKind, Resolve};
+use crate::probe::model::{DnsLookup, DnsOutcome};
+use crate::probe::options::Millis;
+use crate::probe::tls::TlsClient;
+
+/// Why a probe run could not start. Everything that happens once it runs is an observation.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// An option outside its range.
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+    /// The resolver configuration could not be built.
+    #[error("cannot set up DNS: {0}")]
+    SystemResolver(String),
+    /// A `--ca-file` could not be used.
+    #[error("--ca-file {}: {reason}", path.display())]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The TLS client configuration could not be built.
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// How far a run has come, for a progress bar. Target totals grow as names resolve.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Names requested.
+    pub names: usize,
+    /// Names resolved (or handed to the proxy).
+    pub names_done: usize,
+    /// Targets known so far.
+    pub targets: usize,
+    /// Targets finished.
+    pub targets_done: usize,
+}
+
+/// A progress callback; called from the task that gathers results, never concurrently.
+pub type ProgressFn<'a> = dyn Fn(Progress) + Send + Sync + 'a;
+
+/// Validates `options`, starts a runtime and runs the probe (for commands, which are
+/// synchronous).
+pub fn run_blocking(
+    requests: &[ProbeRequest],
+    options: &ProbeOptions,
+    progress: Option<&ProgressFn<'_>>,
+) -> Result<Vec<NameObservation>, ProbeError> {
+    options.validate()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ProbeError::Runtime)?;
+    runtime.block_on(run(requests, options, progress))
+}
+
+/// Runs the probe with hickory and the TLS client built from `options`. A DNS configuration
+/// that cannot be read is not fatal: every lookup then reports it, and documented addresses
+/// and proxied names are still probed.
+pub async fn run(
+    requests: &[ProbeRequest],
+    options: &ProbeOptions,
+    progress: Option<&ProgressFn<'_>>,
+) -> Result<Vec<NameObservation>, ProbeError> {
+    let tls = TlsClient::new(&options.ca_files)?;
+    let resolver = match HickoryResolver::new(options) {
+        Ok(resolver) => SystemDns::Ready(Box::new(resolver)),
+        Err(ProbeError::SystemResolver(problem)) if options.resolvers.is_empty() => {
+            SystemDns::Unavailable(problem)
+        }
+        Err(err) => return Err(err),
+    };
+    Ok(run_with(requests, options, resolver, tls, progress).await)
+}
+
+/// The system resolver, or why there is none.
+enum SystemDns {
+    Ready(Box<HickoryResolver>),
+    Unavailable(String),
+}
+
+impl Resolve for SystemDns {
+    async fn lookup(&self, name: &crate::catalog::DnsName, kind: RecordKind) -> DnsLookup {
+        match self {
+            SystemDns::Ready(resolver) => resolver.lookup(name, kind).await,
+            SystemDns::Unavailable(problem) => dns::failure(
+                kind,
+                DnsOutcome::Error,
+                None,
+                0.0,
+                format!("cannot set up DNS: {problem}"),
+            ),
+        }
+    }
+}
+
+impl<R: Resolve> Resolve for Arc<R> {
+    fn lookup(
+        &self,
+        name: &crate::catalog::DnsName,
+        kind: RecordKind,
+    ) -> impl std::future::Future<Output = DnsLookup> + Send {
+        R::lookup(self, name, kind)
+    }
+}
+
+/// The time a step may take: its own timeout, or what is left before the run's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepLimit {
+    /// How long.
+    pub duration: Duration,
+    /// True when the deadline, not the step's timeout, set it.
+    pub by_deadline: bool,
+}
+
+impl StepLimit {
+    /// The shorter of `step` and the time left until `deadline`.
+    pub fn new(step: Duration, deadline: Instant) -> Self {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < step {
+            StepLimit {
+                duration: left,
+                by_deadline: true,
+            }
+        } else {
+            StepLimit {
+                duration: step,
+                by_deadline: false,
+            }
+        }
+    }
+
+    /// `within 5s`, or `before the run's overall deadline`.
+    pub fn describe(&self) -> String {
+        if self.by_deadline {
+            "before the run's overall deadline".to_owned()
+        } else {
+            format!("within {}", Millis(self.duration))
+        }
+    }
+}
+
+/// Milliseconds since `start`, to 0.01 ms.
+pub(crate) fn elapsed_ms(start: Instant) -> f64 {
+    (start.elapsed().as_secs_f64() * 100_000.0).round() / 100.0
+}
+
+/// Fakes shared by the engine's unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::net::IpAddr;
+
+    use crate::probe::dns::RecordKind;
+    use crate::probe::model::{DnsAnswer, DnsLookup, DnsOutcome};
+
+    /// A lookup that answered `addresses` with TTL 60 (no records when empty).
+    pub fn answered(kind: RecordKind, addresses: &[IpAddr]) -> DnsLookup {
+        DnsLookup {
+            record_type: kind.label(),
+            outcome: if addresses.is_empty() {
+                DnsOutcome::NoRecords
+            } else {
+                DnsOutcome::Answer
+            },
+            answers: addresses
+                .iter()
+                .map(|&address| DnsAnswer { address, ttl: 60 })
+                .collect(),
+            cname_chain: Vec::new(),
+            server: None,
+            ms: 0.1,
+            message: None,
+        }
+    }
+}

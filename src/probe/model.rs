@@ -8,7 +8,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::{DnsName, Port};
 
@@ -115,7 +115,7 @@ pub struct DnsLookup {
 }
 
 /// One address record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnsAnswer {
     /// The address.
     pub address: IpAddr,
@@ -126,7 +126,7 @@ pub struct DnsAnswer {
 /// How a DNS lookup ended. The outcomes are kept apart because they mean different things
 /// to an admin: NXDOMAIN is a wrong name, SERVFAIL a broken resolver, a timeout a blocked
 /// path to the resolver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DnsOutcome {
     /// At least one address.
@@ -160,7 +160,7 @@ impl DnsOutcome {
 }
 
 /// Where a target's address came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AddressOrigin {
     /// Returned by DNS.
@@ -191,7 +191,7 @@ pub struct TargetObservation {
 }
 
 /// TCP connect result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TcpObservation {
     /// How it ended.
     pub state: TcpState,
@@ -204,7 +204,7 @@ pub struct TcpObservation {
 }
 
 /// How a TCP connect (or a proxy CONNECT) ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TcpState {
     /// Connected.
@@ -233,12 +233,15 @@ pub enum TcpState {
 
 /// TLS handshake result. Verification is recorded, never used to abort, so an untrusted or
 /// expired certificate is still described in full.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TlsObservation {
     /// True when the handshake completed.
     pub ok: bool,
     /// Why it did not, sanitised.
     pub error: Option<String>,
+    /// What kind of failure, when it failed (for the audit: `protocol-version` is a server
+    /// that speaks only TLS older than 1.2).
+    pub failure: Option<TlsFailure>,
     /// True when the handshake ran out of time.
     pub timed_out: bool,
     /// `TLSv1.3`, `TLSv1.2`, …
@@ -263,12 +266,36 @@ pub struct TlsObservation {
     pub system_error: Option<String>,
     /// Whether the leaf certificate is valid for the probe name.
     pub hostname_match: bool,
+    /// The verifier's reason when the name does not match, sanitised.
+    pub name_error: Option<String>,
     /// The peer's chain, leaf first.
     pub chain: Vec<CertificateInfo>,
 }
 
+/// How a TLS handshake failed. Kept apart because each asks for a different fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsFailure {
+    /// No handshake before the timeout (a middlebox that swallows TLS, or a stalled server).
+    Timeout,
+    /// The server closed or reset the connection during the handshake.
+    Closed,
+    /// The server speaks only TLS versions older than 1.2 (or refused ours).
+    ProtocolVersion,
+    /// The server sent a fatal alert.
+    Alert,
+    /// The server's answer is not TLS (plain HTTP, another protocol, garbage).
+    NotTls,
+    /// The server sent more than the read bound without completing the handshake.
+    TooLarge,
+    /// A socket error other than a reset.
+    Io,
+    /// Anything else rustls rejected (see `error`).
+    Other,
+}
+
 /// One certificate of a peer chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertificateInfo {
     /// Subject distinguished name (RFC 4514), sanitised.
     pub subject: String,

@@ -1,0 +1,375 @@
+//! The `probe` command's table: for each name, what DNS said, one row per target (TCP, TLS,
+//! trust, result), each distinct certificate once in detail, and the problems in sentences,
+//! the way `Test-NetConnection` and `openssl s_client` summaries read.
+//!
+//! Remote text (certificate fields, proxy and OS messages) was sanitised by the engine.
+
+use std::io::{self, Write};
+
+use chrono::{DateTime, Utc};
+
+use crate::probe::model::{
+    CertificateInfo, DnsLookup, NameObservation, ProbeRequest, TargetObservation, TcpState,
+    TlsObservation,
+};
+use crate::term;
+
+/// True when the target connected and its TLS is genuine: handshake complete, chain valid
+/// against public roots (or `--ca-file`), name matching.
+pub fn target_passed(target: &TargetObservation) -> bool {
+    target.tcp.state == TcpState::Open
+        && target
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.ok && tls.trusted_public && tls.hostname_match)
+}
+
+/// Writes the table for `observations` (in the order of `requests`), with certificate ages
+/// relative to `now`.
+pub fn render(
+    observations: &[NameObservation],
+    requests: &[ProbeRequest],
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let (mut passed, mut total) = (0usize, 0usize);
+    for (index, observation) in observations.iter().enumerate() {
+        if index > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{}", observation.name)?;
+        render_dns(observation, out)?;
+        if observation.targets.is_empty() {
+            let ports: Vec<String> = requests
+                .iter()
+                .find(|r| r.name == observation.name)
+                .map(|r| r.ports.iter().map(ToString::to_string).collect())
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  nothing to probe on port {}: DNS gave no address and none is documented",
+                ports.join(", ")
+            )?;
+            total += ports.len().max(1);
+            continue;
+        }
+        let mut table = term::table(["address", "port", "origin", "TCP", "TLS", "trust", "result"]);
+        for target in &observation.targets {
+            table.add_row(vec![
+                target.address.map_or_else(
+                    || format!("via {}", target.proxy.as_deref().unwrap_or("proxy")),
+                    |a| a.to_string(),
+                ),
+                target.port.to_string(),
+                origin_word(target).to_owned(),
+                tcp_cell(target),
+                target.tls.as_ref().map(tls_cell).unwrap_or_default(),
+                target
+                    .tls
+                    .as_ref()
+                    .map(|t| trust_cell(t, now))
+                    .unwrap_or_default(),
+                result_word(target).to_owned(),
+            ]);
+            total += 1;
+            passed += usize::from(target_passed(target));
+        }
+        for line in table.to_string().lines() {
+            writeln!(out, "  {line}")?;
+        }
+        render_certificates(observation, now, out)?;
+        render_problems(observation, out)?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{total} target{}: {passed} passed, {} failed",
+        if total == 1 { "" } else { "s" },
+        total - passed
+    )?;
+    Ok(())
+}
+
+fn render_dns(observation: &NameObservation, out: &mut dyn Write) -> io::Result<()> {
+    let Some(dns) = &observation.dns else {
+        return writeln!(out, "  DNS     resolved by the proxy");
+    };
+    for lookup in dns.a.iter().chain(dns.aaaa.iter()) {
+        writeln!(out, "  {:<7} {}", lookup.record_type, lookup_text(lookup))?;
+    }
+    if dns.addresses_dropped > 0 {
+        writeln!(
+            out,
+            "          {} more address(es) not probed (--max-addresses)",
+            dns.addresses_dropped
+        )?;
+    }
+    Ok(())
+}
+
+fn lookup_text(lookup: &DnsLookup) -> String {
+    let mut text = if lookup.answers.is_empty() {
+        lookup
+            .message
+            .clone()
+            .unwrap_or_else(|| "no answer".to_owned())
+    } else {
+        lookup
+            .answers
+            .iter()
+            .map(|a| format!("{} (TTL {})", a.address, a.ttl))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !lookup.cname_chain.is_empty() {
+        text.push_str(&format!("; via CNAME {}", lookup.cname_chain.join(" → ")));
+    }
+    text.push_str(&format!("; {:.1} ms", lookup.ms));
+    if let Some(server) = lookup.server {
+        text.push_str(&format!(" from {server}"));
+    }
+    text
+}
+
+fn origin_word(target: &TargetObservation) -> &'static str {
+    use crate::probe::model::AddressOrigin;
+    match target.origin {
+        AddressOrigin::Dns => "dns",
+        AddressOrigin::Documented => "documented",
+        AddressOrigin::DnsAndDocumented => "dns+doc",
+        AddressOrigin::Proxy => "proxy",
+    }
+}
+
+fn tcp_cell(target: &TargetObservation) -> String {
+    let state = match target.tcp.state {
+        TcpState::Open => "open",
+        TcpState::Refused => "refused",
+        TcpState::Filtered => "filtered",
+        TcpState::Unreachable => "unreachable",
+        TcpState::ProxyDenied => "proxy denied",
+        TcpState::ProxyAuthRequired => "proxy auth",
+        TcpState::ProxyBadGateway => "proxy bad gateway",
+        TcpState::ProxyUnavailable => "proxy unavailable",
+        TcpState::ProxyTimeout => "proxy timeout",
+        TcpState::ProxyError => "proxy error",
+        TcpState::Other => "error",
+    };
+    match target.tcp.proxy_status {
+        Some(code) if target.tcp.state != TcpState::Open => {
+            format!("{state} ({code})\n{:.1} ms", target.tcp.ms)
+        }
+        _ => format!("{state}\n{:.1} ms", target.tcp.ms),
+    }
+}
+
+fn tls_cell(tls: &TlsObservation) -> String {
+    if !tls.ok {
+        return format!("failed\n{:.1} ms", tls.ms);
+    }
+    let mut parts = vec![
+        tls.version.clone().unwrap_or_default(),
+        tls.cipher.clone().unwrap_or_default(),
+    ];
+    let mut extra = Vec::new();
+    if let Some(group) = &tls.kx_group {
+        extra.push(group.clone());
+    }
+    extra.push(format!("ALPN {}", tls.alpn.as_deref().unwrap_or("none")));
+    if tls.ocsp_stapled {
+        extra.push("OCSP".to_owned());
+    }
+    extra.push(format!("{:.1} ms", tls.ms));
+    parts.push(extra.join(" · "));
+    parts.join("\n")
+}
+
+fn trust_cell(tls: &TlsObservation, now: DateTime<Utc>) -> String {
+    if tls.chain.is_empty() {
+        return String::new();
+    }
+    let mark = |ok: bool| if ok { "yes" } else { "no" };
+    let mut text = format!(
+        "public {}, system {}\nname {}",
+        mark(tls.trusted_public),
+        mark(tls.trusted_system),
+        mark(tls.hostname_match)
+    );
+    if let Some(leaf) = tls.chain.first() {
+        text.push_str(&format!("\n{}", days_left(leaf, now)));
+    }
+    text
+}
+
+fn days_left(cert: &CertificateInfo, now: DateTime<Utc>) -> String {
+    let days = (cert.not_after - now).num_days();
+    if cert.not_after < now {
+        format!("expired {} days ago", (now - cert.not_after).num_days())
+    } else if cert.not_before > now {
+        format!("not valid until {}", cert.not_before.format("%Y-%m-%d"))
+    } else {
+        format!("{days} days left")
+    }
+}
+
+/// One word for the result column.
+pub fn result_word(target: &TargetObservation) -> &'static str {
+    if target.tcp.state != TcpState::Open {
+        return match target.tcp.state {
+            TcpState::Refused => "refused",
+            TcpState::Filtered => "blocked",
+            TcpState::Unreachable => "unreachable",
+            TcpState::ProxyDenied | TcpState::ProxyAuthRequired => "proxy denied",
+            TcpState::Other
+                if target
+                    .tcp
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("not probed")) =>
+            {
+                "not probed"
+            }
+            _ => "failed",
+        };
+    }
+    match &target.tls {
+        None => "failed",
+        Some(tls) if !tls.chain.is_empty() && !tls.trusted_public && tls.trusted_system => {
+            "intercepted?"
+        }
+        Some(tls) if !tls.chain.is_empty() && !tls.trusted_public => "untrusted",
+        Some(tls) if !tls.chain.is_empty() && !tls.hostname_match => "wrong name",
+        Some(tls) if !tls.ok => "TLS failed",
+        Some(_) => "ok",
+    }
+}
+
+/// Each distinct chain once, with the targets that served it.
+fn render_certificates(
+    observation: &NameObservation,
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut seen: Vec<(&[CertificateInfo], Vec<String>)> = Vec::new();
+    for target in &observation.targets {
+        let Some(tls) = &target.tls else { continue };
+        if tls.chain.is_empty() {
+            continue;
+        }
+        let place = target_label(target);
+        match seen.iter_mut().find(|(chain, _)| {
+            chain.first().map(|c| &c.sha256) == tls.chain.first().map(|c| &c.sha256)
+        }) {
+            Some((_, places)) => places.push(place),
+            None => seen.push((&tls.chain, vec![place])),
+        }
+    }
+    for (chain, places) in seen {
+        let Some(leaf) = chain.first() else { continue };
+        writeln!(out, "  certificate served by {}", places.join(", "))?;
+        writeln!(out, "    subject   {}", leaf.subject)?;
+        writeln!(out, "    issuer    {}", leaf.issuer)?;
+        if !leaf.sans.is_empty() {
+            writeln!(out, "    names     {}", leaf.sans.join(", "))?;
+        }
+        writeln!(
+            out,
+            "    valid     {} to {} ({})",
+            leaf.not_before.format("%Y-%m-%d %H:%M UTC"),
+            leaf.not_after.format("%Y-%m-%d %H:%M UTC"),
+            days_left(leaf, now)
+        )?;
+        writeln!(
+            out,
+            "    key       {}, signed with {}",
+            leaf.key_algorithm, leaf.signature_algorithm
+        )?;
+        writeln!(out, "    serial    {}", leaf.serial)?;
+        writeln!(out, "    sha256    {}", leaf.sha256)?;
+        for cert in chain.iter().skip(1) {
+            writeln!(
+                out,
+                "    chain     {} (issuer {})",
+                cert.subject, cert.issuer
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn target_label(target: &TargetObservation) -> String {
+    match target.address {
+        Some(std::net::IpAddr::V6(v6)) => format!("[{v6}]:{}", target.port),
+        Some(addr) => format!("{addr}:{}", target.port),
+        None => format!(
+            "port {} via {}",
+            target.port,
+            target.proxy.as_deref().unwrap_or("proxy")
+        ),
+    }
+}
+
+/// What went wrong, one sentence per target that did not pass.
+fn render_problems(observation: &NameObservation, out: &mut dyn Write) -> io::Result<()> {
+    let mut lines = Vec::new();
+    for target in observation.targets.iter().filter(|t| !target_passed(t)) {
+        let label = target_label(target);
+        for problem in problems(&observation.name.to_string(), target) {
+            lines.push(format!("  - {label}: {problem}"));
+        }
+    }
+    if !lines.is_empty() {
+        writeln!(out, "  problems")?;
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Sentences an admin can act on.
+pub fn problems(name: &str, target: &TargetObservation) -> Vec<String> {
+    if target.tcp.state != TcpState::Open {
+        return vec![
+            target
+                .tcp
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("TCP {:?}", target.tcp.state)),
+        ];
+    }
+    let Some(tls) = &target.tls else {
+        return vec!["connected, but no TLS handshake was attempted".to_owned()];
+    };
+    let mut out = Vec::new();
+    if !tls.ok {
+        out.push(format!(
+            "TLS handshake failed: {}",
+            tls.error.as_deref().unwrap_or("unknown reason")
+        ));
+    }
+    if !tls.chain.is_empty() {
+        let authority = tls
+            .chain
+            .last()
+            .map(|c| c.issuer.as_str())
+            .unwrap_or_default();
+        if !tls.trusted_public && tls.trusted_system {
+            out.push(format!(
+                "the certificate is trusted only through this machine's system store, not by public roots: TLS interception by a middlebox whose CA is installed here? Issuing CA: {authority}"
+            ));
+        } else if !tls.trusted_public {
+            out.push(format!(
+                "the certificate is not trusted: {} (issuing CA: {authority}; add a private CA with --ca-file)",
+                tls.public_error.as_deref().unwrap_or("unknown reason")
+            ));
+        }
+        if !tls.hostname_match {
+            out.push(format!(
+                "the certificate is not valid for {name}: {}",
+                tls.name_error.as_deref().unwrap_or("no matching name")
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,427 @@
+//! DNS: A and AAAA lookups with hickory-resolver, turned into [`DnsLookup`] observations.
+//!
+//! The resolver sits behind the small [`Resolve`] trait so the engine's logic runs against a
+//! fake in tests. Hickory's errors become a [`DnsOutcome`] in one place, [`classify`], using
+//! its predicates (`is_nx_domain`, `is_no_records_found`) and its stable metrics labels rather
+//! than deep matches on its error types, which change between versions.
+//!
+//! By default the system configuration is used (`/etc/resolv.conf` and the hosts file).
+//! `--resolver` replaces it: only the given servers are asked, over UDP with TCP as the
+//! fallback, and the hosts file is not consulted, because an admin naming a resolver wants
+//! that resolver's answer.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ServerOrderingStrategy,
+};
+use hickory_resolver::net::NetError;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use tokio::time::Instant;
+
+use crate::catalog::DnsName;
+use crate::probe::ProbeError;
+use crate::probe::model::{DnsAnswer, DnsLookup, DnsOutcome};
+use crate::probe::options::{Millis, ProbeOptions};
+use crate::term::sanitize;
+
+/// Retries after a failed try (hickory's `attempts`): two tries per query, each with half
+/// of the DNS timeout.
+const DNS_RETRIES: usize = 1;
+/// Responses hickory may cache during one run (each name is asked once per type).
+const DNS_CACHE_SIZE: u64 = 1024;
+
+/// Which address record to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// IPv4 (`A`).
+    A,
+    /// IPv6 (`AAAA`).
+    Aaaa,
+}
+
+impl RecordKind {
+    /// `A` or `AAAA`, as the observation records it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RecordKind::A => "A",
+            RecordKind::Aaaa => "AAAA",
+        }
+    }
+
+    fn record_type(self) -> RecordType {
+        match self {
+            RecordKind::A => RecordType::A,
+            RecordKind::Aaaa => RecordType::AAAA,
+        }
+    }
+}
+
+/// Something that answers address lookups: hickory in production, a fake in tests.
+///
+/// Implementations report every failure inside the returned [`DnsLookup`]; the engine adds
+/// its own timeout around each call.
+pub trait Resolve: Send + Sync + 'static {
+    /// Looks up the `kind` records of `name`.
+    fn lookup(&self, name: &DnsName, kind: RecordKind) -> impl Future<Output = DnsLookup> + Send;
+}
+
+/// The hickory resolver, configured once per run.
+pub struct HickoryResolver {
+    resolver: TokioResolver,
+    /// The server that answers, when only one is configured.
+    server: Option<SocketAddr>,
+    timeout: Duration,
+}
+
+impl HickoryResolver {
+    /// Builds the resolver from `options`: the given `--resolver`s, else the system
+    /// configuration. Must be called inside a tokio runtime.
+    pub fn new(options: &ProbeOptions) -> Result<Self, ProbeError> {
+        let (config, mut opts) = if options.resolvers.is_empty() {
+            hickory_resolver::system_conf::read_system_conf()
+                .map_err(|err| ProbeError::SystemResolver(sanitize(&err.to_string())))?
+        } else {
+            let servers = options
+                .resolvers
+                .iter()
+                .map(|server| {
+                    let mut udp = ConnectionConfig::udp();
+                    udp.port = server.port();
+                    let mut tcp = ConnectionConfig::tcp();
+                    tcp.port = server.port();
+                    NameServerConfig::new(server.ip(), true, vec![udp, tcp])
+                })
+                .collect();
+            let mut opts = hickory_resolver::config::ResolverOpts::default();
+            opts.use_hosts_file = ResolveHosts::Never;
+            opts.server_ordering_strategy = ServerOrderingStrategy::UserProvidedOrder;
+            (ResolverConfig::from_name_servers(servers), opts)
+        };
+        if config.name_servers().is_empty() {
+            return Err(ProbeError::SystemResolver(
+                "no name servers are configured (see /etc/resolv.conf, or give --resolver)".into(),
+            ));
+        }
+        let server = match config.name_servers() {
+            [only] => only
+                .connections
+                .first()
+                .map(|connection| SocketAddr::new(only.ip, connection.port)),
+            _ => None,
+        };
+        opts.timeout = (options.dns_timeout / 2).max(Duration::from_millis(5));
+        opts.attempts = DNS_RETRIES;
+        opts.preserve_intermediates = true;
+        opts.try_tcp_on_error = true;
+        opts.cache_size = DNS_CACHE_SIZE;
+        let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+            .with_options(opts)
+            .build()
+            .map_err(|err| ProbeError::SystemResolver(sanitize(&err.to_string())))?;
+        Ok(HickoryResolver {
+            resolver,
+            server,
+            timeout: options.dns_timeout,
+        })
+    }
+}
+
+impl Resolve for HickoryResolver {
+    fn lookup(&self, name: &DnsName, kind: RecordKind) -> impl Future<Output = DnsLookup> + Send {
+        // The trailing dot makes the name absolute, so no search domain is tried.
+        let query = Name::from_ascii(format!("{name}."));
+        async move {
+            let start = Instant::now();
+            let result = match query {
+                Ok(query) => self.resolver.lookup(query, kind.record_type()).await,
+                Err(err) => Err(NetError::from(err)),
+            };
+            let ms = super::elapsed_ms(start);
+            match result {
+                Ok(lookup) => from_records(name, kind, lookup.answers(), self.server, ms),
+                Err(err) => failed(kind, &err, self.server, ms, self.timeout),
+            }
+        }
+    }
+}
+
+/// The observation for a lookup that returned records.
+pub(crate) fn from_records(
+    name: &DnsName,
+    kind: RecordKind,
+    records: &[Record],
+    server: Option<SocketAddr>,
+    ms: f64,
+) -> DnsLookup {
+    let answers: Vec<DnsAnswer> = records
+        .iter()
+        .filter_map(|record| {
+            let address = match (&record.data, kind) {
+                (RData::A(a), RecordKind::A) => IpAddr::V4(a.0),
+                (RData::AAAA(aaaa), RecordKind::Aaaa) => IpAddr::V6(aaaa.0),
+                _ => return None,
+            };
+            Some(DnsAnswer {
+                address,
+                ttl: record.ttl,
+            })
+        })
+        .collect();
+    let cname_chain = cname_chain(name, records);
+    let (outcome, message) = if answers.is_empty() {
+        (
+            DnsOutcome::NoRecords,
+            Some(format!("no {} records (the name exists)", kind.label())),
+        )
+    } else {
+        (DnsOutcome::Answer, None)
+    };
+    DnsLookup {
+        record_type: kind.label(),
+        outcome,
+        answers,
+        cname_chain,
+        server,
+        ms,
+        message,
+    }
+}
+
+/// CNAMEs followed from `name`, in order, as lowercase names without the trailing dot.
+/// Bounded by the number of records, so a loop in the answer ends.
+fn cname_chain(name: &DnsName, records: &[Record]) -> Vec<String> {
+    let Ok(mut current) = Name::from_ascii(format!("{name}.")) else {
+        return Vec::new();
+    };
+    let mut chain = Vec::new();
+    for _ in 0..records.len() {
+        let next = records.iter().find_map(|record| match &record.data {
+            RData::CNAME(target) if record.name == current => Some(target.0.clone()),
+            _ => None,
+        });
+        let Some(next) = next else { break };
+        let text = next.to_ascii();
+        chain.push(sanitize(text.trim_end_matches('.')).to_ascii_lowercase());
+        current = next;
+    }
+    chain
+}
+
+/// The observation for a failed lookup.
+pub(crate) fn failed(
+    kind: RecordKind,
+    err: &NetError,
+    server: Option<SocketAddr>,
+    ms: f64,
+    timeout: Duration,
+) -> DnsLookup {
+    let outcome = classify(err);
+    let message = match outcome {
+        DnsOutcome::Nxdomain => "the name does not exist (NXDOMAIN)".to_owned(),
+        DnsOutcome::NoRecords => format!("no {} records (the name exists)", kind.label()),
+        DnsOutcome::Servfail => "the DNS server failed to answer (SERVFAIL)".to_owned(),
+        DnsOutcome::Refused => "the DNS server refused the query (REFUSED)".to_owned(),
+        DnsOutcome::Timeout => format!("no DNS answer within {}", Millis(timeout)),
+        DnsOutcome::Answer | DnsOutcome::Error => sanitize(&err.to_string()),
+    };
+    failure(kind, outcome, server, ms, message)
+}
+
+/// The observation for a lookup the engine's own timeout cut short.
+pub(crate) fn timed_out(kind: RecordKind, limit: &super::StepLimit, ms: f64) -> DnsLookup {
+    let message = format!("no DNS answer {}", limit.describe());
+    failure(kind, DnsOutcome::Timeout, None, ms, message)
+}
+
+/// A lookup that ended without addresses, for `message`.
+pub(crate) fn failure(
+    kind: RecordKind,
+    outcome: DnsOutcome,
+    server: Option<SocketAddr>,
+    ms: f64,
+    message: String,
+) -> DnsLookup {
+    DnsLookup {
+        record_type: kind.label(),
+        outcome,
+        answers: Vec::new(),
+        cname_chain: Vec::new(),
+        server,
+        ms,
+        message: Some(message),
+    }
+}
+
+/// The one place where hickory's errors become our outcomes.
+pub(crate) fn classify(err: &NetError) -> DnsOutcome {
+    if err.is_nx_domain() {
+        return DnsOutcome::Nxdomain;
+    }
+    if err.is_no_records_found() {
+        return DnsOutcome::NoRecords;
+    }
+    match err.as_metrics_label() {
+        "timeout" | "io_timed_out" => DnsOutcome::Timeout,
+        "dns_response_code_servfail" => DnsOutcome::Servfail,
+        "dns_response_code_refused" => DnsOutcome::Refused,
+        "dns_response_code_nxdomain" => DnsOutcome::Nxdomain,
+        _ => DnsOutcome::Error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::str::FromStr;
+
+    use hickory_resolver::net::{DnsError, NoRecords};
+    use hickory_resolver::proto::op::{Query, ResponseCode};
+    use hickory_resolver::proto::rr::rdata::{A, AAAA, CNAME};
+
+    use super::*;
+
+    fn name(text: &str) -> Name {
+        Name::from_str(text).unwrap()
+    }
+
+    fn no_records(code: ResponseCode) -> NetError {
+        NetError::from(DnsError::NoRecordsFound(NoRecords::new(
+            Query::query(name("x.example."), RecordType::A),
+            code,
+        )))
+    }
+
+    #[test]
+    fn hickory_errors_map_to_outcomes() {
+        assert_eq!(
+            classify(&no_records(ResponseCode::NXDomain)),
+            DnsOutcome::Nxdomain
+        );
+        assert_eq!(
+            classify(&no_records(ResponseCode::NoError)),
+            DnsOutcome::NoRecords
+        );
+        assert_eq!(
+            classify(&NetError::from(DnsError::ResponseCode(
+                ResponseCode::ServFail
+            ))),
+            DnsOutcome::Servfail
+        );
+        assert_eq!(
+            classify(&NetError::from(DnsError::ResponseCode(
+                ResponseCode::Refused
+            ))),
+            DnsOutcome::Refused
+        );
+        assert_eq!(classify(&NetError::Timeout), DnsOutcome::Timeout);
+        assert_eq!(
+            classify(&NetError::from(io::Error::from(io::ErrorKind::TimedOut))),
+            DnsOutcome::Timeout
+        );
+        assert_eq!(
+            classify(&NetError::from(io::Error::from(
+                io::ErrorKind::ConnectionRefused
+            ))),
+            DnsOutcome::Error
+        );
+        assert_eq!(classify(&NetError::NoConnections), DnsOutcome::Error);
+    }
+
+    #[test]
+    fn failure_messages_do_not_debug_print_the_query() {
+        let lookup = failed(
+            RecordKind::Aaaa,
+            &no_records(ResponseCode::NoError),
+            None,
+            1.0,
+            Duration::from_secs(5),
+        );
+        assert_eq!(lookup.outcome, DnsOutcome::NoRecords);
+        assert_eq!(
+            lookup.message.as_deref(),
+            Some("no AAAA records (the name exists)")
+        );
+        let lookup = failed(
+            RecordKind::A,
+            &NetError::Timeout,
+            None,
+            1.0,
+            Duration::from_secs(2),
+        );
+        assert_eq!(lookup.message.as_deref(), Some("no DNS answer within 2s"));
+    }
+
+    #[test]
+    fn records_give_answers_ttls_and_the_cname_chain() {
+        let query = DnsName::parse("www.example.no").unwrap();
+        let records = vec![
+            Record::from_rdata(
+                name("www.example.no."),
+                60,
+                RData::CNAME(CNAME(name("edge.cdn.example."))),
+            ),
+            Record::from_rdata(
+                name("edge.cdn.example."),
+                30,
+                RData::CNAME(CNAME(name("EDGE2.cdn.example."))),
+            ),
+            Record::from_rdata(
+                name("edge2.cdn.example."),
+                20,
+                RData::A(A(Ipv4Addr::new(192, 0, 2, 1))),
+            ),
+            Record::from_rdata(
+                name("edge2.cdn.example."),
+                20,
+                RData::A(A(Ipv4Addr::new(192, 0, 2, 2))),
+            ),
+            Record::from_rdata(
+                name("edge2.cdn.example."),
+                20,
+                RData::AAAA(AAAA(Ipv6Addr::LOCALHOST)),
+            ),
+        ];
+        let lookup = from_records(&query, RecordKind::A, &records, None, 2.5);
+        assert_eq!(lookup.outcome, DnsOutcome::Answer);
+        assert_eq!(
+            lookup.cname_chain,
+            vec!["edge.cdn.example", "edge2.cdn.example"]
+        );
+        let answers: Vec<(String, u32)> = lookup
+            .answers
+            .iter()
+            .map(|a| (a.address.to_string(), a.ttl))
+            .collect();
+        assert_eq!(
+            answers,
+            vec![("192.0.2.1".into(), 20), ("192.0.2.2".into(), 20)]
+        );
+        assert_eq!(lookup.record_type, "A");
+    }
+
+    #[test]
+    fn a_cname_loop_in_the_answer_ends() {
+        let query = DnsName::parse("a.example.no").unwrap();
+        let records = vec![
+            Record::from_rdata(
+                name("a.example.no."),
+                60,
+                RData::CNAME(CNAME(name("b.example.no."))),
+            ),
+            Record::from_rdata(
+                name("b.example.no."),
+                60,
+                RData::CNAME(CNAME(name("a.example.no."))),
+            ),
+        ];
+        let lookup = from_records(&query, RecordKind::A, &records, None, 1.0);
+        assert_eq!(lookup.outcome, DnsOutcome::NoRecords);
+        assert_eq!(lookup.cname_chain.len(), 2);
+    }
+}

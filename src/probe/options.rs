@@ -1,0 +1,342 @@
+//! How a probe run behaves: resolvers, proxy, trust anchors, and every timeout and bound.
+//!
+//! Each timeout and bound has a named default and an allowed range (trippy's
+//! `validate_round_duration`): a value outside it is a usage error that names the flag, the
+//! value and the range, never a silent clamp. The CLI fills a [`ProbeOptions`] and calls
+//! [`ProbeOptions::validate`]; the engine trusts the result.
+//!
+//! Two concurrency limits are kept apart on purpose. A pending connect costs a socket and no
+//! CPU, so connects are bounded only by the open-file limit ([`default_max_pending_connects`]):
+//! a black-holed address then waits its timeout alongside every other one instead of queueing
+//! behind them. A TLS handshake costs CPU, so handshakes are bounded by
+//! [`DEFAULT_HANDSHAKE_CONCURRENCY`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::probe::model::Family;
+use crate::probe::proxy::{NoProxy, ProxyConfig};
+
+/// Default bound on each TCP connect (also the CONNECT exchange with a proxy): 5 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default bound on each TLS handshake: 5 s.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default bound on the DNS lookups of one name (A and AAAA run in parallel): 5 s.
+pub const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default overall deadline of a run: 60 s. Whatever has not ended by then is recorded as
+/// cut short, so a run always ends.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+/// Shortest accepted timeout (each step, and the deadline): 10 ms.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
+/// Longest accepted per-step timeout: 5 minutes.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+/// Longest accepted overall deadline: 1 hour.
+pub const MAX_DEADLINE: Duration = Duration::from_secs(3600);
+
+/// Default number of TLS handshakes in flight at once (`--concurrency`).
+pub const DEFAULT_HANDSHAKE_CONCURRENCY: usize = 64;
+/// Most TLS handshakes in flight at once that `--concurrency` accepts.
+pub const MAX_HANDSHAKE_CONCURRENCY: usize = 4096;
+/// Most connects in flight at once by default, however high the open-file limit is.
+pub const DEFAULT_MAX_PENDING_CONNECTS: usize = 4096;
+/// File descriptors kept free for everything but probe sockets: standard streams, DNS
+/// sockets ([`DEFAULT_DNS_CONCURRENCY`] names × 2 lookups), files the command writes.
+pub const RESERVED_FILE_DESCRIPTORS: u64 = 128;
+/// Open-file limit assumed where it cannot be read.
+pub const FALLBACK_OPEN_FILE_LIMIT: u64 = 1024;
+/// Names resolved at once.
+pub const DEFAULT_DNS_CONCURRENCY: usize = 16;
+/// Most names resolved at once that the options accept.
+pub const MAX_DNS_CONCURRENCY: usize = 256;
+/// Default number of DNS answers probed per name (A and AAAA together). Documented addresses
+/// are always probed on top; answers beyond the cap are recorded, not probed, and counted in
+/// `DnsObservation::addresses_dropped`.
+pub const DEFAULT_MAX_ADDRESSES_PER_NAME: usize = 32;
+/// Most DNS answers per name that `--max-addresses` accepts.
+pub const MAX_ADDRESSES_PER_NAME: usize = 1024;
+/// Default bound on the bytes read from one TLS peer during its handshake: 256 KiB, four
+/// times the largest certificate message a server can send in one TLS handshake message.
+pub const DEFAULT_MAX_TLS_BYTES: usize = 256 * 1024;
+/// Smallest accepted TLS read bound: 16 KiB, one full TLS record.
+pub const MIN_TLS_BYTES: usize = 16 * 1024;
+/// Largest accepted TLS read bound: 16 MiB.
+pub const MAX_TLS_BYTES: usize = 16 * 1024 * 1024;
+
+/// Everything that shapes a probe run. [`Default`] gives the documented defaults with the
+/// system resolver, no proxy and no extra trust anchors.
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    /// DNS servers to ask instead of the system configuration (`--resolver`). When set, the
+    /// hosts file is not used either.
+    pub resolvers: Vec<SocketAddr>,
+    /// HTTP proxy for CONNECT (`--proxy`, or `HTTPS_PROXY`).
+    pub proxy: Option<ProxyConfig>,
+    /// Names that bypass the proxy (`NO_PROXY`).
+    pub no_proxy: NoProxy,
+    /// PEM files with extra trust anchors, trusted like public roots (`--ca-file`).
+    pub ca_files: Vec<PathBuf>,
+    /// Address families to resolve and probe (`--family`).
+    pub family: Family,
+    /// Bound on each TCP connect and each CONNECT exchange with a proxy.
+    pub connect_timeout: Duration,
+    /// Bound on each TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Bound on the DNS lookups of one name.
+    pub dns_timeout: Duration,
+    /// Overall deadline of the run.
+    pub deadline: Duration,
+    /// TLS handshakes in flight at once (`--concurrency`).
+    pub handshake_concurrency: usize,
+    /// Sockets open at once (connecting or handshaking); bounded by the open-file limit.
+    pub max_pending_connects: usize,
+    /// Names resolved at once.
+    pub dns_concurrency: usize,
+    /// DNS answers probed per name (documented addresses come on top).
+    pub max_addresses_per_name: usize,
+    /// Bytes read from one TLS peer before the handshake is abandoned.
+    pub max_tls_bytes: usize,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions {
+            resolvers: Vec::new(),
+            proxy: None,
+            no_proxy: NoProxy::default(),
+            ca_files: Vec::new(),
+            family: Family::Both,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            dns_timeout: DEFAULT_DNS_TIMEOUT,
+            deadline: DEFAULT_DEADLINE,
+            handshake_concurrency: DEFAULT_HANDSHAKE_CONCURRENCY,
+            max_pending_connects: default_max_pending_connects(),
+            dns_concurrency: DEFAULT_DNS_CONCURRENCY,
+            max_addresses_per_name: DEFAULT_MAX_ADDRESSES_PER_NAME,
+            max_tls_bytes: DEFAULT_MAX_TLS_BYTES,
+        }
+    }
+}
+
+/// An option outside its allowed range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{flag} {value}: {reason}")]
+pub struct OptionsError {
+    /// The flag (or option) name, e.g. `--timeout`.
+    pub flag: &'static str,
+    /// The value given, as the user would write it.
+    pub value: String,
+    /// What is allowed.
+    pub reason: String,
+}
+
+impl ProbeOptions {
+    /// Checks every timeout and bound against its range.
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        validate_duration("--timeout", self.connect_timeout, MIN_TIMEOUT, MAX_TIMEOUT)?;
+        validate_duration(
+            "--timeout",
+            self.handshake_timeout,
+            MIN_TIMEOUT,
+            MAX_TIMEOUT,
+        )?;
+        validate_duration("--dns-timeout", self.dns_timeout, MIN_TIMEOUT, MAX_TIMEOUT)?;
+        validate_duration("--deadline", self.deadline, MIN_TIMEOUT, MAX_DEADLINE)?;
+        validate_count(
+            "--concurrency",
+            self.handshake_concurrency,
+            1,
+            MAX_HANDSHAKE_CONCURRENCY,
+            "",
+        )?;
+        let socket_limit = socket_budget(open_file_limit());
+        validate_count(
+            "--max-connects",
+            self.max_pending_connects,
+            1,
+            socket_limit,
+            " (the open-file limit minus a reserve; raise it with `ulimit -n`)",
+        )?;
+        validate_count(
+            "DNS concurrency",
+            self.dns_concurrency,
+            1,
+            MAX_DNS_CONCURRENCY,
+            "",
+        )?;
+        validate_count(
+            "--max-addresses",
+            self.max_addresses_per_name,
+            1,
+            MAX_ADDRESSES_PER_NAME,
+            "",
+        )?;
+        validate_count(
+            "--max-tls-bytes",
+            self.max_tls_bytes,
+            MIN_TLS_BYTES,
+            MAX_TLS_BYTES,
+            "",
+        )?;
+        Ok(())
+    }
+}
+
+fn validate_duration(
+    flag: &'static str,
+    value: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<(), OptionsError> {
+    if value < min || value > max {
+        return Err(OptionsError {
+            flag,
+            value: Millis(value).to_string(),
+            reason: format!("must be between {} and {}", Millis(min), Millis(max)),
+        });
+    }
+    Ok(())
+}
+
+fn validate_count(
+    flag: &'static str,
+    value: usize,
+    min: usize,
+    max: usize,
+    why: &str,
+) -> Result<(), OptionsError> {
+    if value < min || value > max {
+        return Err(OptionsError {
+            flag,
+            value: value.to_string(),
+            reason: format!("must be between {min} and {max}{why}"),
+        });
+    }
+    Ok(())
+}
+
+/// A duration shown the way the flags accept it: `500ms`, `5s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Millis(pub Duration);
+
+impl fmt::Display for Millis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms >= 1000 && ms.is_multiple_of(1000) {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{ms}ms")
+        }
+    }
+}
+
+/// The soft limit on open files of this process ([`FALLBACK_OPEN_FILE_LIMIT`] where it
+/// cannot be read, or is unlimited beyond what a `u64` says).
+pub fn open_file_limit() -> u64 {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit};
+        getrlimit(Resource::Nofile)
+            .current
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+    #[cfg(not(unix))]
+    {
+        FALLBACK_OPEN_FILE_LIMIT
+    }
+}
+
+/// Raises the soft open-file limit to the hard limit (capped at `ceiling`), as Go programs do
+/// at start: a run with many black-holed targets holds a socket per pending connect. Returns
+/// the soft limit in force afterwards. Failing to raise it is not an error: the defaults
+/// follow whatever limit is in force.
+pub fn raise_open_file_limit(ceiling: u64) -> u64 {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let limit = getrlimit(Resource::Nofile);
+        let current = limit.current.unwrap_or(u64::MAX);
+        let wanted = limit.maximum.unwrap_or(u64::MAX).min(ceiling);
+        if wanted > current {
+            let raised = Rlimit {
+                current: Some(wanted),
+                maximum: limit.maximum,
+            };
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                return wanted;
+            }
+        }
+        current
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ceiling;
+        FALLBACK_OPEN_FILE_LIMIT
+    }
+}
+
+/// Sockets a run may hold open at once under an open-file limit of `limit`.
+pub fn socket_budget(limit: u64) -> usize {
+    let budget = limit.saturating_sub(RESERVED_FILE_DESCRIPTORS).max(1);
+    usize::try_from(budget).unwrap_or(usize::MAX)
+}
+
+/// Default bound on pending connects: the open-file limit minus a reserve, at most
+/// [`DEFAULT_MAX_PENDING_CONNECTS`].
+pub fn default_max_pending_connects() -> usize {
+    socket_budget(open_file_limit()).min(DEFAULT_MAX_PENDING_CONNECTS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        ProbeOptions::default().validate().unwrap();
+    }
+
+    #[test]
+    fn out_of_range_values_name_flag_value_and_range() {
+        let options = ProbeOptions {
+            connect_timeout: Duration::from_millis(1),
+            ..ProbeOptions::default()
+        };
+        let err = options.validate().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--timeout 1ms: must be between 10ms and 300s"
+        );
+        let options = ProbeOptions {
+            handshake_concurrency: 0,
+            ..ProbeOptions::default()
+        };
+        assert_eq!(
+            options.validate().unwrap_err().to_string(),
+            "--concurrency 0: must be between 1 and 4096"
+        );
+        let options = ProbeOptions {
+            max_pending_connects: usize::MAX,
+            ..ProbeOptions::default()
+        };
+        let err = options.validate().unwrap_err();
+        assert_eq!(err.flag, "--max-connects");
+        assert!(err.reason.contains("ulimit -n"), "{err}");
+        let options = ProbeOptions {
+            deadline: Duration::from_secs(7200),
+            ..ProbeOptions::default()
+        };
+        assert_eq!(options.validate().unwrap_err().flag, "--deadline");
+    }
+
+    #[test]
+    fn socket_budget_keeps_a_reserve() {
+        assert_eq!(socket_budget(1024), 896);
+        assert_eq!(socket_budget(10), 1);
+        assert!(default_max_pending_connects() >= 1);
+        assert!(default_max_pending_connects() <= DEFAULT_MAX_PENDING_CONNECTS);
+    }
+}

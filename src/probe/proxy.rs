@@ -1,0 +1,790 @@
+//! HTTP CONNECT through a proxy: the proxy URL, `NO_PROXY`, the CONNECT exchange and what
+//! the proxy's answer means.
+//!
+//! Through a proxy the proxy resolves the name and opens the connection, so the probe sees
+//! only the proxy's answer. Its answers are kept apart (`403` denied, `407` credentials
+//! wanted, `502`/`504` target unreachable from the proxy, `503` unavailable, no answer in
+//! time, anything else) because each asks for a different change. The answer is read with a
+//! bound, so a proxy that floods or trickles cannot stall a run.
+//!
+//! Nothing here reads the environment: the CLI passes `HTTPS_PROXY` and `NO_PROXY` in
+//! ([`ProxySettings::from_sources`]), so the rules are tested without touching the process.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::catalog::{DnsName, Port};
+use crate::probe::StepLimit;
+use crate::probe::model::{TcpObservation, TcpState};
+use crate::term::sanitize;
+
+/// Port used when a proxy URL names none (curl's default).
+pub const DEFAULT_PROXY_PORT: u16 = 1080;
+/// Largest proxy answer header read: 16 KiB. A longer header is a broken or hostile proxy.
+pub const MAX_PROXY_HEADER_BYTES: usize = 16 * 1024;
+/// Characters of a proxy's answer quoted in a message.
+const QUOTE_CHARS: usize = 80;
+
+/// An HTTP proxy: `http://[user:pass@]host[:port]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyConfig {
+    host: String,
+    port: u16,
+    /// `Basic …` credentials, when the URL has them. Never shown.
+    authorization: Option<String>,
+}
+
+/// Why a proxy URL was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("proxy URL {url:?}: {reason}")]
+pub struct ProxyUrlError {
+    /// The URL with any password replaced by `***`.
+    pub url: String,
+    /// What is wrong and what is accepted.
+    pub reason: String,
+}
+
+impl ProxyConfig {
+    /// Parses `http://[user:pass@]host[:port][/]`; a URL without a scheme is taken as
+    /// `http://`, as curl does. User and password may be percent-encoded.
+    pub fn parse(url: &str) -> Result<Self, ProxyUrlError> {
+        let fail = |reason: &str| ProxyUrlError {
+            url: redact(url),
+            reason: reason.to_owned(),
+        };
+        let trimmed = url.trim();
+        let rest = match trimmed.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+            Some((scheme, _)) => {
+                return Err(fail(&format!(
+                    "scheme {scheme:?} is not supported; give an HTTP proxy as http://[user:pass@]host:port"
+                )));
+            }
+            None => trimmed,
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains(['/', '?', '#']) {
+            return Err(fail(
+                "a proxy URL has no path; give http://[user:pass@]host:port",
+            ));
+        }
+        let (userinfo, hostport) = match rest.rsplit_once('@') {
+            Some((userinfo, hostport)) => (Some(userinfo), hostport),
+            None => (None, rest),
+        };
+        let (host, port) = split_host_port(hostport).map_err(|reason| fail(&reason))?;
+        let authorization = match userinfo {
+            None => None,
+            Some(userinfo) => {
+                let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+                let mut credentials = percent_decode(user).map_err(|r| fail(&r))?;
+                credentials.push(b':');
+                credentials.extend(percent_decode(pass).map_err(|r| fail(&r))?);
+                Some(format!("Basic {}", base64(&credentials)))
+            }
+        };
+        Ok(ProxyConfig {
+            host,
+            port,
+            authorization,
+        })
+    }
+
+    /// The proxy's host (a name or an address).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The proxy's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// True when the URL carried credentials.
+    pub fn has_credentials(&self) -> bool {
+        self.authorization.is_some()
+    }
+
+    /// The proxy's addresses: the host itself when it is an address, else the system
+    /// resolver's answer (the proxy is local configuration, not what the probe tests).
+    pub(crate) async fn addresses(&self) -> Result<Vec<SocketAddr>, String> {
+        if let Ok(ip) = self.host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, self.port)]);
+        }
+        match tokio::net::lookup_host((self.host.as_str(), self.port)).await {
+            Ok(addrs) => {
+                let addrs: Vec<SocketAddr> = addrs.collect();
+                if addrs.is_empty() {
+                    Err(format!("the proxy host {} has no address", self.host))
+                } else {
+                    Ok(addrs)
+                }
+            }
+            Err(err) => Err(format!(
+                "cannot resolve the proxy host {}: {}",
+                self.host,
+                sanitize(&err.to_string())
+            )),
+        }
+    }
+}
+
+/// `host:port` without credentials, IPv6 in brackets.
+impl fmt::Display for ProxyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Never shows the credentials.
+impl fmt::Debug for ProxyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("credentials", &self.authorization.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+fn split_host_port(hostport: &str) -> Result<(String, u16), String> {
+    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or("an IPv6 address needs a closing `]`")?;
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("`[{host}]` is not an IPv6 address"));
+        }
+        match after {
+            "" => (host, None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => return Err("expected `:port` after `]`".into()),
+            },
+        }
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((_, _)) if hostport.matches(':').count() > 1 => {
+                return Err("write an IPv6 proxy address in brackets: http://[::1]:3128".into());
+            }
+            Some((host, port)) => (host, Some(port)),
+            None => (hostport, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("the proxy host is missing".into());
+    }
+    if !host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':'))
+    {
+        return Err(format!(
+            "`{}` is not a host name or address",
+            sanitize(host)
+        ));
+    }
+    let port = match port {
+        None => DEFAULT_PROXY_PORT,
+        Some(text) => match text.parse::<u16>() {
+            Ok(port) if port > 0 => port,
+            _ => return Err(format!("port `{}` is not 1-65535", sanitize(text))),
+        },
+    };
+    Ok((host.to_ascii_lowercase(), port))
+}
+
+fn percent_decode(text: &str) -> Result<Vec<u8>, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or("a `%` in the credentials must be followed by two hex digits")?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Standard base64 with padding (RFC 4648), for `Proxy-Authorization: Basic`.
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                let index = usize::try_from((n >> shift) & 63).unwrap_or(0);
+                out.push(ALPHABET.get(index).map_or('=', |&b| char::from(b)));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The URL with the password (if any) replaced, for messages.
+fn redact(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, hostport)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            sanitize(&format!("{scheme}{user}:***@{hostport}"))
+        }
+        None => sanitize(url),
+    }
+}
+
+/// `NO_PROXY`: names that are connected to directly even when a proxy is set.
+///
+/// Entries are separated by commas: `*` matches every name; `example.no`, `.example.no` and
+/// `*.example.no` match `example.no` and every name under it; a `:port` suffix is ignored.
+/// Address and CIDR entries never match, since the probe always connects by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NoProxy {
+    all: bool,
+    domains: Vec<String>,
+}
+
+impl NoProxy {
+    /// Parses a `NO_PROXY` value.
+    pub fn parse(value: &str) -> Self {
+        let mut no_proxy = NoProxy::default();
+        for entry in value.split([',', ' ', '\t']).map(str::trim) {
+            if entry.is_empty() {
+                continue;
+            }
+            if entry == "*" {
+                no_proxy.all = true;
+                continue;
+            }
+            let entry = entry
+                .strip_prefix("*.")
+                .or_else(|| entry.strip_prefix('.'))
+                .unwrap_or(entry);
+            let host = match entry.rsplit_once(':') {
+                Some((host, port)) if !host.contains(':') && port.parse::<u16>().is_ok() => host,
+                _ => entry,
+            };
+            let host = host.trim_end_matches('.').to_ascii_lowercase();
+            if !host.is_empty() {
+                no_proxy.domains.push(host);
+            }
+        }
+        no_proxy
+    }
+
+    /// True when `name` bypasses the proxy.
+    pub fn matches(&self, name: &DnsName) -> bool {
+        if self.all {
+            return true;
+        }
+        let name = name.as_str();
+        self.domains.iter().any(|domain| {
+            name == domain
+                || (name.len() > domain.len()
+                    && name.ends_with(domain.as_str())
+                    && name.as_bytes().get(name.len() - domain.len() - 1) == Some(&b'.'))
+        })
+    }
+}
+
+/// Proxy-related environment, read by the CLI and passed in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyEnv {
+    /// `https_proxy`, else `HTTPS_PROXY` (curl reads the lowercase one first).
+    pub https_proxy: Option<String>,
+    /// `no_proxy`, else `NO_PROXY`.
+    pub no_proxy: Option<String>,
+}
+
+/// Which proxy a run uses and which names bypass it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// The proxy, if any.
+    pub proxy: Option<ProxyConfig>,
+    /// Names that bypass it.
+    pub no_proxy: NoProxy,
+}
+
+impl ProxySettings {
+    /// The flag beats the environment; `--no-proxy` ignores both the environment and
+    /// `NO_PROXY`. An empty variable counts as unset.
+    pub fn from_sources(
+        flag: Option<&str>,
+        disabled: bool,
+        env: &ProxyEnv,
+    ) -> Result<Self, ProxyUrlError> {
+        if disabled {
+            return Ok(ProxySettings::default());
+        }
+        fn non_empty(v: &Option<String>) -> Option<&str> {
+            v.as_deref().filter(|s| !s.trim().is_empty())
+        }
+        let proxy = match flag.or(non_empty(&env.https_proxy)) {
+            Some(url) => Some(ProxyConfig::parse(url)?),
+            None => None,
+        };
+        let no_proxy = non_empty(&env.no_proxy)
+            .map(NoProxy::parse)
+            .unwrap_or_default();
+        Ok(ProxySettings { proxy, no_proxy })
+    }
+}
+
+/// How a CONNECT answer header reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProxyAnswer {
+    /// The header is not complete yet.
+    Incomplete,
+    /// A status line: code, reason, and the length of the header including its blank line.
+    Status {
+        code: u16,
+        reason: String,
+        header_len: usize,
+    },
+    /// Not an HTTP answer.
+    Garbage(String),
+}
+
+/// Reads what a proxy sent so far.
+pub(crate) fn parse_answer(buf: &[u8]) -> ProxyAnswer {
+    // A status line that is not HTTP is garbage as soon as enough of it is there to tell.
+    let prefix = b"HTTP/1.";
+    let seen = buf.len().min(prefix.len());
+    if buf.get(..seen) != prefix.get(..seen) {
+        return ProxyAnswer::Garbage(quote(buf));
+    }
+    let Some(header_len) = header_end(buf) else {
+        return ProxyAnswer::Incomplete;
+    };
+    let header = String::from_utf8_lossy(buf.get(..header_len).unwrap_or_default());
+    let status_line = header.lines().next().unwrap_or_default();
+    let mut parts = status_line.splitn(3, ' ');
+    let _version = parts.next();
+    let code = parts.next().and_then(|c| {
+        if c.len() == 3 {
+            c.parse::<u16>().ok()
+        } else {
+            None
+        }
+    });
+    match code {
+        Some(code) if (100..600).contains(&code) => ProxyAnswer::Status {
+            code,
+            reason: sanitize(parts.next().unwrap_or_default().trim())
+                .chars()
+                .take(QUOTE_CHARS)
+                .collect(),
+            header_len,
+        },
+        _ => ProxyAnswer::Garbage(quote(buf)),
+    }
+}
+
+/// End of the header: after `\r\n\r\n` (or a bare `\n\n`).
+fn header_end(buf: &[u8]) -> Option<usize> {
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| p + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn quote(buf: &[u8]) -> String {
+    let text: String =
+        String::from_utf8_lossy(buf.get(..QUOTE_CHARS.min(buf.len())).unwrap_or_default())
+            .into_owned();
+    format!("\"{}\"", sanitize(&text))
+}
+
+/// The state a CONNECT status stands for.
+pub(crate) fn state_for_status(code: u16) -> TcpState {
+    match code {
+        200..=299 => TcpState::Open,
+        403 => TcpState::ProxyDenied,
+        407 => TcpState::ProxyAuthRequired,
+        502 | 504 => TcpState::ProxyBadGateway,
+        503 => TcpState::ProxyUnavailable,
+        _ => TcpState::ProxyError,
+    }
+}
+
+fn status_hint(code: u16) -> &'static str {
+    match code {
+        200..=299 => "",
+        403 => ": the proxy's policy does not allow this destination",
+        407 => ": the proxy wants credentials (http://user:pass@host:port)",
+        502 => ": the proxy could not connect to the destination",
+        504 => ": the proxy's connection to the destination timed out",
+        503 => ": the proxy is unavailable",
+        _ => ": unexpected answer to CONNECT",
+    }
+}
+
+/// A tunnel through the proxy, ready for TLS: the stream and any bytes the proxy sent after
+/// its header (they belong to the TLS server).
+pub(crate) struct Tunnel {
+    pub stream: TcpStream,
+    pub leftover: Vec<u8>,
+}
+
+/// Opens a CONNECT tunnel to `name:port` through the proxy at `addrs`: connect within
+/// `limit`, then the answer header within `limit` again.
+pub(crate) async fn connect_via(
+    proxy: &ProxyConfig,
+    addrs: &[SocketAddr],
+    name: &DnsName,
+    port: Port,
+    limit: impl Fn() -> StepLimit,
+) -> (TcpObservation, Option<Tunnel>) {
+    let start = Instant::now();
+    let done = |state: TcpState, status: Option<u16>, message: String| TcpObservation {
+        state,
+        ms: super::elapsed_ms(start),
+        message: Some(message),
+        proxy_status: status,
+    };
+    let mut stream = None;
+    let mut failure = format!("the proxy {proxy} has no address");
+    for addr in addrs {
+        let (obs, connected) = super::tcp::connect(*addr, limit()).await;
+        match connected {
+            Some(s) => {
+                stream = Some(s);
+                break;
+            }
+            None => {
+                failure = format!(
+                    "cannot connect to the proxy {proxy} ({addr}): {}",
+                    obs.message.unwrap_or_default()
+                );
+            }
+        }
+    }
+    let Some(mut stream) = stream else {
+        return (done(TcpState::ProxyError, None, failure), None);
+    };
+    let mut request = format!(
+        "CONNECT {name}:{port} HTTP/1.1\r\nHost: {name}:{port}\r\nUser-Agent: egresscheck/{}\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(auth) = &proxy.authorization {
+        request.push_str("Proxy-Authorization: ");
+        request.push_str(auth);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    let limit = limit();
+    let exchange = async {
+        stream.write_all(request.as_bytes()).await?;
+        read_answer(&mut stream).await
+    };
+    let answer = match tokio::time::timeout(limit.duration, exchange).await {
+        Err(_) => {
+            return (
+                done(
+                    TcpState::ProxyTimeout,
+                    None,
+                    format!(
+                        "the proxy {proxy} did not answer CONNECT {}",
+                        limit.describe()
+                    ),
+                ),
+                None,
+            );
+        }
+        Ok(Err(err)) => {
+            return (
+                done(
+                    TcpState::ProxyError,
+                    None,
+                    format!(
+                        "the proxy {proxy} failed during CONNECT: {}",
+                        sanitize(&err.to_string())
+                    ),
+                ),
+                None,
+            );
+        }
+        Ok(Ok(answer)) => answer,
+    };
+    match answer {
+        Answer::Status {
+            code,
+            reason,
+            leftover,
+        } => {
+            let state = state_for_status(code);
+            let message = format!(
+                "the proxy {proxy} answered {code} {reason}{}",
+                status_hint(code)
+            );
+            let mut obs = done(state, Some(code), message);
+            if state == TcpState::Open {
+                obs.message = None;
+                (obs, Some(Tunnel { stream, leftover }))
+            } else {
+                (obs, None)
+            }
+        }
+        Answer::Garbage(quoted) => (
+            done(
+                TcpState::ProxyError,
+                None,
+                format!(
+                    "the proxy {proxy} answered CONNECT with something that is not HTTP: {quoted}"
+                ),
+            ),
+            None,
+        ),
+        Answer::TooLong => (
+            done(
+                TcpState::ProxyError,
+                None,
+                format!(
+                    "the proxy {proxy} sent an answer header over {MAX_PROXY_HEADER_BYTES} bytes"
+                ),
+            ),
+            None,
+        ),
+        Answer::Closed => (
+            done(
+                TcpState::ProxyError,
+                None,
+                format!("the proxy {proxy} closed the connection without answering CONNECT"),
+            ),
+            None,
+        ),
+    }
+}
+
+enum Answer {
+    Status {
+        code: u16,
+        reason: String,
+        leftover: Vec<u8>,
+    },
+    Garbage(String),
+    TooLong,
+    Closed,
+}
+
+async fn read_answer(stream: &mut TcpStream) -> std::io::Result<Answer> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(match parse_answer(&buf) {
+                ProxyAnswer::Garbage(quoted) if !buf.is_empty() => Answer::Garbage(quoted),
+                _ => Answer::Closed,
+            });
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        match parse_answer(&buf) {
+            ProxyAnswer::Incomplete if buf.len() > MAX_PROXY_HEADER_BYTES => {
+                return Ok(Answer::TooLong);
+            }
+            ProxyAnswer::Incomplete => {}
+            ProxyAnswer::Garbage(quoted) => return Ok(Answer::Garbage(quoted)),
+            ProxyAnswer::Status {
+                code,
+                reason,
+                header_len,
+            } => {
+                let leftover = buf.get(header_len..).unwrap_or_default().to_vec();
+                return Ok(Answer::Status {
+                    code,
+                    reason,
+                    leftover,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(text: &str) -> DnsName {
+        DnsName::parse(text).unwrap()
+    }
+
+    #[test]
+    fn urls_parse_with_and_without_credentials() {
+        let proxy = ProxyConfig::parse("http://proxy.corp.example:3128").unwrap();
+        assert_eq!(proxy.to_string(), "proxy.corp.example:3128");
+        assert!(!proxy.has_credentials());
+        let proxy = ProxyConfig::parse("http://us%40er:p%3Ass@10.0.0.1:8080/").unwrap();
+        assert_eq!(proxy.to_string(), "10.0.0.1:8080");
+        assert_eq!(
+            proxy.authorization.as_deref(),
+            Some(format!("Basic {}", base64(b"us@er:p:ss")).as_str())
+        );
+        let proxy = ProxyConfig::parse("http://[::1]:3128").unwrap();
+        assert_eq!(proxy.host(), "::1");
+        assert_eq!(proxy.to_string(), "[::1]:3128");
+        let proxy = ProxyConfig::parse("proxy:3128").unwrap();
+        assert_eq!((proxy.host(), proxy.port()), ("proxy", 3128));
+        let proxy = ProxyConfig::parse("http://proxy").unwrap();
+        assert_eq!(proxy.port(), DEFAULT_PROXY_PORT);
+    }
+
+    #[test]
+    fn bad_urls_are_rejected_without_showing_the_password() {
+        for (url, needle) in [
+            ("https://proxy:3128", "not supported"),
+            ("socks5://proxy:1080", "not supported"),
+            ("http://proxy:0", "1-65535"),
+            ("http://proxy:99999", "1-65535"),
+            ("http://proxy:3128/path", "no path"),
+            ("http://::1:3128", "brackets"),
+            ("http://[::1:3128", "closing"),
+            ("http://:3128", "missing"),
+            ("http://pro xy:3128", "not a host"),
+            ("http://u:p%zz@proxy:3128", "two hex digits"),
+        ] {
+            let err = ProxyConfig::parse(url).unwrap_err().to_string();
+            assert!(err.contains(needle), "{url}: {err}");
+        }
+        let err = ProxyConfig::parse("http://user:secret@proxy:0").unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+        let proxy = ProxyConfig::parse("http://user:secret@proxy:1").unwrap();
+        assert!(!format!("{proxy:?}").contains("secret"));
+    }
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (input, output) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), output);
+        }
+    }
+
+    #[test]
+    fn no_proxy_matches_domains_and_subdomains() {
+        let no_proxy =
+            NoProxy::parse(" .internal.example, api.example.no:443,10.0.0.0/8,*.corp.example");
+        assert!(no_proxy.matches(&name("internal.example")));
+        assert!(no_proxy.matches(&name("a.b.internal.example")));
+        assert!(no_proxy.matches(&name("api.example.no")));
+        assert!(no_proxy.matches(&name("x.api.example.no")));
+        assert!(no_proxy.matches(&name("host.corp.example")));
+        assert!(!no_proxy.matches(&name("notinternal.example")));
+        assert!(!no_proxy.matches(&name("example.no")));
+        assert!(NoProxy::parse("*").matches(&name("anything.example")));
+        assert!(!NoProxy::parse("").matches(&name("anything.example")));
+    }
+
+    #[test]
+    fn flag_beats_environment_and_no_proxy_flag_ignores_both() {
+        let env = ProxyEnv {
+            https_proxy: Some("http://env-proxy:3128".into()),
+            no_proxy: Some("example.no".into()),
+        };
+        let from_env = ProxySettings::from_sources(None, false, &env).unwrap();
+        assert_eq!(from_env.proxy.unwrap().host(), "env-proxy");
+        assert!(from_env.no_proxy.matches(&name("api.example.no")));
+        let from_flag = ProxySettings::from_sources(Some("http://flag:1"), false, &env).unwrap();
+        assert_eq!(from_flag.proxy.unwrap().host(), "flag");
+        let disabled = ProxySettings::from_sources(None, true, &env).unwrap();
+        assert_eq!(disabled, ProxySettings::default());
+        let empty = ProxyEnv {
+            https_proxy: Some("  ".into()),
+            no_proxy: None,
+        };
+        assert!(
+            ProxySettings::from_sources(None, false, &empty)
+                .unwrap()
+                .proxy
+                .is_none()
+        );
+        let bad = ProxyEnv {
+            https_proxy: Some("ftp://x".into()),
+            no_proxy: None,
+        };
+        assert!(ProxySettings::from_sources(None, false, &bad).is_err());
+    }
+
+    #[test]
+    fn answers_parse_into_status_incomplete_or_garbage() {
+        assert_eq!(
+            parse_answer(b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03"),
+            ProxyAnswer::Status {
+                code: 200,
+                reason: "Connection established".into(),
+                header_len: 39
+            }
+        );
+        assert_eq!(
+            parse_answer(b"HTTP/1.1 200 OK\r\nVia: x\r\n"),
+            ProxyAnswer::Incomplete
+        );
+        assert_eq!(parse_answer(b"HTT"), ProxyAnswer::Incomplete);
+        assert_eq!(parse_answer(b""), ProxyAnswer::Incomplete);
+        assert!(matches!(
+            parse_answer(b"SSH-2.0-OpenSSH\r\n"),
+            ProxyAnswer::Garbage(_)
+        ));
+        assert!(matches!(
+            parse_answer(b"HTTP/1.1 2000 x\r\n\r\n"),
+            ProxyAnswer::Garbage(_)
+        ));
+        assert!(matches!(
+            parse_answer(b"HTTP/1.0 407\n\n"),
+            ProxyAnswer::Status { code: 407, .. }
+        ));
+        // Escape sequences in the reason are made inert.
+        match parse_answer(b"HTTP/1.1 403 \x1b[31mno\r\n\r\n") {
+            ProxyAnswer::Status { reason, .. } => assert!(!reason.contains('\x1b')),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_states() {
+        assert_eq!(state_for_status(200), TcpState::Open);
+        assert_eq!(state_for_status(403), TcpState::ProxyDenied);
+        assert_eq!(state_for_status(407), TcpState::ProxyAuthRequired);
+        assert_eq!(state_for_status(502), TcpState::ProxyBadGateway);
+        assert_eq!(state_for_status(504), TcpState::ProxyBadGateway);
+        assert_eq!(state_for_status(503), TcpState::ProxyUnavailable);
+        assert_eq!(state_for_status(500), TcpState::ProxyError);
+        assert_eq!(state_for_status(301), TcpState::ProxyError);
+    }
+}

@@ -1,0 +1,502 @@
+//! The recording verifier: judge a peer's chain three ways, record the verdicts, and let the
+//! handshake finish.
+//!
+//! A prober that aborts on an untrusted certificate cannot say what the certificate was, and
+//! that is the one thing an admin facing TLS interception needs. So, through rustls's
+//! `dangerous()` door, [`RecordingVerifier`] checks the chain against
+//!
+//! * the public store: Mozilla's roots (webpki-roots, compiled in, so the check does not
+//!   depend on the network it tests) plus the `--ca-file` anchors, and
+//! * the system store: rustls-native-certs (which honours `SSL_CERT_FILE` and
+//!   `SSL_CERT_DIR`) plus the `--ca-file` anchors,
+//!
+//! and separately whether the leaf is valid for the probe name. It records all three, with
+//! rustls's own error text as the reason, then accepts the chain. Handshake signatures are
+//! still verified, so the peer must hold the certificate's key. A chain valid only through
+//! the system store is the mark of an intercepting middlebox whose CA was installed locally.
+//!
+//! The verdicts reach the connection that asked for them through a thread-local slot: rustls
+//! calls the verifier synchronously inside `process_new_packets`, which [`with_recording`]
+//! wraps, so the slot is set and read on the same thread with no await in between. Verdicts
+//! are also cached per (name, chain): a thousand addresses serving one certificate cost one
+//! chain verification.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_name};
+use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
+use rustls::{DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
+
+use crate::probe::ProbeError;
+use crate::probe::cert;
+use crate::probe::model::CertificateInfo;
+use crate::term::sanitize;
+
+/// Largest `--ca-file` read: 4 MiB, far more than any bundle of anchors.
+pub const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// Distinct (name, chain) verdicts kept per run; beyond this, chains are verified every time.
+const MAX_CACHED_VERDICTS: usize = 4096;
+/// Certificates of a peer chain described; the rest are counted in the last entry.
+pub const MAX_CHAIN_DESCRIBED: usize = 16;
+
+/// The three verdicts on one chain for one name, and the chain itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainVerdict {
+    /// Valid against Mozilla's roots plus `--ca-file`.
+    pub trusted_public: bool,
+    /// Why not, when not.
+    pub public_error: Option<String>,
+    /// Valid against the system store plus `--ca-file`.
+    pub trusted_system: bool,
+    /// Why not, when not.
+    pub system_error: Option<String>,
+    /// The leaf is valid for the name.
+    pub hostname_match: bool,
+    /// Why not, when not.
+    pub name_error: Option<String>,
+    /// The chain as sent, leaf first.
+    pub chain: Vec<CertificateInfo>,
+}
+
+/// What the verifier recorded for one connection.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The verdicts.
+    pub verdict: Arc<ChainVerdict>,
+    /// The server stapled an OCSP response.
+    pub ocsp_stapled: bool,
+}
+
+thread_local! {
+    static RECORDED: RefCell<Option<Recorded>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (a synchronous rustls call) and returns what the verifier recorded during it.
+pub fn with_recording<T>(f: impl FnOnce() -> T) -> (T, Option<Recorded>) {
+    RECORDED.with(|slot| slot.borrow_mut().take());
+    let out = f();
+    (out, RECORDED.with(|slot| slot.borrow_mut().take()))
+}
+
+/// The trust anchors of a run, loaded once.
+#[derive(Debug, Clone)]
+pub struct TrustStores {
+    /// Mozilla's roots plus `--ca-file`.
+    pub public: Arc<RootCertStore>,
+    /// The system store plus `--ca-file`.
+    pub system: Arc<RootCertStore>,
+    /// Why the system store is empty or incomplete, when it is.
+    pub system_problem: Option<String>,
+}
+
+impl TrustStores {
+    /// Loads webpki-roots, the system store and every `--ca-file`. An unreadable or empty
+    /// `--ca-file` is an error: the admin asked for those anchors.
+    pub fn load(ca_files: &[PathBuf]) -> Result<Self, ProbeError> {
+        let mut public = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let mut system = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        let (added, _ignored) = system.add_parsable_certificates(native.certs);
+        let system_problem = match (added, native.errors.first()) {
+            (0, Some(err)) => Some(format!(
+                "no system trust store could be read: {}",
+                sanitize(&err.to_string())
+            )),
+            (0, None) => Some("the system trust store is empty".to_owned()),
+            _ => None,
+        };
+        for path in ca_files {
+            for anchor in read_ca_file(path)? {
+                for store in [&mut public, &mut system] {
+                    store
+                        .add(anchor.clone())
+                        .map_err(|err| ProbeError::CaFile {
+                            path: path.clone(),
+                            reason: format!(
+                                "a certificate is not usable as a trust anchor: {}",
+                                sanitize(&err.to_string())
+                            ),
+                        })?;
+                }
+            }
+        }
+        Ok(TrustStores {
+            public: Arc::new(public),
+            system: Arc::new(system),
+            system_problem,
+        })
+    }
+}
+
+fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, ProbeError> {
+    let fail = |reason: String| ProbeError::CaFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|err| fail(err.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CA_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| fail(err.to_string()))?;
+    if bytes.len() as u64 > MAX_CA_FILE_BYTES {
+        return Err(fail(format!(
+            "the file is larger than {MAX_CA_FILE_BYTES} bytes"
+        )));
+    }
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|err| fail(format!("not valid PEM: {err}")))?;
+    if certs.is_empty() {
+        return Err(fail(
+            "no `-----BEGIN CERTIFICATE-----` block in the file".to_owned(),
+        ));
+    }
+    Ok(certs)
+}
+
+/// Verifies and records; never rejects a chain (see the module documentation).
+#[derive(Debug)]
+pub struct RecordingVerifier {
+    stores: TrustStores,
+    algorithms: WebPkiSupportedAlgorithms,
+    cache: Mutex<HashMap<[u8; 32], Arc<ChainVerdict>>>,
+}
+
+impl RecordingVerifier {
+    /// A verifier over `stores`, checking signatures with `algorithms` (the crypto
+    /// provider's).
+    pub fn new(stores: TrustStores, algorithms: WebPkiSupportedAlgorithms) -> Self {
+        RecordingVerifier {
+            stores,
+            algorithms,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The verdicts on a chain for `server_name` at `now`, cached per run.
+    pub fn verdict(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Arc<ChainVerdict> {
+        let key = cache_key(end_entity, intermediates, server_name);
+        if let Ok(cache) = self.cache.lock()
+            && let Some(hit) = cache.get(&key)
+        {
+            return Arc::clone(hit);
+        }
+        let verdict = Arc::new(self.judge(end_entity, intermediates, server_name, now));
+        if let Ok(mut cache) = self.cache.lock()
+            && cache.len() < MAX_CACHED_VERDICTS
+        {
+            cache.insert(key, Arc::clone(&verdict));
+        }
+        verdict
+    }
+
+    fn judge(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> ChainVerdict {
+        let chain = describe_chain(end_entity, intermediates);
+        let parsed = match ParsedCertificate::try_from(end_entity) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                let reason = Some(sanitize(&err.to_string()));
+                return ChainVerdict {
+                    trusted_public: false,
+                    public_error: reason.clone(),
+                    trusted_system: false,
+                    system_error: reason.clone(),
+                    hostname_match: false,
+                    name_error: reason,
+                    chain,
+                };
+            }
+        };
+        let against = |roots: &RootCertStore| {
+            verify_server_cert_signed_by_trust_anchor(
+                &parsed,
+                roots,
+                intermediates,
+                now,
+                self.algorithms.all,
+            )
+            .map_err(|err| sanitize(&err.to_string()))
+        };
+        let public = against(&self.stores.public);
+        let system = if self.stores.system.is_empty() {
+            Err(self
+                .stores
+                .system_problem
+                .clone()
+                .unwrap_or_else(|| "the system trust store is empty".to_owned()))
+        } else {
+            against(&self.stores.system)
+        };
+        let name =
+            verify_server_name(&parsed, server_name).map_err(|err| sanitize(&err.to_string()));
+        ChainVerdict {
+            trusted_public: public.is_ok(),
+            public_error: public.err(),
+            trusted_system: system.is_ok(),
+            system_error: system.err(),
+            hostname_match: name.is_ok(),
+            name_error: name.err(),
+            chain,
+        }
+    }
+}
+
+fn describe_chain(
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+) -> Vec<CertificateInfo> {
+    let mut chain: Vec<CertificateInfo> = std::iter::once(end_entity)
+        .chain(intermediates.iter())
+        .take(MAX_CHAIN_DESCRIBED)
+        .map(|der| cert::describe(der.as_ref()))
+        .collect();
+    let total = intermediates.len() + 1;
+    if total > MAX_CHAIN_DESCRIBED
+        && let Some(last) = chain.last_mut()
+    {
+        last.subject = format!(
+            "{} (and {} more certificates not described)",
+            last.subject,
+            total - MAX_CHAIN_DESCRIBED
+        );
+    }
+    chain
+}
+
+/// SHA-256 over the name and every certificate, each prefixed by its length so that no two
+/// different inputs collide by concatenation.
+fn cache_key(
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    server_name: &ServerName<'_>,
+) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let name = server_name.to_str();
+    ctx.update(&(name.len() as u64).to_be_bytes());
+    ctx.update(name.as_bytes());
+    for der in std::iter::once(end_entity).chain(intermediates.iter()) {
+        ctx.update(&(der.len() as u64).to_be_bytes());
+        ctx.update(der.as_ref());
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(ctx.finish().as_ref());
+    key
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        let verdict = self.verdict(end_entity, intermediates, server_name, now);
+        let recorded = Recorded {
+            verdict,
+            ocsp_stapled: !ocsp_response.is_empty(),
+        };
+        RECORDED.with(|slot| *slot.borrow_mut() = Some(recorded));
+        // Recorded, not enforced: the handshake goes on so the rest can be observed.
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Pki {
+        ca: rcgen::Certificate,
+        params: rcgen::CertificateParams,
+        ca_key: rcgen::KeyPair,
+    }
+
+    fn pki(name: &str) -> Pki {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca = params.self_signed(&ca_key).unwrap();
+        Pki { ca, params, ca_key }
+    }
+
+    fn leaf(pki: &Pki, name: &str) -> CertificateDer<'static> {
+        let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let issuer = rcgen::Issuer::from_params(&pki.params, &pki.ca_key);
+        params.signed_by(&key, &issuer).unwrap().der().clone()
+    }
+
+    fn stores(public: &[&Pki], system: &[&Pki]) -> TrustStores {
+        let store = |pkis: &[&Pki]| {
+            let mut store = RootCertStore::empty();
+            for pki in pkis {
+                store.add(pki.ca.der().clone()).unwrap();
+            }
+            Arc::new(store)
+        };
+        TrustStores {
+            public: store(public),
+            system: store(system),
+            system_problem: None,
+        }
+    }
+
+    fn verifier(stores: TrustStores) -> RecordingVerifier {
+        RecordingVerifier::new(
+            stores,
+            rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        )
+    }
+
+    fn server_name(name: &str) -> ServerName<'static> {
+        ServerName::try_from(name.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn trusted_everywhere_and_matching() {
+        let pki = pki("Public CA");
+        let v = verifier(stores(&[&pki], &[&pki]));
+        let cert = leaf(&pki, "api.example.no");
+        let verdict = v.verdict(&cert, &[], &server_name("api.example.no"), UnixTime::now());
+        assert!(verdict.trusted_public && verdict.trusted_system && verdict.hostname_match);
+        assert_eq!(verdict.public_error, None);
+        assert_eq!(verdict.chain.len(), 1);
+        assert_eq!(verdict.chain[0].issuer, "CN=Public CA");
+    }
+
+    #[test]
+    fn interception_is_trusted_only_by_the_system_store() {
+        let public = pki("Public CA");
+        let middlebox = pki("Corporate Inspection CA");
+        let v = verifier(stores(&[&public], &[&public, &middlebox]));
+        let cert = leaf(&middlebox, "api.example.no");
+        let verdict = v.verdict(&cert, &[], &server_name("api.example.no"), UnixTime::now());
+        assert!(!verdict.trusted_public);
+        assert!(verdict.trusted_system);
+        assert!(verdict.hostname_match);
+        let reason = verdict.public_error.as_deref().unwrap();
+        assert!(
+            reason.contains("UnknownIssuer") || reason.contains("unknown issuer"),
+            "{reason}"
+        );
+        assert_eq!(verdict.chain[0].issuer, "CN=Corporate Inspection CA");
+    }
+
+    #[test]
+    fn name_mismatch_is_recorded_apart_from_trust() {
+        let pki = pki("Public CA");
+        let v = verifier(stores(&[&pki], &[&pki]));
+        let cert = leaf(&pki, "other.example.no");
+        let verdict = v.verdict(&cert, &[], &server_name("api.example.no"), UnixTime::now());
+        assert!(verdict.trusted_public);
+        assert!(!verdict.hostname_match);
+        assert!(verdict.name_error.is_some());
+    }
+
+    #[test]
+    fn verdicts_are_cached_per_name_and_chain() {
+        let pki = pki("Public CA");
+        let v = verifier(stores(&[&pki], &[]));
+        let cert = leaf(&pki, "api.example.no");
+        let name = server_name("api.example.no");
+        let first = v.verdict(&cert, &[], &name, UnixTime::now());
+        let second = v.verdict(&cert, &[], &name, UnixTime::now());
+        assert!(Arc::ptr_eq(&first, &second));
+        let other = v.verdict(&cert, &[], &server_name("x.example.no"), UnixTime::now());
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert!(!first.trusted_system);
+    }
+
+    #[test]
+    fn the_slot_carries_the_verdict_out_of_the_verifier() {
+        let pki = pki("Public CA");
+        let v = verifier(stores(&[&pki], &[&pki]));
+        let cert = leaf(&pki, "api.example.no");
+        let (result, recorded) = with_recording(|| {
+            v.verify_server_cert(
+                &cert,
+                &[],
+                &server_name("api.example.no"),
+                b"ocsp",
+                UnixTime::now(),
+            )
+        });
+        assert!(result.is_ok());
+        let recorded = recorded.unwrap();
+        assert!(recorded.ocsp_stapled);
+        assert!(recorded.verdict.trusted_public);
+        let (_, nothing) = with_recording(|| ());
+        assert!(nothing.is_none());
+    }
+
+    #[test]
+    fn ca_files_must_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no pem here\n").unwrap();
+        let err = TrustStores::load(std::slice::from_ref(&empty)).unwrap_err();
+        assert!(err.to_string().contains("BEGIN CERTIFICATE"), "{err}");
+        let missing = dir.path().join("missing.pem");
+        assert!(TrustStores::load(&[missing]).is_err());
+        let pki = pki("Private CA");
+        let good = dir.path().join("ca.pem");
+        std::fs::write(&good, pki.ca.pem()).unwrap();
+        let stores = TrustStores::load(&[good]).unwrap();
+        assert_eq!(
+            stores.public.len(),
+            webpki_roots::TLS_SERVER_ROOTS.len() + 1
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! DNS outcomes: answers with TTLs and CNAME chains, and every failure kept apart.
+
+use std::net::Ipv4Addr;
+
+use super::{loopback, probe, run_json};
+use crate::support::dns::{DnsServer, Transport};
+use crate::support::tcp::ClosedPort;
+
+#[test]
+fn answers_ttls_cname_chain_and_server_are_reported() {
+    let closed = ClosedPort::on(loopback(21));
+    let dns = DnsServer::zone("egress.test")
+        .a("api.egress.test", Ipv4Addr::new(127, 0, 0, 21), 300)
+        .cname("www.egress.test", "edge.egress.test", 60)
+        .cname("edge.egress.test", "api.egress.test", 30)
+        .start();
+    let port = closed.addr().port().to_string();
+    let run = run_json(&mut probe(&dns, &[&format!("www.egress.test:{port}")]));
+    let target = run.target("www.egress.test");
+    let dns_report = &target["dns"];
+    assert_eq!(dns_report["outcome"], "answer", "{target}");
+    assert_eq!(dns_report["answers"][0]["address"], "127.0.0.21");
+    assert_eq!(dns_report["answers"][0]["ttl"], 300);
+    assert_eq!(
+        dns_report["cname_chain"],
+        serde_json::json!(["edge.egress.test", "api.egress.test"])
+    );
+    assert_eq!(dns_report["server"], dns.resolver_arg());
+    assert_eq!(target["address"], "127.0.0.21");
+    assert_eq!(target["origin"], "dns");
+    assert_eq!(target["tcp"]["state"], "refused");
+    assert_eq!(run.code, 1, "a refused target fails the run");
+}
+
+#[test]
+fn dns_failures_are_told_apart() {
+    let dns = DnsServer::zone("egress.test")
+        .aaaa("v6only.egress.test", std::net::Ipv6Addr::LOCALHOST, 60)
+        .servfail("broken.egress.test")
+        .refused("refused.egress.test")
+        .silent("silent.egress.test")
+        .start();
+    let run = run_json(
+        probe(
+            &dns,
+            &[
+                "missing.egress.test",
+                "v6only.egress.test",
+                "broken.egress.test",
+                "refused.egress.test",
+                "silent.egress.test",
+            ],
+        )
+        .args(["--family", "4", "--dns-timeout", "1s"]),
+    );
+    for (host, outcome) in [
+        ("missing.egress.test", "nxdomain"),
+        ("v6only.egress.test", "no-records"),
+        ("broken.egress.test", "servfail"),
+        ("refused.egress.test", "refused"),
+        ("silent.egress.test", "timeout"),
+    ] {
+        let target = run.target(host);
+        assert_eq!(target["dns"]["outcome"], outcome, "{host}: {target}");
+        assert!(target["dns"]["message"].is_string(), "{host}: {target}");
+        // No address: the name is still reported, with nothing probed.
+        assert!(
+            target["address"].is_null() && target["tcp"].is_null(),
+            "{target}"
+        );
+        assert_eq!(target["port"], 443);
+    }
+    assert_eq!(run.code, 1);
+    // --family 4 asks for A only.
+    assert!(
+        dns.queries_for("v6only.egress.test")
+            .iter()
+            .all(|q| q.qtype == crate::support::dns::RecordType::A)
+    );
+}
+
+#[test]
+fn a_truncated_udp_answer_is_retried_over_tcp() {
+    let closed = ClosedPort::on(loopback(22));
+    let dns = DnsServer::zone("egress.test")
+        .a("tc.egress.test", Ipv4Addr::new(127, 0, 0, 22), 60)
+        .truncate_udp("tc.egress.test")
+        .start();
+    let target = format!("tc.egress.test:{}", closed.addr().port());
+    let run = run_json(probe(&dns, &[&target]).args(["--family", "4"]));
+    assert_eq!(run.target("tc.egress.test")["dns"]["outcome"], "answer");
+    let transports: Vec<Transport> = dns
+        .queries_for("tc.egress.test")
+        .iter()
+        .map(|q| q.transport)
+        .collect();
+    assert!(transports.contains(&Transport::Udp), "{transports:?}");
+    assert!(transports.contains(&Transport::Tcp), "{transports:?}");
+}
+
+#[test]
+fn a_thousand_addresses_are_recorded_but_probing_is_capped() {
+    let closed = ClosedPort::on(loopback(23));
+    let addresses =
+        (0..1000u32).map(|i| Ipv4Addr::new(127, 1, (i / 250) as u8, (i % 250 + 1) as u8));
+    let dns = DnsServer::zone("egress.test")
+        .a_many("many.egress.test", addresses, 60)
+        .start();
+    let target = format!("many.egress.test:{}", closed.addr().port());
+    let started = std::time::Instant::now();
+    let run = run_json(probe(&dns, &[&target]).args(["--family", "4", "--max-addresses", "8"]));
+    assert!(started.elapsed().as_secs() < 60, "ends, does not hang");
+    let targets = run.targets("many.egress.test");
+    assert_eq!(targets.len(), 8, "{}", run.json);
+    let dns_report = &targets[0]["dns"];
+    assert_eq!(dns_report["answers"].as_array().unwrap().len(), 1000);
+    assert_eq!(dns_report["addresses_dropped"], 992);
+}

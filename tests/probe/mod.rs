@@ -1,0 +1,118 @@
+//! The probe engine end to end: `egresscheck probe` run as a subprocess against the offline
+//! harness (DNS server, test PKI and TLS servers, bad TCP endpoints, CONNECT proxy, network
+//! namespaces). One file per layer; every outcome the engine distinguishes has a test.
+
+mod cli;
+mod dns;
+mod proxy;
+mod tcp;
+mod tls;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::dns::DnsServer;
+
+/// Environment the probe reads; removed so the machine's settings cannot leak into a test.
+pub const PROBE_ENV: [&str; 7] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NO_COLOR",
+];
+
+/// The binary with a clean environment.
+pub fn egresscheck() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_egresscheck"));
+    for var in PROBE_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// `egresscheck probe --format json --resolver DNS TARGETS...`.
+pub fn probe(dns: &DnsServer, targets: &[&str]) -> Command {
+    let mut cmd = egresscheck();
+    cmd.args([
+        "probe",
+        "--format",
+        "json",
+        "--resolver",
+        &dns.resolver_arg(),
+    ]);
+    cmd.args(targets);
+    cmd
+}
+
+/// `egresscheck probe --resolver DNS TARGETS...` with the table output.
+pub fn probe_table(dns: &DnsServer, targets: &[&str]) -> Command {
+    let mut cmd = egresscheck();
+    cmd.args(["probe", "--resolver", &dns.resolver_arg()]);
+    cmd.args(targets);
+    cmd
+}
+
+/// A finished run: exit code, the JSON document, standard error.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub json: Value,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The target objects of `host`.
+    pub fn targets(&self, host: &str) -> Vec<&Value> {
+        self.json["targets"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no targets array in {}", self.json))
+            .iter()
+            .filter(|t| t["host"] == host)
+            .collect()
+    }
+
+    /// The only target object of `host`.
+    pub fn target(&self, host: &str) -> &Value {
+        let targets = self.targets(host);
+        assert_eq!(targets.len(), 1, "one target for {host}: {}", self.json);
+        targets[0]
+    }
+}
+
+/// Runs `cmd` and parses its JSON output.
+pub fn run_json(cmd: &mut Command) -> Run {
+    let output = cmd.output().expect("run egresscheck");
+    parse(&output)
+}
+
+fn parse(output: &Output) -> Run {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}\nstderr:\n{stderr}"));
+    Run {
+        code: output.status.code().expect("exit code"),
+        json,
+        stderr,
+    }
+}
+
+/// Runs `cmd` and returns exit code, standard output and standard error as text.
+pub fn run_text(cmd: &mut Command) -> (i32, String, String) {
+    let output = cmd.output().expect("run egresscheck");
+    (
+        output.status.code().expect("exit code"),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A loopback address of its own for a test server, so DNS can point at it.
+pub fn loopback(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
