@@ -387,7 +387,9 @@ fn audit_name(
                 DnsOutcome::Servfail | DnsOutcome::Refused => {
                     "the resolver failed or refused: check the resolver, or name another with --resolver"
                 }
-                _ => "check the resolver and the name",
+                _ => {
+                    "the resolver could not be reached or gave no usable answer: let this host reach its DNS resolver (udp and tcp port 53), or name one with --resolver"
+                }
             };
             let documented = if planned.documented.is_empty() {
                 String::new()

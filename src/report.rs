@@ -361,3 +361,142 @@ pub fn tcp_state_name(state: TcpState) -> String {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| format!("{state:?}"))
 }
+
+/// Why a rule is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NeedReason {
+    /// The connect timed out.
+    Blocked,
+    /// The connect was refused.
+    Refused,
+    /// No route, or an ICMP prohibition.
+    Unreachable,
+    /// DNS returned an address the table does not document for the environment.
+    Undocumented,
+}
+
+/// One opening this run found missing: a rule the firewall needs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NeededRule {
+    /// Environment.
+    pub environment: String,
+    /// Service.
+    pub service: String,
+    /// The name probed.
+    pub host: String,
+    /// The address (a /32 or /128), absent for a host-name rule.
+    pub address: Option<std::net::IpAddr>,
+    /// The host pattern of the catalog entry, for FQDN-capable firewalls.
+    pub pattern: String,
+    /// `tcp`.
+    pub protocol: &'static str,
+    /// Port.
+    pub port: u16,
+    /// Why.
+    pub reasons: Vec<NeedReason>,
+    /// True when the address is outside the table (the provider moved it without notice).
+    pub undocumented: bool,
+}
+
+/// The openings this run found missing, in plan order: every target that was blocked,
+/// refused or unreachable, and every DNS answer outside the table (which rules built from the
+/// table would block, whatever this run saw). Legacy hosts past their sunset need none.
+pub fn rules_needed(report: &Report<'_>) -> Vec<NeededRule> {
+    let mut needed: Vec<NeededRule> = Vec::new();
+    for row in report.rows() {
+        if row.planned.kind == EntryKind::Legacy
+            && report
+                .catalog
+                .legacy
+                .iter()
+                .any(|l| l.host == row.planned.name && l.is_past_sunset(report.as_of))
+        {
+            continue;
+        }
+        let Some(address) = row.target.address else {
+            continue;
+        };
+        let mut reasons = Vec::new();
+        match row.target.tcp.state {
+            TcpState::Filtered => reasons.push(NeedReason::Blocked),
+            TcpState::Refused => reasons.push(NeedReason::Refused),
+            TcpState::Unreachable => reasons.push(NeedReason::Unreachable),
+            _ => {}
+        }
+        let undocumented = !row.documented && audit::from_dns(row.target);
+        if undocumented {
+            reasons.push(NeedReason::Undocumented);
+        }
+        if reasons.is_empty() {
+            continue;
+        }
+        let rule = NeededRule {
+            environment: row.planned.environment.to_string(),
+            service: row.planned.service.to_string(),
+            host: row.planned.name.to_string(),
+            address: Some(address),
+            pattern: row.planned.pattern.to_string(),
+            protocol: "tcp",
+            port: row.target.port.get(),
+            reasons,
+            undocumented,
+        };
+        if !needed.contains(&rule) {
+            needed.push(rule);
+        }
+    }
+    needed
+}
+
+/// The needed rules as entries of a rule set, for any firewall dialect: each address, and
+/// the host pattern of its entry for FQDN-capable dialects.
+pub fn needed_entries(report: &Report<'_>, needed: &[NeededRule]) -> Vec<crate::rules::Entry> {
+    use crate::rules::{Destination, Entry};
+    let mut entries = Vec::new();
+    for rule in needed {
+        let Some(planned) =
+            report.plan.names.iter().find(|p| {
+                p.name.as_str() == rule.host && p.environment.as_str() == rule.environment
+            })
+        else {
+            continue;
+        };
+        let Ok(port) = crate::catalog::Port::try_from(rule.port) else {
+            continue;
+        };
+        let why: Vec<&str> = rule
+            .reasons
+            .iter()
+            .map(|r| match r {
+                NeedReason::Blocked => "blocked",
+                NeedReason::Refused => "refused",
+                NeedReason::Unreachable => "unreachable",
+                NeedReason::Undocumented => "DNS answer outside the table",
+            })
+            .collect();
+        let comment = format!("{} on {}", why.join(", "), report.as_of);
+        let base = |destination| Entry {
+            environment: planned.environment.clone(),
+            service: planned.service.clone(),
+            destination,
+            protocol: crate::catalog::Protocol::Tcp,
+            port,
+            host: Some(planned.pattern.clone()),
+            comment: Some(comment.clone()),
+            expires: None,
+        };
+        if let Some(address) = rule.address {
+            entries.push(base(Destination::Prefix(ipnet::IpNet::from(address))));
+        }
+        let names = match &planned.pattern {
+            crate::catalog::HostPattern::Wildcard(_) => vec![planned.name.clone()],
+            crate::catalog::HostPattern::Exact(name) => vec![name.clone()],
+        };
+        entries.push(base(Destination::Host {
+            pattern: planned.pattern.clone(),
+            names,
+        }));
+    }
+    entries
+}

@@ -11,8 +11,9 @@
 
 mod audit;
 mod catalog;
+mod check;
 mod data_cmd;
 mod harness_selftest;
-mod rules;
 mod probe;
+mod rules;
 mod support;

@@ -4,9 +4,10 @@
 //! plain options struct of [`crate::commands`], validated on the way (ripgrep's low-level /
 //! high-level split).
 
+mod check;
 mod data;
-mod rules;
 pub mod probe;
+mod rules;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,6 +39,10 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The main job: resolve and probe every documented host from this network, compare
+    /// with the table, report (table, json, prometheus, junit, nagios). Exit 0 pass, 1 fail,
+    /// 2 bad usage or data.
+    Check(Box<check::CheckArgs>),
     /// Validate, show, compare and audit data files.
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -64,6 +69,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
     let data = cli.data_source();
     let data_given = cli.data.is_some();
     match cli.command {
+        Command::Check(args) => args.run(data, out),
         Command::Data(command) => command.run(data, out),
         Command::Rules(args) => args.run(data, data_given, out),
         Command::Probe(args) => args.run(out),

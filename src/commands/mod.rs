@@ -3,9 +3,10 @@
 //! Commands never print to the process's standard output directly (ripgrep's printers take a
 //! writer): tests run them in memory, and `main` owns the real streams.
 
+pub mod check;
 pub mod data;
-pub mod rules;
 pub mod probe;
+pub mod rules;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -71,6 +72,12 @@ pub enum CommandError {
     /// The probe could not start (a `--ca-file` that cannot be used, no runtime).
     #[error("{0}")]
     Probe(#[from] crate::probe::ProbeError),
+    /// The `--baseline` cannot be used.
+    #[error("{0}")]
+    Baseline(#[from] crate::report::BaselineError),
+    /// A file the command writes (`--save`, `--output`) could not be written.
+    #[error("{0}")]
+    Write(#[from] crate::atomic::WriteError),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[source] io::Error),

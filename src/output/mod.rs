@@ -7,6 +7,7 @@
 //! `check --format json`: one (host, address, port) with what DNS, TCP and TLS showed.
 //! [`probe_table`] is the `probe` command's table.
 
+pub mod json;
 pub mod junit;
 pub mod nagios;
 pub mod probe_table;

@@ -167,13 +167,13 @@ impl Renderer for TableRenderer {
 /// What to do next, when something is blocked or undocumented.
 fn advice(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     let has = |codes: &[Code]| report.findings.iter().any(|f| codes.contains(&f.code));
-    let dns_only = !report.findings.is_empty()
-        && report
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Fail)
-            .all(|f| f.code == Code::DnsFailure);
-    if dns_only {
+    let nothing_resolved = !report.observations.is_empty()
+        && report.observations.iter().all(|o| {
+            o.dns
+                .as_ref()
+                .is_some_and(|d| d.outcome() != crate::probe::model::DnsOutcome::Answer)
+        });
+    if nothing_resolved {
         writeln!(out)?;
         writeln!(
             out,

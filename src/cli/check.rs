@@ -1,0 +1,155 @@
+//! `egresscheck check …`: arguments of the main job.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::probe::{OPEN_FILE_CEILING, ProbeFlags, proxy_env};
+use crate::audit::{AuditOptions, DEFAULT_CERT_WARN_DAYS, DEFAULT_STALE_DAYS, SUNSET_WARN_DAYS};
+use crate::commands::check::{self, CheckFormat, CheckOptions};
+use crate::commands::{CommandError, DataSource};
+use crate::exit::Status;
+use crate::probe::options;
+
+/// Report format of `check`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CheckFormatArg {
+    /// Summary, a table per environment, findings, next steps.
+    Table,
+    /// The versioned JSON report (also what --baseline reads).
+    Json,
+    /// Prometheus text exposition for node_exporter's textfile collector.
+    Prometheus,
+    /// JUnit XML, one test case per target.
+    Junit,
+    /// One Nagios plugin status line with perfdata; exit 0/1/2/3.
+    Nagios,
+}
+
+impl From<CheckFormatArg> for CheckFormat {
+    fn from(arg: CheckFormatArg) -> Self {
+        match arg {
+            CheckFormatArg::Table => CheckFormat::Table,
+            CheckFormatArg::Json => CheckFormat::Json,
+            CheckFormatArg::Prometheus => CheckFormat::Prometheus,
+            CheckFormatArg::Junit => CheckFormat::Junit,
+            CheckFormatArg::Nagios => CheckFormat::Nagios,
+        }
+    }
+}
+
+/// `egresscheck check`: compare the network with the table.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Environments to check (id, name or alias; repeatable) [default: all].
+    #[arg(long = "env", value_name = "ENV")]
+    pub environments: Vec<String>,
+
+    /// Services to check (id or name; repeatable) [default: all].
+    #[arg(long = "service", value_name = "SERVICE")]
+    pub services: Vec<String>,
+
+    /// Only these names (probe names, hosts or legacy hosts; repeatable).
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
+
+    /// How to probe.
+    #[command(flatten)]
+    pub flags: ProbeFlags,
+
+    /// Judge sunsets, certificates and staleness as of this date (YYYY-MM-DD) [default: today, UTC].
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<chrono::NaiveDate>,
+
+    /// Warn when a certificate expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_CERT_WARN_DAYS, value_parser = clap::value_parser!(i64).range(0..=3650))]
+    pub cert_warn_days: i64,
+
+    /// Report the data as stale when its source page is older than this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_STALE_DAYS, value_parser = clap::value_parser!(i64).range(1..=36500))]
+    pub stale_days: i64,
+
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: CheckFormatArg,
+
+    /// Write the report to FILE (atomically: temporary file, fsync, rename) instead of
+    /// standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// An earlier JSON report (`--format json` or `--save`) to report drift against.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Also write the JSON report to FILE (atomically), for the next run's --baseline.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+
+    /// After the report, print the firewall rules that would let through what this run
+    /// found blocked, refused, unreachable or undocumented, in this dialect (any of
+    /// `egresscheck rules --list-formats`). With a machine --format, needs --output.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_dialect)]
+    pub rules: Option<crate::rules::Format>,
+}
+
+fn parse_dialect(name: &str) -> Result<crate::rules::Format, String> {
+    crate::rules::Format::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = crate::rules::Format::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown rules format; one of: {}", names.join(", "))
+    })
+}
+
+impl CheckArgs {
+    /// Runs the command against `data`.
+    pub fn run(self, data: DataSource, out: &mut dyn Write) -> Result<Status, CommandError> {
+        let nagios = matches!(self.format, CheckFormatArg::Nagios);
+        let result = self.run_inner(data, out);
+        match result {
+            // A Nagios plugin that cannot run says UNKNOWN (exit 3) on standard output.
+            Err(err) if nagios && !err.is_broken_pipe() => {
+                writeln!(
+                    out,
+                    "EGRESSCHECK UNKNOWN - {}",
+                    crate::term::sanitize(&err.to_string()).replace('\n', "; ")
+                )?;
+                Ok(Status::Unknown)
+            }
+            other => other,
+        }
+    }
+
+    fn run_inner(self, data: DataSource, out: &mut dyn Write) -> Result<Status, CommandError> {
+        options::raise_open_file_limit(OPEN_FILE_CEILING);
+        let catalog = data.load()?;
+        let probe = self.flags.to_options(&proxy_env())?;
+        let options = CheckOptions {
+            environments: self.environments,
+            services: self.services,
+            hosts: self.hosts,
+            probe,
+            as_of: self
+                .as_of
+                .unwrap_or_else(|| chrono::Utc::now().date_naive()),
+            audit: AuditOptions {
+                cert_warn_days: self.cert_warn_days,
+                stale_days: self.stale_days,
+                sunset_warn_days: SUNSET_WARN_DAYS,
+            },
+            strict: self.strict,
+            format: self.format.into(),
+            output: self.output,
+            baseline: self.baseline,
+            save: self.save,
+            rules: self.rules,
+            progress: check::stderr_is_terminal(),
+            colour: crate::term::stdout_wants_colour(),
+        };
+        check::check(&catalog, &options, out, &mut std::io::stderr())
+    }
+}

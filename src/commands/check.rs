@@ -1,0 +1,295 @@
+//! `check`: plan → probe → audit → output, with baselines, atomic saves and the rules needed.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+
+use crate::atomic::write_atomically;
+use crate::audit::AuditOptions;
+use crate::catalog::{Catalog, DnsName};
+use crate::commands::CommandError;
+use crate::exit::Status;
+use crate::output::Renderer;
+use crate::output::json::JsonRenderer;
+use crate::output::junit::JunitRenderer;
+use crate::output::nagios::NagiosRenderer;
+use crate::output::prometheus::PrometheusRenderer;
+use crate::output::table::TableRenderer;
+use crate::plan::{Plan, Selection};
+use crate::probe::options::ProbeOptions;
+use crate::report::{Baseline, MAX_BASELINE_BYTES, Report};
+
+/// Report formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckFormat {
+    /// Tables for people.
+    Table,
+    /// The versioned JSON report.
+    Json,
+    /// Prometheus text exposition.
+    Prometheus,
+    /// JUnit XML.
+    Junit,
+    /// A Nagios plugin status line.
+    Nagios,
+}
+
+/// Everything `check` needs, already validated by the CLI layer.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// `--env` words (ids, names, aliases).
+    pub environments: Vec<String>,
+    /// `--service` words (ids, names).
+    pub services: Vec<String>,
+    /// `--host` names.
+    pub hosts: Vec<String>,
+    /// How to probe.
+    pub probe: ProbeOptions,
+    /// The date findings are judged at.
+    pub as_of: NaiveDate,
+    /// Audit thresholds.
+    pub audit: AuditOptions,
+    /// Warnings fail the run.
+    pub strict: bool,
+    /// Output format.
+    pub format: CheckFormat,
+    /// Write the report here (atomically) instead of standard output.
+    pub output: Option<PathBuf>,
+    /// Earlier JSON report to compare with.
+    pub baseline: Option<PathBuf>,
+    /// Write the JSON report here (atomically).
+    pub save: Option<PathBuf>,
+    /// Also print the rules this run found missing, in this dialect.
+    pub rules: Option<crate::rules::Format>,
+    /// Show a progress bar on standard error.
+    pub progress: bool,
+    /// Use colour in the table.
+    pub colour: bool,
+}
+
+/// Turns `--env`, `--service` and `--host` into a selection, rejecting unknown words.
+pub fn selection(catalog: &Catalog, options: &CheckOptions) -> Result<Selection, CommandError> {
+    let environments = crate::commands::data::select_environments(catalog, &options.environments)?
+        .into_iter()
+        .filter(|_| !options.environments.is_empty())
+        .map(|e| e.id.clone())
+        .collect();
+    let mut services = Vec::new();
+    for word in &options.services {
+        let service = catalog.find_service(word).ok_or_else(|| {
+            let known: Vec<String> = catalog
+                .services
+                .iter()
+                .map(|s| format!("{} ({})", s.id, s.name))
+                .collect();
+            CommandError::Usage(format!(
+                "--service {word:?}: no such service; known: {}",
+                known.join(", ")
+            ))
+        })?;
+        services.push(service.id.clone());
+    }
+    let mut hosts = Vec::new();
+    for word in &options.hosts {
+        let name = DnsName::parse(word).map_err(|err| {
+            CommandError::Usage(format!("--host {:?}: {err}", crate::term::sanitize(word)))
+        })?;
+        hosts.push(name);
+    }
+    let selection = Selection {
+        environments,
+        services,
+        hosts,
+    };
+    if !selection.hosts.is_empty() {
+        let everything = Plan::new(
+            catalog,
+            &Selection {
+                hosts: Vec::new(),
+                ..selection.clone()
+            },
+        );
+        for host in &selection.hosts {
+            if !everything.names.iter().any(|p| &p.name == host) {
+                let known: Vec<&str> = everything.names.iter().map(|p| p.name.as_str()).collect();
+                return Err(CommandError::Usage(format!(
+                    "--host {host}: not a name to probe in the selected environments; known: {}",
+                    known.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(selection)
+}
+
+/// Reads `--baseline`. A missing file is the first run of a schedule when `--save` names the
+/// same file; otherwise it is an error.
+fn read_baseline(
+    options: &CheckOptions,
+    err: &mut dyn Write,
+) -> Result<Option<Baseline>, CommandError> {
+    let Some(path) = &options.baseline else {
+        return Ok(None);
+    };
+    let shown = path.display().to_string();
+    match std::fs::File::open(path) {
+        Ok(file) => {
+            let bytes = crate::catalog::read_bounded(
+                std::io::Read::take(file, (MAX_BASELINE_BYTES as u64) + 1),
+                &shown,
+            )
+            .map_err(|e| {
+                CommandError::Baseline(crate::report::BaselineError::Invalid {
+                    file: shown.clone(),
+                    reason: e.to_string(),
+                })
+            })?;
+            Ok(Some(Baseline::from_json(&shown, &bytes)?))
+        }
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && options.save.as_deref() == Some(path.as_path()) =>
+        {
+            writeln!(
+                err,
+                "egresscheck: no baseline at {shown} yet; this run writes it, drift is reported from the next run on"
+            )?;
+            Ok(None)
+        }
+        Err(source) => Err(CommandError::Baseline(crate::report::BaselineError::Read {
+            file: shown,
+            source,
+        })),
+    }
+}
+
+/// Runs `check`, writing the report to `out` (or `--output`) and notes to `err`.
+pub fn check(
+    catalog: &Catalog,
+    options: &CheckOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Status, CommandError> {
+    if options.rules.is_some() && options.format != CheckFormat::Table && options.output.is_none() {
+        return Err(CommandError::Usage(
+            "--rules prints rules on standard output after the report; with a machine format give the report a file with --output".to_owned(),
+        ));
+    }
+    let selection = selection(catalog, options)?;
+    let plan = Plan::new(catalog, &selection);
+    if plan.is_empty() {
+        return Err(CommandError::Usage(
+            "nothing to check: the selection names no host".to_owned(),
+        ));
+    }
+    let baseline = read_baseline(options, err)?;
+    let requests = plan.requests();
+
+    let started = Instant::now();
+    let bar = options.progress.then(|| progress_bar(requests.len()));
+    let update = |p: crate::probe::Progress| {
+        if let Some(bar) = &bar {
+            bar.set_length(p.targets.max(p.names) as u64);
+            bar.set_position(p.targets_done as u64);
+            bar.set_message(format!("{}/{} names resolved", p.names_done, p.names));
+        }
+    };
+    let observations = crate::probe::run_blocking(&requests, &options.probe, Some(&update))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let duration = started.elapsed().as_secs_f64();
+
+    let report = Report::build(
+        catalog,
+        &plan,
+        &observations,
+        options.as_of,
+        &options.audit,
+        baseline.as_ref(),
+        duration,
+    );
+
+    let mut rendered = Vec::new();
+    let nagios = NagiosRenderer {
+        strict: options.strict,
+    };
+    match options.format {
+        CheckFormat::Table => TableRenderer {
+            colour: options.colour,
+        }
+        .render(&report, &mut rendered)?,
+        CheckFormat::Json => JsonRenderer.render(&report, &mut rendered)?,
+        CheckFormat::Prometheus => PrometheusRenderer.render(&report, &mut rendered)?,
+        CheckFormat::Junit => JunitRenderer.render(&report, &mut rendered)?,
+        CheckFormat::Nagios => nagios.render(&report, &mut rendered)?,
+    }
+    match &options.output {
+        Some(path) => write_atomically(path, &rendered)?,
+        None => out.write_all(&rendered)?,
+    }
+    if let Some(path) = &options.save {
+        save(&report, path)?;
+    }
+    if let Some(dialect) = options.rules {
+        if options.output.is_none() {
+            writeln!(out)?;
+        }
+        out.write_all(rules_needed_text(&report, &selection, options, dialect).as_bytes())?;
+    }
+    Ok(match options.format {
+        CheckFormat::Nagios => nagios.status(&report),
+        _ if report.failed(options.strict) => Status::Fail,
+        _ => Status::Pass,
+    })
+}
+
+/// The rules that would let through what this run found closed, in `dialect`.
+fn rules_needed_text(
+    report: &Report<'_>,
+    selection: &Selection,
+    options: &CheckOptions,
+    dialect: crate::rules::Format,
+) -> String {
+    use crate::rules::{Header, Options as RuleOptions, RuleSet};
+    let needed = crate::report::rules_needed(report);
+    let mut rule_options = RuleOptions::new(options.as_of);
+    rule_options.environments = selection.environments.clone();
+    rule_options.services = selection.services.clone();
+    let mut header = Header::for_catalog(report.catalog, &rule_options);
+    header.purpose = Some(format!(
+        "only what egresscheck check found closed on {}: blocked, refused or unreachable targets, and DNS answers outside the provider's table ({} openings)",
+        options.as_of,
+        needed.len()
+    ));
+    let entries = crate::report::needed_entries(report, &needed);
+    dialect.render(&RuleSet::from_entries(header, entries))
+}
+
+fn save(report: &Report<'_>, path: &Path) -> Result<(), CommandError> {
+    let mut json = Vec::new();
+    JsonRenderer.render(report, &mut json)?;
+    write_atomically(path, &json)?;
+    Ok(())
+}
+
+fn progress_bar(names: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(names as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {bar:30} {pos}/{len} targets, {msg} ({elapsed})",
+    ) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// True when standard error is a terminal (the progress bar goes there).
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}

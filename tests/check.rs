@@ -1,0 +1,792 @@
+//! `egresscheck check` end to end on the offline harness: a data file whose endpoints are
+//! served by local servers (documented, undocumented, black-holed, expired, intercepted,
+//! legacy past its sunset), asserting findings, exit codes and every output format.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use crate::support::dns::DnsServer;
+use crate::support::netns;
+use crate::support::pki::TestCa;
+use crate::support::tcp::UnansweredPort;
+use crate::support::tls::TlsServer;
+
+const BIN: &str = env!("CARGO_BIN_EXE_egresscheck");
+const AS_OF: &str = "2026-11-28";
+
+fn date(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+fn ip(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+/// The local stand-ins for one provider, and a data file describing them.
+struct Lab {
+    _dns: DnsServer,
+    _servers: Vec<TlsServer>,
+    _hole: UnansweredPort,
+    public_ca: TestCa,
+    middlebox_ca: TestCa,
+    dir: tempfile::TempDir,
+    data: PathBuf,
+    resolver: String,
+    /// Every port in use, for normalising snapshots.
+    ports: Vec<u16>,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let public_ca = TestCa::new("Egress Public Root CA");
+        let middlebox_ca = TestCa::new("Corporate Inspection CA");
+        let valid_from = date("2026-01-01");
+        let valid_to = date("2031-01-01");
+        let leaf = |ca: &TestCa, name: &str, serial: u64, from: NaiveDate, to: NaiveDate| {
+            ca.leaf(&[name]).validity(from, to).serial(serial).issue()
+        };
+        let good = TlsServer::builder(leaf(
+            &public_ca,
+            "good.api.egress.test",
+            1,
+            valid_from,
+            valid_to,
+        ))
+        .bind(ip(11))
+        .start();
+        let moved = TlsServer::builder(leaf(
+            &public_ca,
+            "moved.api.egress.test",
+            2,
+            valid_from,
+            valid_to,
+        ))
+        .bind(ip(12))
+        .start();
+        let expired = TlsServer::builder(leaf(
+            &public_ca,
+            "expired.api.egress.test",
+            3,
+            date("2024-01-01"),
+            date("2025-01-01"),
+        ))
+        .bind(ip(15))
+        .start();
+        let intercepted = TlsServer::builder(leaf(
+            &middlebox_ca,
+            "intercepted.api.egress.test",
+            4,
+            valid_from,
+            valid_to,
+        ))
+        .bind(ip(16))
+        .start();
+        let legacy =
+            TlsServer::builder(leaf(&public_ca, "old.egress.test", 5, valid_from, valid_to))
+                .bind(ip(17))
+                .start();
+        let hole = UnansweredPort::builder().bind(ip(14)).unanswered();
+
+        let dns = DnsServer::zone("egress.test")
+            .addr("good.api.egress.test", ip(11), 300)
+            .addr("moved.api.egress.test", ip(12), 300)
+            .addr("hole.api.egress.test", ip(14), 300)
+            .addr("expired.api.egress.test", ip(15), 300)
+            .addr("intercepted.api.egress.test", ip(16), 300)
+            .addr("old.egress.test", ip(17), 300)
+            .start();
+
+        let ports = vec![
+            good.port(),
+            moved.port(),
+            hole.addr().port(),
+            expired.port(),
+            intercepted.port(),
+            legacy.port(),
+        ];
+        let text = format!(
+            r#"schema = 1
+
+[data]
+provider = "Egress Test Provider"
+version = "2026-01-01.1"
+primary_source = "page"
+
+[[source]]
+id = "page"
+publisher = "Egress Test Provider"
+title = "Firewall openings"
+url = "https://provider.egress.test/firewall"
+document_date = 2026-01-01
+
+[[environment]]
+id = "prod"
+name = "Production"
+
+[[service]]
+id = "api"
+name = "Test API"
+
+[[endpoint]]
+environment = "prod"
+service = "api"
+host = "good.api.egress.test"
+ipv4 = ["127.0.0.11"]
+ports = [{good}]
+source = "page"
+
+[[endpoint]]
+environment = "prod"
+service = "api"
+host = "moved.api.egress.test"
+ports = [{moved}]
+source = "page"
+
+[[endpoint]]
+environment = "prod"
+service = "api"
+host = "hole.api.egress.test"
+ipv4 = ["127.0.0.14"]
+ports = [{hole}]
+source = "page"
+
+[[endpoint]]
+environment = "prod"
+service = "api"
+host = "expired.api.egress.test"
+ipv4 = ["127.0.0.15"]
+ports = [{expired}]
+source = "page"
+
+[[endpoint]]
+environment = "prod"
+service = "api"
+host = "intercepted.api.egress.test"
+ipv4 = ["127.0.0.16"]
+ports = [{intercepted}]
+source = "page"
+
+[[legacy]]
+environment = "prod"
+service = "api"
+host = "old.egress.test"
+ipv4 = ["127.0.0.17"]
+ports = [{legacy}]
+sunset = 2025-06-30
+sunset_basis = "announced on the page"
+replaced_by = "good.api.egress.test"
+source = "page"
+"#,
+            good = ports[0],
+            moved = ports[1],
+            hole = ports[2],
+            expired = ports[3],
+            intercepted = ports[4],
+            legacy = ports[5],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("lab.toml");
+        std::fs::write(&data, text).unwrap();
+        let resolver = dns.resolver_arg();
+        Lab {
+            _dns: dns,
+            _servers: vec![good, moved, expired, intercepted, legacy],
+            _hole: hole,
+            public_ca,
+            middlebox_ca,
+            dir,
+            data,
+            resolver,
+            ports,
+        }
+    }
+
+    /// `egresscheck --data lab.toml check …` with the lab's resolver, CA and middlebox.
+    fn check(&self, extra: &[&str]) -> Output {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--data")
+            .arg(&self.data)
+            .args([
+                "check",
+                "--resolver",
+                &self.resolver,
+                "--timeout",
+                "1s",
+                "--as-of",
+                AS_OF,
+                "--no-proxy",
+            ])
+            .arg("--ca-file")
+            .arg(self.public_ca.pem_file())
+            // The middlebox's CA is in the "system" store only: the mark of interception.
+            .env("SSL_CERT_FILE", self.middlebox_ca.pem_file())
+            .env_remove("SSL_CERT_DIR")
+            .env("NO_COLOR", "1")
+            .args(extra);
+        cmd.output().unwrap()
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Replaces what changes from run to run (ports, timings, fingerprints) with
+    /// placeholders, so that snapshots compare what matters.
+    fn normalise(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for (i, port) in self.ports.iter().enumerate() {
+            text = replace_word(&text, &port.to_string(), &format!("<port{i}>"));
+        }
+        text = replace_word(&text, &self.data.display().to_string(), "<data>");
+        scrub_numbers(&text)
+    }
+}
+
+/// Replaces `word` where it is not part of a longer number.
+fn replace_word(text: &str, word: &str, with: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(word) {
+        let before = rest[..at].chars().last();
+        let after = rest[at + word.len()..].chars().next();
+        let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
+        out.push_str(&rest[..at]);
+        out.push_str(if digit(before) || digit(after) {
+            word
+        } else {
+            with
+        });
+        rest = &rest[at + word.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Timings and hex fingerprints: `0.123` after `ms`-like keys and 64-hex-digit runs.
+fn scrub_numbers(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut line = line.to_owned();
+        for key in [
+            "\"ms\": ",
+            "\"duration_seconds\": ",
+            "time=\"",
+            "duration=",
+            "_seconds{",
+            "_seconds ",
+        ] {
+            line = scrub_after(&line, key);
+        }
+        line = scrub_hex(&line);
+        for unit in [" ms", " s)"] {
+            line = scrub_before(&line, unit);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+fn scrub_after(line: &str, key: &str) -> String {
+    let Some(at) = line.find(key) else {
+        return line.to_owned();
+    };
+    let start = at + key.len();
+    // For labelled samples, the value follows the closing brace.
+    let start = if key.ends_with('{') {
+        line[start..].find("} ").map_or(start, |i| start + i + 2)
+    } else {
+        start
+    };
+    let end = line[start..]
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == '-'))
+        .map_or(line.len(), |i| start + i);
+    if end == start {
+        return line.to_owned();
+    }
+    format!("{}<n>{}", &line[..start], &line[end..])
+}
+
+fn scrub_before(line: &str, unit: &str) -> String {
+    let mut out = line.to_owned();
+    let mut from = 0;
+    while let Some(found) = out[from..].find(unit) {
+        let at = from + found;
+        let start = out[..at]
+            .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .map_or(0, |i| i + 1);
+        if start < at {
+            out = format!("{}<n>{}", &out[..start], &out[at..]);
+            from = start + 3 + unit.len();
+        } else {
+            from = at + unit.len();
+        }
+    }
+    out
+}
+
+fn scrub_hex(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .count();
+        if run >= 32 {
+            out.push_str("<sha256>");
+            i += run;
+        } else {
+            out.extend(&chars[i..i + run.max(1)]);
+            i += run.max(1);
+        }
+    }
+    out
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn codes_for(report: &Value, host: &str) -> Vec<String> {
+    let mut codes: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["host"] == host)
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect();
+    codes.sort();
+    codes
+}
+
+#[test]
+fn check_reports_each_kind_of_target_with_its_finding() {
+    let lab = Lab::new();
+    let out = lab.check(&["--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["schema"], 1);
+    assert_eq!(report["tool"]["name"], "egresscheck");
+    assert_eq!(report["data"]["provider"], "Egress Test Provider");
+    assert_eq!(report["as_of"], AS_OF);
+    assert_eq!(report["verdict"], "fail");
+
+    assert_eq!(
+        codes_for(&report, "good.api.egress.test"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        codes_for(&report, "moved.api.egress.test"),
+        vec!["undocumented-address"]
+    );
+    assert_eq!(codes_for(&report, "hole.api.egress.test"), vec!["blocked"]);
+    assert_eq!(
+        codes_for(&report, "expired.api.egress.test"),
+        vec!["certificate-expired"]
+    );
+    assert_eq!(
+        codes_for(&report, "intercepted.api.egress.test"),
+        vec!["tls-intercepted"]
+    );
+    assert_eq!(
+        codes_for(&report, "old.egress.test"),
+        vec!["legacy-sunset-passed"]
+    );
+    let intercepted = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "tls-intercepted")
+        .unwrap();
+    assert!(
+        intercepted["message"]
+            .as_str()
+            .unwrap()
+            .contains("Corporate Inspection CA"),
+        "{intercepted}"
+    );
+
+    let good = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["host"] == "good.api.egress.test")
+        .unwrap();
+    assert_eq!(good["environment"], "prod");
+    assert_eq!(good["service"], "api");
+    assert_eq!(good["address"], "127.0.0.11");
+    assert_eq!(good["documented"], true);
+    assert_eq!(good["tcp"]["state"], "open");
+    assert_eq!(good["tls"]["trusted_public"], true);
+    assert_eq!(good["tls"]["hostname_match"], true);
+    assert!(good["tls"]["chain"][0]["sha256"].as_str().unwrap().len() == 64);
+    let moved = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["host"] == "moved.api.egress.test")
+        .unwrap();
+    assert_eq!(moved["documented"], false);
+}
+
+#[test]
+fn check_passes_when_only_healthy_targets_are_selected() {
+    let lab = Lab::new();
+    let out = lab.check(&["--host", "good.api.egress.test"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("egresscheck PASS: Egress Test Provider data 2026-01-01.1, as of 2026-11-28: 1 targets, 1 up"), "{text}");
+    // Nagios: OK.
+    let out = lab.check(&["--host", "good.api.egress.test", "--format", "nagios"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("EGRESSCHECK OK - 1/1 targets up"));
+}
+
+#[test]
+fn exit_codes_follow_the_verdict_and_strict() {
+    let lab = Lab::new();
+    // Only the legacy host: a warning, exit 0; with --strict, exit 1.
+    assert_eq!(
+        lab.check(&["--host", "old.egress.test"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        lab.check(&["--host", "old.egress.test", "--strict"])
+            .status
+            .code(),
+        Some(1)
+    );
+    let nagios = lab.check(&["--host", "old.egress.test", "--format", "nagios"]);
+    assert_eq!(nagios.status.code(), Some(1), "WARNING");
+    let nagios = lab.check(&["--format", "nagios"]);
+    assert_eq!(nagios.status.code(), Some(2), "CRITICAL");
+    // Bad usage: exit 2; Nagios says UNKNOWN (3).
+    let bad = lab.check(&["--env", "staging"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no such environment"));
+    let bad = lab.check(&["--env", "staging", "--format", "nagios"]);
+    assert_eq!(bad.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&bad.stdout).starts_with("EGRESSCHECK UNKNOWN - "));
+}
+
+#[test]
+fn every_output_format_matches_its_snapshot() {
+    let lab = Lab::new();
+    for format in ["table", "json", "prometheus", "junit", "nagios"] {
+        let out = lab.check(&["--format", format]);
+        assert!(
+            matches!(out.status.code(), Some(1 | 2)),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = lab.normalise(&String::from_utf8_lossy(&out.stdout));
+        insta::assert_snapshot!(format!("check_{format}"), text);
+    }
+}
+
+#[test]
+fn prometheus_output_passes_promtool() {
+    let lab = Lab::new();
+    let out = lab.check(&["--format", "prometheus"]);
+    let metrics = String::from_utf8_lossy(&out.stdout).into_owned();
+    for name in [
+        "egresscheck_check_success 0",
+        "egresscheck_check_duration_seconds ",
+        "egresscheck_target_up{environment=\"prod\",service=\"api\",host=\"good.api.egress.test\",address=\"127.0.0.11\"",
+        "egresscheck_tcp_connect_seconds{",
+        "egresscheck_tls_handshake_seconds{",
+        "egresscheck_tls_cert_not_after_timestamp_seconds{",
+        "egresscheck_findings{code=\"blocked\",severity=\"fail\"} 1",
+        "egresscheck_findings{code=\"refused\",severity=\"fail\"} 0",
+        "egresscheck_legacy_sunset_timestamp_seconds{environment=\"prod\",service=\"api\",host=\"old.egress.test\"} 1751241600",
+        "egresscheck_data_document_timestamp_seconds{provider=\"Egress Test Provider\",data_version=\"2026-01-01.1\"} 1767225600",
+    ] {
+        assert!(metrics.contains(name), "missing {name:?} in\n{metrics}");
+    }
+    if !netns::require_tools(&["promtool"]) {
+        return;
+    }
+    let checked = run_with_stdin("promtool", &["check", "metrics"], metrics.as_bytes());
+    assert!(
+        checked.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
+#[test]
+fn junit_output_is_well_formed_xml() {
+    let lab = Lab::new();
+    let out = lab.check(&["--format", "junit"]);
+    let xml = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        xml.contains("<testsuite name=\"prod\" tests=\"6\" failures=\"4\""),
+        "{xml}"
+    );
+    assert!(xml.contains("<failure type=\"blocked\""), "{xml}");
+    if !netns::require_tools(&["xmllint"]) {
+        return;
+    }
+    let checked = run_with_stdin("xmllint", &["--noout", "-"], xml.as_bytes());
+    assert!(
+        checked.status.success(),
+        "xmllint: {}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
+#[test]
+fn output_and_save_are_atomic_and_baselines_report_drift() {
+    let lab = Lab::new();
+    let state = lab.path("state.json");
+    let metrics = lab.path("egresscheck.prom");
+    let state_arg = state.to_str().unwrap();
+    // First run of a schedule: no baseline yet, --save writes it.
+    let first = lab.check(&[
+        "--baseline",
+        state_arg,
+        "--save",
+        state_arg,
+        "--format",
+        "prometheus",
+        "--output",
+        metrics.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(first.stdout.is_empty(), "--output takes the report");
+    assert!(String::from_utf8_lossy(&first.stderr).contains("no baseline at"));
+    assert!(
+        std::fs::read_to_string(&metrics)
+            .unwrap()
+            .contains("egresscheck_check_success 0")
+    );
+    let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(saved["schema"], 1);
+    assert_no_temporaries(lab.dir.path());
+
+    // Doctor the baseline: another address and certificate for good.api, another state for hole.api.
+    let mut doctored = saved.clone();
+    for target in doctored["targets"].as_array_mut().unwrap() {
+        if target["host"] == "good.api.egress.test" {
+            target["tls"]["chain"][0]["sha256"] = Value::from("0".repeat(64));
+        }
+        if target["host"] == "hole.api.egress.test" {
+            target["tcp"]["state"] = Value::from("open");
+        }
+    }
+    // moved.api resolved to 127.0.0.99 then, to 127.0.0.12 now.
+    for target in doctored["targets"].as_array_mut().unwrap() {
+        if target["host"] == "moved.api.egress.test" {
+            target["address"] = Value::from("127.0.0.99");
+        }
+    }
+    let baseline = lab.path("baseline.json");
+    std::fs::write(&baseline, serde_json::to_vec(&doctored).unwrap()).unwrap();
+    let second = json(&lab.check(&["--baseline", baseline.to_str().unwrap(), "--format", "json"]));
+    let drift: Vec<(String, String)> = second["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            [
+                "address-added",
+                "address-removed",
+                "certificate-changed",
+                "reachability-changed",
+            ]
+            .contains(&f["code"].as_str().unwrap())
+        })
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_owned(),
+                f["host"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        drift.contains(&("certificate-changed".into(), "good.api.egress.test".into())),
+        "{drift:?}"
+    );
+    assert!(
+        drift.contains(&("reachability-changed".into(), "hole.api.egress.test".into())),
+        "{drift:?}"
+    );
+    assert!(
+        drift.contains(&("address-removed".into(), "moved.api.egress.test".into())),
+        "{drift:?}"
+    );
+    assert!(
+        drift.contains(&("address-added".into(), "moved.api.egress.test".into())),
+        "{drift:?}"
+    );
+
+    // A damaged baseline or one of another schema is a clear error, exit 2.
+    std::fs::write(&baseline, b"{\"schema\": 1, \"tool\"").unwrap();
+    let damaged = lab.check(&["--baseline", baseline.to_str().unwrap()]);
+    assert_eq!(damaged.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&damaged.stderr).contains("not a usable baseline: damaged JSON"),
+        "{}",
+        String::from_utf8_lossy(&damaged.stderr)
+    );
+    std::fs::write(&baseline, b"{\"schema\": 7}").unwrap();
+    let other = lab.check(&["--baseline", baseline.to_str().unwrap()]);
+    assert_eq!(other.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("schema 7"));
+    let missing = lab.check(&["--baseline", lab.path("nothing.json").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+fn assert_no_temporaries(dir: &Path) {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+}
+
+fn run_with_stdin(tool: &str, args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(tool)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn with_no_network_check_ends_quickly_with_dns_failures_and_advice() {
+    // A namespace with only loopback is a machine with no network: nothing can leave it, so
+    // the bundled data's real hosts are never contacted.
+    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
+        return;
+    }
+    let ns = netns::Netns::new();
+    let started = std::time::Instant::now();
+    let out = ns
+        .command(BIN)
+        .args([
+            "check",
+            "--timeout",
+            "2s",
+            "--dns-timeout",
+            "2s",
+            "--no-proxy",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Ends within about twice the timeout (generously bounded: this proves "no hang").
+    assert!(
+        elapsed < std::time::Duration::from_secs(20),
+        "took {elapsed:?}"
+    );
+    let catalog = egresscheck::catalog::bundled().unwrap();
+    let plan = egresscheck::plan::Plan::new(&catalog, &egresscheck::plan::Selection::default());
+    for planned in plan
+        .names
+        .iter()
+        .filter(|p| p.kind == egresscheck::plan::EntryKind::Endpoint)
+    {
+        let line = format!(
+            "dns-failure                  {} {}:",
+            planned.environment, planned.name
+        );
+        assert!(
+            text.contains(&line),
+            "no dns-failure for {}:\n{text}",
+            planned.name
+        );
+    }
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(text.contains("Nothing resolved"), "{text}");
+    assert!(
+        text.contains("egresscheck rules --format nftables"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rules_needed_cover_what_was_closed_and_undocumented() {
+    let lab = Lab::new();
+    let report = json(&lab.check(&["--format", "json"]));
+    let needed: Vec<(String, String, Vec<String>, bool)> = report["rules_needed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let reasons = r["reasons"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect();
+            (r["host"].as_str().unwrap().to_owned(), r["address"].as_str().unwrap().to_owned(), reasons, r["undocumented"].as_bool().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        needed,
+        vec![
+            ("moved.api.egress.test".to_owned(), "127.0.0.12".to_owned(), vec!["undocumented".to_owned()], true),
+            ("hole.api.egress.test".to_owned(), "127.0.0.14".to_owned(), vec!["blocked".to_owned()], false),
+        ]
+    );
+
+    let out = lab.check(&["--rules", "nftables"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rules = &text[text.find("table inet egresscheck").expect("nft rules after the report")..];
+    assert!(rules.contains("127.0.0.12") && rules.contains("127.0.0.14"), "{rules}");
+    assert!(!rules.contains("127.0.0.11"), "only what was closed: {rules}");
+    assert!(text.contains("only what egresscheck check found closed on 2026-11-28"), "{text}");
+    if netns::require_root_and_tools(&["ip", "nft"]) {
+        let ns = netns::Netns::new();
+        let start = text.find("#!/usr/sbin/nft").or_else(|| text.find("# egresscheck")).unwrap_or(0);
+        let nft_text = &text[text[..text.find("table inet egresscheck").unwrap()].rfind("\n\n").map_or(start, |i| i + 2)..];
+        ns.check_nft(nft_text).unwrap_or_else(|e| panic!("nft -c rejects the rules needed: {e}\n{nft_text}"));
+    }
+
+    // With a machine format the report needs a file of its own.
+    let bad = lab.check(&["--rules", "nftables", "--format", "json"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--output"));
+    let unknown = lab.check(&["--rules", "bogus"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("one of: nftables"), "{}", String::from_utf8_lossy(&unknown.stderr));
+}
