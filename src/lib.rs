@@ -17,4 +17,5 @@ pub mod pagecheck;
 pub mod plan;
 pub mod probe;
 pub mod report;
+pub mod rules;
 pub mod term;

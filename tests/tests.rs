@@ -14,4 +14,5 @@ mod catalog;
 mod data_cmd;
 mod harness_selftest;
 mod probe;
+mod rules;
 mod support;

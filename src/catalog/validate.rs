@@ -772,13 +772,14 @@ impl Validator<'_> {
                 if raw.is_empty() {
                     self.problem(host_span.span(), format!("endpoint.host: found the wildcard *.{base} without probe names, expected `probe = [\"name.{base}\", …]` listing real names to resolve"));
                 }
+                let mut seen = HashSet::new();
                 for item in raw {
                     let Some(name) = self.exact_host(item, "endpoint.probe") else {
                         continue;
                     };
                     if !name.is_one_label_below(base) {
                         self.problem(item.span(), format!("endpoint.probe: found {name}, which *.{base} does not cover; expected a name exactly one label below {base}"));
-                    } else if names.contains(&name) {
+                    } else if !seen.insert(name.clone()) {
                         self.problem(
                             item.span(),
                             format!(
@@ -795,32 +796,45 @@ impl Validator<'_> {
     }
 
     fn addresses(&mut self, ipv4: &[Text], ipv6: &[Text], entry: &str) -> Addresses {
+        // Sets beside the lists keep duplicate detection linear: a provider may list
+        // thousands of prefixes in one entry.
         let mut out = Addresses::default();
+        let mut seen = HashSet::new();
+        let v4_field = format!("{entry}.ipv4");
         for raw in ipv4 {
-            if let Some(net) = self.ipv4_prefix(raw, &format!("{entry}.ipv4")) {
-                if out.ipv4.contains(&net) {
-                    self.problem(
-                        raw.span(),
-                        format!("{entry}.ipv4: found {net} twice, expected each address once"),
-                    );
-                } else {
-                    out.ipv4.push(net);
-                }
+            if let Some(net) = self.ipv4_prefix(raw, &v4_field)
+                && self.first_time(&mut seen, IpNet::V4(net), raw, &v4_field)
+            {
+                out.ipv4.push(net);
             }
         }
+        let v6_field = format!("{entry}.ipv6");
         for raw in ipv6 {
-            if let Some(net) = self.ipv6_prefix(raw, &format!("{entry}.ipv6")) {
-                if out.ipv6.contains(&net) {
-                    self.problem(
-                        raw.span(),
-                        format!("{entry}.ipv6: found {net} twice, expected each address once"),
-                    );
-                } else {
-                    out.ipv6.push(net);
-                }
+            if let Some(net) = self.ipv6_prefix(raw, &v6_field)
+                && self.first_time(&mut seen, IpNet::V6(net), raw, &v6_field)
+            {
+                out.ipv6.push(net);
             }
         }
         out
+    }
+
+    /// True the first time `net` is seen; a repeat is reported.
+    fn first_time(
+        &mut self,
+        seen: &mut HashSet<IpNet>,
+        net: IpNet,
+        raw: &Text,
+        field: &str,
+    ) -> bool {
+        if seen.insert(net) {
+            return true;
+        }
+        self.problem(
+            raw.span(),
+            format!("{field}: found {net} twice, expected each address once"),
+        );
+        false
     }
 
     fn ipv4_prefix(&mut self, raw: &Text, field: &str) -> Option<Ipv4Net> {

@@ -6,6 +6,7 @@
 
 mod data;
 pub mod probe;
+mod rules;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -44,6 +45,8 @@ pub enum Command {
     /// Test-NetConnection or openssl s_client. Exit 0 when every target connected with
     /// trusted TLS, 1 otherwise.
     Probe(probe::ProbeArgs),
+    /// Print firewall rules for the documented endpoints, in a firewall's own dialect.
+    Rules(rules::RulesArgs),
 }
 
 impl Cli {
@@ -59,9 +62,11 @@ impl Cli {
 /// they map to.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
     let data = cli.data_source();
+    let data_given = cli.data.is_some();
     match cli.command {
         Command::Data(command) => command.run(data, out),
         Command::Probe(args) => args.run(out),
+        Command::Rules(args) => args.run(data, data_given, out),
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod data;
 pub mod probe;
+pub mod rules;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};

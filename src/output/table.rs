@@ -177,7 +177,7 @@ fn advice(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(
             out,
-            "Nothing resolved. If this host has no route to a DNS resolver, open udp/tcp 53 to it or name one with --resolver; if egress goes through a proxy, give it with --proxy or HTTPS_PROXY."
+            "Nothing resolved: this host cannot reach a DNS resolver, or egress is closed. Open udp/tcp 53 to the resolver (or name one with --resolver), then tcp/443 to the provider's hosts; if egress goes through a proxy, give it with --proxy or HTTPS_PROXY."
         )?;
     }
     if has(&[

@@ -66,6 +66,19 @@ pub fn require_root_and_tools(tools: &[&str]) -> bool {
     decide(missing, std::env::var_os("CI").is_some())
 }
 
+/// Like [`require_root_and_tools`] for tests that need tools but not root (promtool,
+/// xmllint): true when they are on PATH; else skips with a message, or panics under `CI`.
+pub fn require_tools(tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| find_in_path(t).is_none())
+        .collect();
+    let reason =
+        (!missing.is_empty()).then(|| format!("missing tool(s) on PATH: {}", missing.join(", ")));
+    decide(reason, std::env::var_os("CI").is_some())
+}
+
 /// The decision of [`require_root_and_tools`], apart from the environment so it can be tested.
 pub(crate) fn decide(missing: Option<String>, ci: bool) -> bool {
     match missing {

@@ -1,0 +1,158 @@
+//! `egresscheck rules`: arguments, turned into [`RulesOptions`].
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use chrono::{NaiveDate, Utc};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, ValueEnum};
+
+use super::probe::FamilyArg;
+use crate::commands::rules::{self as command, RulesOptions};
+use crate::commands::{CommandError, DataSource};
+use crate::exit::Status;
+use crate::rules::{Family, Format, Scope};
+
+/// Help of `--diff`; a unit test keeps its list of formats in step with the code.
+const DIFF_HELP: &str = "Print the changes from data file OLD to data file NEW in the format's own terms (nftables: delete/add element; iptables: -D/-A; ufw: delete/allow; firewalld: remove/add rich rule; pf: pfctl -T delete/add; windows: Remove-/New-NetFirewallRule; csv and json: rows with an action). Other formats are declarative: apply their full output instead. OLD is taken as of its own data version date (or --as-of, if earlier), so legacy entries it still listed are removed once past their sunset. Use instead of --data.";
+
+/// Arguments of `egresscheck rules`.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Firewall dialect to write (see --list-formats).
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        required_unless_present = "list_formats",
+        value_parser = PossibleValuesParser::new(Format::ALL.map(Format::name))
+            .try_map(|name| Format::from_name(&name).ok_or("unknown format"))
+    )]
+    format: Option<Format>,
+
+    /// Print every format with a one-line description, and exit.
+    #[arg(long)]
+    list_formats: bool,
+
+    /// Only this environment (id, name or alias; repeatable). Default: all.
+    #[arg(long = "env", value_name = "ENV")]
+    envs: Vec<String>,
+
+    /// Only this service (id or name; repeatable). Default: all.
+    #[arg(long = "service", value_name = "SERVICE")]
+    services: Vec<String>,
+
+    /// Which entries give rules: the addresses and names of endpoints (least privilege), the
+    /// documented subnets (each opens every service of the provider in it), or both.
+    #[arg(long, value_enum, default_value = "addresses")]
+    scope: ScopeArg,
+
+    /// Address families of the address rules.
+    #[arg(long, value_enum, default_value = "both")]
+    family: FamilyArg,
+
+    /// Judge legacy sunsets as of this date (YYYY-MM-DD). Default: today (UTC).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    as_of: Option<NaiveDate>,
+
+    /// Keep legacy entries past their sunset (their comments say when they could go).
+    #[arg(long)]
+    include_expired: bool,
+
+    /// Leave the generation time out of the header, for reproducible output and diffs.
+    #[arg(long)]
+    no_timestamp: bool,
+
+    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], help = DIFF_HELP)]
+    diff: Vec<PathBuf>,
+}
+
+/// `--scope` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ScopeArg {
+    /// Endpoint and legacy addresses and host names.
+    Addresses,
+    /// Documented subnets only.
+    Subnets,
+    /// Both.
+    All,
+}
+
+impl From<FamilyArg> for Family {
+    fn from(arg: FamilyArg) -> Self {
+        match arg {
+            FamilyArg::V4 => Family::V4,
+            FamilyArg::V6 => Family::V6,
+            FamilyArg::Both => Family::Both,
+        }
+    }
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| format!("expected a date as YYYY-MM-DD ({e})"))
+}
+
+impl RulesArgs {
+    /// Runs the command; `data` is `--data` (or the bundled file), `data_given` whether
+    /// `--data` was on the command line.
+    pub fn run(
+        self,
+        data: DataSource,
+        data_given: bool,
+        out: &mut dyn Write,
+    ) -> Result<Status, CommandError> {
+        if self.list_formats {
+            return command::list_formats(out);
+        }
+        let diff = match self.diff.as_slice() {
+            [] => None,
+            [old, new] if !data_given => Some((
+                DataSource::from_flag(Some(old)),
+                DataSource::from_flag(Some(new)),
+            )),
+            [_, _] => {
+                return Err(CommandError::Usage(
+                    "--diff takes the two data files itself: leave out --data".to_owned(),
+                ));
+            }
+            _ => return Err(CommandError::Usage("--diff takes OLD and NEW".to_owned())),
+        };
+        let Some(format) = self.format else {
+            return Err(CommandError::Usage("--format is required".to_owned()));
+        };
+        let now = Utc::now();
+        let options = RulesOptions {
+            format,
+            envs: self.envs,
+            services: self.services,
+            scope: match self.scope {
+                ScopeArg::Addresses => Scope::Addresses,
+                ScopeArg::Subnets => Scope::Subnets,
+                ScopeArg::All => Scope::All,
+            },
+            family: self.family.into(),
+            // The clock is read here, at the edge: the rules core takes dates as parameters.
+            as_of: self.as_of.unwrap_or_else(|| now.date_naive()),
+            include_expired: self.include_expired,
+            generated: (!self.no_timestamp).then_some(now),
+        };
+        match diff {
+            Some((old, new)) => command::diff(&old, &new, &options, out),
+            None => command::rules(&data, &options, out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_help_names_every_format_that_supports_diff() {
+        for format in Format::ALL {
+            let named = DIFF_HELP.contains(&format!("{}:", format.name()))
+                || DIFF_HELP.contains(&format!("{} and", format.name()));
+            assert_eq!(named, format.supports_diff(), "{format}");
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! `egresscheck rules`: snapshots per dialect, the real tools, hostile data, usage errors and
+//! the network-namespace proof.
+
+mod cli;
+mod hostile;
+mod netns;
+mod snapshots;
+mod tools;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The fixed data file of these tests.
+pub(crate) fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The fixed as-of date of these tests: old.example.no is before its sunset, older.example.no
+/// past it.
+pub(crate) const AS_OF: &str = "2025-01-15";
+
+/// `egresscheck ARGS`, run to completion.
+pub(crate) fn egresscheck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_egresscheck"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run egresscheck")
+}
+
+/// `egresscheck ARGS`: standard output, after asserting success.
+fn run_ok(args: &[&str]) -> String {
+    let out = egresscheck(args);
+    assert!(
+        out.status.success(),
+        "egresscheck {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// `egresscheck --data FIXTURE rules --no-timestamp --as-of AS_OF ARGS`, which must succeed.
+pub(crate) fn rules(data: &str, args: &[&str]) -> String {
+    rules_as_of(data, AS_OF, args)
+}
+
+/// [`rules`] as of another date.
+pub(crate) fn rules_as_of(data: &str, as_of: &str, args: &[&str]) -> String {
+    let data = fixture(data);
+    let data = data.to_str().expect("utf-8 path");
+    let mut all = vec!["--data", data, "rules", "--no-timestamp", "--as-of", as_of];
+    all.extend_from_slice(args);
+    run_ok(&all)
+}
+
+/// The rules of `rules-old.toml` as they were while it was current (as of its version date,
+/// which is how `--diff` takes OLD).
+pub(crate) fn old_rules_then(args: &[&str]) -> String {
+    rules_as_of("rules-old.toml", "2024-11-01", args)
+}
+
+/// `egresscheck rules --diff OLD NEW --no-timestamp --as-of AS_OF ARGS`, which must succeed.
+pub(crate) fn rules_diff(old: &str, new: &str, args: &[&str]) -> String {
+    let (old, new) = (fixture(old), fixture(new));
+    let (old, new) = (
+        old.to_str().expect("utf-8 path"),
+        new.to_str().expect("utf-8 path"),
+    );
+    let mut all = vec![
+        "rules",
+        "--diff",
+        old,
+        new,
+        "--no-timestamp",
+        "--as-of",
+        AS_OF,
+    ];
+    all.extend_from_slice(args);
+    run_ok(&all)
+}
+
+/// The part of an iptables output for one family (the text after its marker line, up to the
+/// next marker).
+pub(crate) fn iptables_part(text: &str, v6: bool) -> String {
+    let marker = if v6 {
+        "# ==== IPv6 part"
+    } else {
+        "# ==== IPv4 part"
+    };
+    let start = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in:\n{text}"));
+    let rest = &text[start..];
+    let end = rest[marker.len()..]
+        .find("# ==== ")
+        .map_or(rest.len(), |i| i + marker.len());
+    rest[..end].to_owned()
+}
