@@ -630,7 +630,7 @@ fn tls_findings(
             tls.error
                 .as_deref()
                 .unwrap_or(if tls.timed_out { "timed out" } else { "failed" });
-        if is_outdated_protocol(error) {
+        if tls.failure == Some(crate::probe::model::TlsFailure::ProtocolVersion) {
             push(
                 findings,
                 Code::TlsOutdated,
@@ -724,15 +724,6 @@ fn tls_findings(
             );
         }
     }
-}
-
-/// rustls's messages for servers that cannot do TLS 1.2 or 1.3.
-fn is_outdated_protocol(error: &str) -> bool {
-    let lower = error.to_ascii_lowercase();
-    lower.contains("protocol version")
-        || lower.contains("does not support tls 1.2")
-        || lower.contains("tls12or13")
-        || lower.contains("unsupported version")
 }
 
 /// Days between `as_of` and a certificate's end, for tables and metrics.

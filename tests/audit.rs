@@ -309,13 +309,15 @@ fn tls_outcomes_have_their_own_codes() {
     assert_eq!(expiring[0].severity, Severity::Warn);
     let outdated = with(&|t| {
         t.ok = false;
-        t.error = Some("peer is incompatible: ServerDoesNotSupportTls12Or13".into());
+        t.error = Some("the server speaks only TLS below 1.2".into());
+        t.failure = Some(egresscheck::probe::model::TlsFailure::ProtocolVersion);
         t.chain.clear();
     });
     assert_eq!(codes(&outdated), vec![Code::TlsOutdated]);
     let failed = with(&|t| {
         t.ok = false;
         t.error = Some("connection reset".into());
+        t.failure = Some(egresscheck::probe::model::TlsFailure::Closed);
         t.chain.clear();
     });
     assert_eq!(codes(&failed), vec![Code::TlsFailure]);

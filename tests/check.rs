@@ -107,6 +107,7 @@ impl Lab {
             expired.port(),
             intercepted.port(),
             legacy.port(),
+            dns.addr().port(),
         ];
         let text = format!(
             r#"schema = 1
@@ -278,11 +279,12 @@ fn scrub_numbers(text: &str) -> String {
             "duration=",
             "_seconds{",
             "_seconds ",
+            "verification time ",
         ] {
             line = scrub_after(&line, key);
         }
         line = scrub_hex(&line);
-        for unit in [" ms", " s)"] {
+        for unit in [" ms", " s)", " seconds ago"] {
             line = scrub_before(&line, unit);
         }
         out.push_str(&line);
@@ -756,30 +758,67 @@ fn rules_needed_cover_what_was_closed_and_undocumented() {
         .unwrap()
         .iter()
         .map(|r| {
-            let reasons = r["reasons"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect();
-            (r["host"].as_str().unwrap().to_owned(), r["address"].as_str().unwrap().to_owned(), reasons, r["undocumented"].as_bool().unwrap())
+            let reasons = r["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().to_owned())
+                .collect();
+            (
+                r["host"].as_str().unwrap().to_owned(),
+                r["address"].as_str().unwrap().to_owned(),
+                reasons,
+                r["undocumented"].as_bool().unwrap(),
+            )
         })
         .collect();
     assert_eq!(
         needed,
         vec![
-            ("moved.api.egress.test".to_owned(), "127.0.0.12".to_owned(), vec!["undocumented".to_owned()], true),
-            ("hole.api.egress.test".to_owned(), "127.0.0.14".to_owned(), vec!["blocked".to_owned()], false),
+            (
+                "moved.api.egress.test".to_owned(),
+                "127.0.0.12".to_owned(),
+                vec!["undocumented".to_owned()],
+                true
+            ),
+            (
+                "hole.api.egress.test".to_owned(),
+                "127.0.0.14".to_owned(),
+                vec!["blocked".to_owned()],
+                false
+            ),
         ]
     );
 
     let out = lab.check(&["--rules", "nftables"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let rules = &text[text.find("table inet egresscheck").expect("nft rules after the report")..];
-    assert!(rules.contains("127.0.0.12") && rules.contains("127.0.0.14"), "{rules}");
-    assert!(!rules.contains("127.0.0.11"), "only what was closed: {rules}");
-    assert!(text.contains("only what egresscheck check found closed on 2026-11-28"), "{text}");
+    let rules = &text[text
+        .find("table inet egresscheck")
+        .expect("nft rules after the report")..];
+    assert!(
+        rules.contains("127.0.0.12") && rules.contains("127.0.0.14"),
+        "{rules}"
+    );
+    assert!(
+        !rules.contains("127.0.0.11"),
+        "only what was closed: {rules}"
+    );
+    assert!(
+        text.contains("only what egresscheck check found closed on 2026-11-28"),
+        "{text}"
+    );
     if netns::require_root_and_tools(&["ip", "nft"]) {
         let ns = netns::Netns::new();
-        let start = text.find("#!/usr/sbin/nft").or_else(|| text.find("# egresscheck")).unwrap_or(0);
-        let nft_text = &text[text[..text.find("table inet egresscheck").unwrap()].rfind("\n\n").map_or(start, |i| i + 2)..];
-        ns.check_nft(nft_text).unwrap_or_else(|e| panic!("nft -c rejects the rules needed: {e}\n{nft_text}"));
+        let start = text
+            .find("#!/usr/sbin/nft")
+            .or_else(|| text.find("# egresscheck"))
+            .unwrap_or(0);
+        let nft_text = &text[text[..text.find("table inet egresscheck").unwrap()]
+            .rfind("\n\n")
+            .map_or(start, |i| i + 2)..];
+        ns.check_nft(nft_text)
+            .unwrap_or_else(|e| panic!("nft -c rejects the rules needed: {e}\n{nft_text}"));
     }
 
     // With a machine format the report needs a file of its own.
@@ -788,5 +827,9 @@ fn rules_needed_cover_what_was_closed_and_undocumented() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--output"));
     let unknown = lab.check(&["--rules", "bogus"]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("one of: nftables"), "{}", String::from_utf8_lossy(&unknown.stderr));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("one of: nftables"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
 }

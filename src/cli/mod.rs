@@ -46,12 +46,12 @@ pub enum Command {
     /// Validate, show, compare and audit data files.
     #[command(subcommand)]
     Data(data::DataCommand),
-    /// Print firewall rules for the documented endpoints, in a firewall's own dialect.
-    Rules(rules::RulesArgs),
     /// Probe names without a data file: DNS, TCP and TLS on every address, like
     /// Test-NetConnection or openssl s_client. Exit 0 when every target connected with
     /// trusted TLS, 1 otherwise.
     Probe(probe::ProbeArgs),
+    /// Print firewall rules for the documented endpoints, in a firewall's own dialect.
+    Rules(rules::RulesArgs),
 }
 
 impl Cli {
@@ -71,8 +71,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
     match cli.command {
         Command::Check(args) => args.run(data, out),
         Command::Data(command) => command.run(data, out),
-        Command::Rules(args) => args.run(data, data_given, out),
         Command::Probe(args) => args.run(out),
+        Command::Rules(args) => args.run(data, data_given, out),
     }
 }
 

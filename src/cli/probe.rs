@@ -26,7 +26,7 @@ pub const OPEN_FILE_CEILING: u64 = 65_536;
 /// DNS port when `--resolver` names none.
 const DNS_PORT: u16 = 53;
 
-/// Address family (`--family`).
+/// Address family (`--family`), shared by `probe`, `check` and `rules`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FamilyArg {
     /// IPv4 only.
@@ -35,7 +35,7 @@ pub enum FamilyArg {
     /// IPv6 only.
     #[value(name = "6")]
     V6,
-    /// Both.
+    /// IPv4 and IPv6.
     Both,
 }
 

@@ -7,6 +7,7 @@ use chrono::{NaiveDate, Utc};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, ValueEnum};
 
+use super::probe::FamilyArg;
 use crate::commands::rules::{self as command, RulesOptions};
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
@@ -76,17 +77,14 @@ enum ScopeArg {
     All,
 }
 
-/// `--family` values.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum FamilyArg {
-    /// IPv4 only.
-    #[value(name = "4")]
-    V4,
-    /// IPv6 only.
-    #[value(name = "6")]
-    V6,
-    /// IPv4 and IPv6.
-    Both,
+impl From<FamilyArg> for Family {
+    fn from(arg: FamilyArg) -> Self {
+        match arg {
+            FamilyArg::V4 => Family::V4,
+            FamilyArg::V6 => Family::V6,
+            FamilyArg::Both => Family::Both,
+        }
+    }
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
@@ -132,11 +130,7 @@ impl RulesArgs {
                 ScopeArg::Subnets => Scope::Subnets,
                 ScopeArg::All => Scope::All,
             },
-            family: match self.family {
-                FamilyArg::V4 => Family::V4,
-                FamilyArg::V6 => Family::V6,
-                FamilyArg::Both => Family::Both,
-            },
+            family: self.family.into(),
             // The clock is read here, at the edge: the rules core takes dates as parameters.
             as_of: self.as_of.unwrap_or_else(|| now.date_naive()),
             include_expired: self.include_expired,

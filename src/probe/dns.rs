@@ -137,17 +137,112 @@ impl Resolve for HickoryResolver {
         let query = Name::from_ascii(format!("{name}."));
         async move {
             let start = Instant::now();
-            let result = match query {
-                Ok(query) => self.resolver.lookup(query, kind.record_type()).await,
-                Err(err) => Err(NetError::from(err)),
+            let result = match &query {
+                Ok(query) => {
+                    self.resolver
+                        .lookup(query.clone(), kind.record_type())
+                        .await
+                }
+                Err(err) => Err(NetError::from(err.clone())),
             };
             let ms = super::elapsed_ms(start);
-            match result {
-                Ok(lookup) => from_records(name, kind, lookup.answers(), self.server, ms),
-                Err(err) => failed(kind, &err, self.server, ms, self.timeout),
+            match (result, query) {
+                (Ok(lookup), _) => from_records(name, kind, lookup.answers(), self.server, ms),
+                // "No records" may hide a CNAME chain hickory gave up on (a loop, or longer
+                // than it follows): walk it to say so. One extra query when there is none.
+                (Err(err), Ok(query)) if err.is_no_records_found() && !err.is_nx_domain() => {
+                    let walk = self.walk_cnames(query).await;
+                    let ms = super::elapsed_ms(start);
+                    if walk.chain.is_empty() {
+                        failed(kind, &err, self.server, ms, self.timeout)
+                    } else {
+                        after_cnames(kind, walk, self.server, ms)
+                    }
+                }
+                (Err(err), _) => failed(kind, &err, self.server, ms, self.timeout),
             }
         }
     }
+}
+
+impl HickoryResolver {
+    /// Follows the CNAMEs from `name` one query at a time, at most [`MAX_CNAME_WALK`] hops,
+    /// to say where a failed lookup ended and whether the chain loops.
+    async fn walk_cnames(&self, mut current: Name) -> CnameWalk {
+        let mut walk = CnameWalk::default();
+        let mut seen = vec![current.clone()];
+        for _ in 0..MAX_CNAME_WALK {
+            let Ok(lookup) = self
+                .resolver
+                .lookup(current.clone(), RecordType::CNAME)
+                .await
+            else {
+                return walk;
+            };
+            let next = lookup
+                .answers()
+                .iter()
+                .find_map(|record| match &record.data {
+                    RData::CNAME(target) if record.name == current => Some(target.0.clone()),
+                    _ => None,
+                });
+            let Some(next) = next else { return walk };
+            walk.chain.push(name_text(&next));
+            if seen.contains(&next) {
+                walk.looped = true;
+                return walk;
+            }
+            seen.push(next.clone());
+            current = next;
+        }
+        walk.too_long = true;
+        walk
+    }
+}
+
+/// CNAMEs followed after a failed lookup.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct CnameWalk {
+    chain: Vec<String>,
+    looped: bool,
+    too_long: bool,
+}
+
+/// CNAME hops followed to explain a failed lookup.
+const MAX_CNAME_WALK: usize = 16;
+
+/// The observation once the CNAMEs of a failed lookup were walked.
+pub(crate) fn after_cnames(
+    kind: RecordKind,
+    walk: CnameWalk,
+    server: Option<SocketAddr>,
+    ms: f64,
+) -> DnsLookup {
+    let path = walk.chain.join(" → ");
+    let (outcome, message) = if walk.looped {
+        (DnsOutcome::Error, format!("CNAME loop: {path}"))
+    } else if walk.too_long {
+        (
+            DnsOutcome::Error,
+            format!("CNAME chain longer than {MAX_CNAME_WALK} names: {path} …"),
+        )
+    } else {
+        let last = walk.chain.last().map_or("the name", String::as_str);
+        (
+            DnsOutcome::NoRecords,
+            format!(
+                "no {} records at {last}, reached through CNAME",
+                kind.label()
+            ),
+        )
+    };
+    let mut lookup = failure(kind, outcome, server, ms, message);
+    lookup.cname_chain = walk.chain;
+    lookup
+}
+
+fn name_text(name: &Name) -> String {
+    sanitize(name.to_ascii().trim_end_matches('.')).to_ascii_lowercase()
 }
 
 /// The observation for a lookup that returned records.
@@ -205,8 +300,7 @@ fn cname_chain(name: &DnsName, records: &[Record]) -> Vec<String> {
             _ => None,
         });
         let Some(next) = next else { break };
-        let text = next.to_ascii();
-        chain.push(sanitize(text.trim_end_matches('.')).to_ascii_lowercase());
+        chain.push(name_text(&next));
         current = next;
     }
     chain
@@ -403,6 +497,50 @@ mod tests {
             vec![("192.0.2.1".into(), 20), ("192.0.2.2".into(), 20)]
         );
         assert_eq!(lookup.record_type, "A");
+    }
+
+    #[test]
+    fn a_failed_lookup_is_explained_by_its_cname_walk() {
+        let chain = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
+        let looped = after_cnames(
+            RecordKind::A,
+            CnameWalk {
+                chain: chain(&["b.example.no", "a.example.no"]),
+                looped: true,
+                too_long: false,
+            },
+            None,
+            1.0,
+        );
+        assert_eq!(looped.outcome, DnsOutcome::Error);
+        assert_eq!(
+            looped.message.as_deref(),
+            Some("CNAME loop: b.example.no → a.example.no")
+        );
+        let ended = after_cnames(
+            RecordKind::Aaaa,
+            CnameWalk {
+                chain: chain(&["edge.example.net"]),
+                looped: false,
+                too_long: false,
+            },
+            None,
+            1.0,
+        );
+        assert_eq!(ended.outcome, DnsOutcome::NoRecords);
+        assert_eq!(ended.cname_chain, vec!["edge.example.net"]);
+        assert!(ended.message.unwrap().contains("at edge.example.net"));
+        let long = after_cnames(
+            RecordKind::A,
+            CnameWalk {
+                chain: chain(&["x.example.no"]),
+                looped: false,
+                too_long: true,
+            },
+            None,
+            1.0,
+        );
+        assert_eq!(long.outcome, DnsOutcome::Error);
     }
 
     #[test]

@@ -66,8 +66,9 @@ pub struct DnsObservation {
     pub a: Option<DnsLookup>,
     /// The AAAA lookup (absent when `--family 4`).
     pub aaaa: Option<DnsLookup>,
-    /// Addresses returned before the per-name cap was applied, when it was (see
-    /// `capped_at`). Zero when nothing was cut.
+    /// Distinct DNS answers (of the admitted families) not probed because of the per-name
+    /// cap (`--max-addresses`; documented addresses never count against it). Zero when
+    /// nothing was cut; the answers themselves are all kept in `a` and `aaaa`.
     pub addresses_dropped: usize,
 }
 

@@ -4,6 +4,7 @@
 
 mod cli;
 mod dns;
+mod hostile;
 mod proxy;
 mod tcp;
 mod tls;
