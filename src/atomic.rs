@@ -1,10 +1,31 @@
 //! Atomic file replacement for `--save`: a crash, a full disk or an interrupted run never
 //! leaves a truncated baseline behind, because the new content is written to a temporary
 //! file beside the target, flushed to disk, and only then renamed over it.
+//!
+//! Temporary files that exist are registered, so that the forced exit of a second Ctrl-C
+//! ([`crate::interrupt`]) can remove them too; after the first one, a write stops before its
+//! rename and removes its temporary file.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+/// Temporary files this process created and has not renamed or removed yet.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    // A panic while the list was held leaves it usable: it is only ever pushed to and
+    // filtered.
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Removes every temporary file still registered (the forced exit of a second signal).
+pub fn remove_temporaries() {
+    for path in live().drain(..) {
+        let _ = fs::remove_file(path);
+    }
+}
 
 /// Why a file could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -23,16 +44,26 @@ struct Temporary {
     keep: bool,
 }
 
+impl Temporary {
+    fn new(path: PathBuf) -> Temporary {
+        live().push(path.clone());
+        Temporary { path, keep: false }
+    }
+}
+
 impl Drop for Temporary {
     fn drop(&mut self) {
         if !self.keep {
             let _ = fs::remove_file(&self.path);
         }
+        live().retain(|p| p != &self.path);
     }
 }
 
 /// Replaces `path` with `contents` atomically (temporary file, fsync, rename, fsync of the
 /// directory). On error the old file, if any, is untouched and no temporary file is left.
+/// After a signal ([`crate::interrupt::received`]) nothing is replaced: the error is
+/// [`io::ErrorKind::Interrupted`].
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     let err = |source| WriteError {
         path: path.to_path_buf(),
@@ -61,13 +92,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), WriteError> 
             .open(&candidate)
         {
             Ok(file) => {
-                temporary = Some((
-                    file,
-                    Temporary {
-                        path: candidate,
-                        keep: false,
-                    },
-                ));
+                temporary = Some((file, Temporary::new(candidate)));
                 break;
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -83,6 +108,8 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), WriteError> 
     file.write_all(contents).map_err(err)?;
     file.sync_all().map_err(err)?;
     drop(file);
+    // The last moment to honour Ctrl-C: after the rename the new file is in place.
+    crate::interrupt::check().map_err(err)?;
     fs::rename(&guard.path, path).map_err(err)?;
     guard.keep = true;
     // The rename is durable only once the directory entry is on disk. Some filesystems

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod interrupt;
 pub mod output;
 pub mod pagecheck;
 pub mod plan;

@@ -21,9 +21,19 @@ fn main() -> ExitCode {
         Ok(status) => status.into(),
         // A reader that went away (`egresscheck … | head -1`) is not an error worth a word.
         Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
-        Err(err) => {
-            let _ = writeln!(io::stderr(), "egresscheck: {err}");
-            Status::Error.into()
-        }
+        Err(err) => match err.interrupted() {
+            // Ctrl-C or SIGTERM: the shell's 128 + signal number.
+            Some(signal) => {
+                let _ = writeln!(
+                    io::stderr(),
+                    "egresscheck: interrupted by {signal}; no report or file was written"
+                );
+                ExitCode::from(signal.exit_code())
+            }
+            None => {
+                let _ = writeln!(io::stderr(), "egresscheck: {err}");
+                Status::Error.into()
+            }
+        },
     }
 }

@@ -13,6 +13,7 @@ mod audit;
 mod catalog;
 mod check;
 mod data_cmd;
+mod hardening;
 mod harness_selftest;
 mod probe;
 mod rules;

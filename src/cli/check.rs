@@ -112,7 +112,7 @@ impl CheckArgs {
         let result = self.run_inner(data, out);
         match result {
             // A Nagios plugin that cannot run says UNKNOWN (exit 3) on standard output.
-            Err(err) if nagios && !err.is_broken_pipe() => {
+            Err(err) if nagios && !err.is_broken_pipe() && err.interrupted().is_none() => {
                 writeln!(
                     out,
                     "EGRESSCHECK UNKNOWN - {}",
@@ -126,6 +126,8 @@ impl CheckArgs {
 
     fn run_inner(self, data: DataSource, out: &mut dyn Write) -> Result<Status, CommandError> {
         options::raise_open_file_limit(OPEN_FILE_CEILING);
+        // `check` writes files (`--save`, `--output`): Ctrl-C must not leave one half done.
+        crate::interrupt::install();
         let catalog = data.load()?;
         let probe = self.flags.to_options(&proxy_env())?;
         let options = CheckOptions {

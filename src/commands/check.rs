@@ -196,10 +196,12 @@ pub fn check(
             bar.set_message(format!("{}/{} names resolved", p.names_done, p.names));
         }
     };
-    let observations = crate::probe::run_blocking(&requests, &options.probe, Some(&update))?;
+    let observations = crate::probe::run_blocking(&requests, &options.probe, Some(&update));
+    // Cleared on every path, so that no half-drawn bar is left above an error message.
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    let observations = observations?;
     let duration = started.elapsed().as_secs_f64();
 
     let report = Report::build(
@@ -225,6 +227,10 @@ pub fn check(
         CheckFormat::Prometheus => PrometheusRenderer.render(&report, &mut rendered)?,
         CheckFormat::Junit => JunitRenderer.render(&report, &mut rendered)?,
         CheckFormat::Nagios => nagios.render(&report, &mut rendered)?,
+    }
+    // A signal during the probe or the rendering: nothing is written, anywhere.
+    if let Some(signal) = crate::interrupt::received() {
+        return Err(CommandError::Interrupted(signal));
     }
     match &options.output {
         Some(path) => write_atomically(path, &rendered)?,

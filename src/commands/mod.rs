@@ -71,7 +71,7 @@ pub enum CommandError {
     Usage(String),
     /// The probe could not start (a `--ca-file` that cannot be used, no runtime).
     #[error("{0}")]
-    Probe(#[from] crate::probe::ProbeError),
+    Probe(crate::probe::ProbeError),
     /// The `--baseline` cannot be used.
     #[error("{0}")]
     Baseline(#[from] crate::report::BaselineError),
@@ -81,12 +81,40 @@ pub enum CommandError {
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[source] io::Error),
+    /// A signal stopped the run before it wrote anything ([`crate::interrupt`]).
+    #[error("interrupted by {0}; nothing was written")]
+    Interrupted(crate::interrupt::Signal),
 }
 
 impl CommandError {
     /// True when the reader of our output went away (`| head -1`): not worth a message.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, CommandError::Output(err) if err.kind() == io::ErrorKind::BrokenPipe)
+    }
+
+    /// The signal that stopped the run, when that is what this error is: a probe cut short,
+    /// or a write skipped because a signal had come.
+    pub fn interrupted(&self) -> Option<crate::interrupt::Signal> {
+        match self {
+            CommandError::Interrupted(signal)
+            | CommandError::Probe(crate::probe::ProbeError::Interrupted(signal)) => Some(*signal),
+            CommandError::Write(err) if err.source.kind() == io::ErrorKind::Interrupted => {
+                crate::interrupt::received()
+            }
+            CommandError::Output(err) if err.kind() == io::ErrorKind::Interrupted => {
+                crate::interrupt::received()
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::probe::ProbeError> for CommandError {
+    fn from(err: crate::probe::ProbeError) -> Self {
+        match err {
+            crate::probe::ProbeError::Interrupted(signal) => CommandError::Interrupted(signal),
+            other => CommandError::Probe(other),
+        }
     }
 }
 

@@ -156,6 +156,7 @@ impl Renderer for PrometheusRenderer {
         );
         for code in Code::ALL {
             let count = report.findings.iter().filter(|f| f.code == *code).count();
+            // A count of findings is far below 2^53, where f64 starts to round.
             #[allow(clippy::cast_precision_loss)]
             let value = count as f64;
             m.sample(
@@ -177,6 +178,7 @@ impl Renderer for PrometheusRenderer {
                 ("service", legacy.service.to_string()),
                 ("host", legacy.host.to_string()),
             ];
+            // Unix seconds of a calendar date fit an f64 exactly (below 2^53).
             #[allow(clippy::cast_precision_loss)]
             let seconds = legacy.sunset.and_time(NaiveTime::MIN).and_utc().timestamp() as f64;
             m.sample(
@@ -198,6 +200,7 @@ impl Renderer for PrometheusRenderer {
                 ("provider", report.catalog.data.provider.clone()),
                 ("data_version", report.catalog.data.version.to_string()),
             ];
+            // Unix seconds of a calendar date fit an f64 exactly (below 2^53).
             #[allow(clippy::cast_precision_loss)]
             let seconds = date.and_time(NaiveTime::MIN).and_utc().timestamp() as f64;
             m.sample(

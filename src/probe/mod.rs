@@ -56,6 +56,9 @@ pub enum ProbeError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// A signal stopped the run ([`crate::interrupt`]).
+    #[error("interrupted by {0}")]
+    Interrupted(crate::interrupt::Signal),
 }
 
 /// How far a run has come, for a progress bar. Target totals grow as names resolve.
@@ -75,7 +78,8 @@ pub struct Progress {
 pub type ProgressFn<'a> = dyn Fn(Progress) + Send + Sync + 'a;
 
 /// Validates `options`, starts a runtime and runs the probe (for commands, which are
-/// synchronous).
+/// synchronous). A signal caught by [`crate::interrupt`] ends it at once with
+/// [`ProbeError::Interrupted`].
 pub fn run_blocking(
     requests: &[ProbeRequest],
     options: &ProbeOptions,
@@ -86,7 +90,18 @@ pub fn run_blocking(
         .enable_all()
         .build()
         .map_err(ProbeError::Runtime)?;
-    runtime.block_on(run(requests, options, progress))
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = run(requests, options, progress) => result,
+            signal = crate::interrupt::wait() => Err(ProbeError::Interrupted(signal)),
+        }
+    });
+    if result.is_err() {
+        // Do not wait for work still in flight (a blocking lookup, a connect): the run is
+        // over and the process is about to exit.
+        runtime.shutdown_background();
+    }
+    result
 }
 
 /// Runs the probe with hickory and the TLS client built from `options`. A DNS configuration

@@ -87,7 +87,9 @@ fn csv_records(text: &str) -> Vec<Vec<String>> {
     records
 }
 
-fn check(format: Format, hostile: &str, benign: &str) {
+/// The payload in `hostile` is inert for `format`, and did not change the line structure of
+/// the same output for `benign` data.
+pub(crate) fn check(format: Format, hostile: &str, benign: &str) {
     assert_no_hidden_characters(format, hostile);
     assert_eq!(
         hostile.lines().count(),

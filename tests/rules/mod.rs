@@ -2,10 +2,10 @@
 //! the network-namespace proof.
 
 mod cli;
-mod hostile;
+pub(crate) mod hostile;
 mod netns;
 mod snapshots;
-mod tools;
+pub(crate) mod tools;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

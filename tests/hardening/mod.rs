@@ -1,0 +1,87 @@
+//! Hostile input and faults (issue 6): a closed standard output, Ctrl-C, injection through
+//! the data file into every output, the fuzzers' regression inputs, property tests of the
+//! validator and the rule renderers, and a real firewall end to end.
+
+mod firewall;
+mod fuzz_regressions;
+mod injection;
+mod interrupt;
+mod pipe;
+mod properties;
+
+use std::net::IpAddr;
+use std::process::Command;
+
+/// The binary, with a clean environment (no proxy, no colour, no system CA override).
+pub fn egresscheck() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_egresscheck"));
+    for var in crate::probe::PROBE_ENV {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// One `[[endpoint]]` of [`data_file`]: a host, its documented address (if any) and port.
+pub struct Endpoint<'a> {
+    pub host: &'a str,
+    pub address: Option<IpAddr>,
+    pub port: u16,
+}
+
+/// A valid data file with one environment (`prod`), one service and `endpoints`.
+pub fn data_file(endpoints: &[Endpoint<'_>]) -> String {
+    let mut text = String::from(
+        r#"schema = 1
+
+[data]
+provider = "Egress Test Provider"
+version = "2026-01-01.1"
+primary_source = "page"
+
+[[source]]
+id = "page"
+publisher = "Egress Test Provider"
+title = "Firewall openings"
+url = "https://provider.egress.test/firewall"
+document_date = 2026-01-01
+
+[[environment]]
+id = "prod"
+name = "Production"
+
+[[service]]
+id = "api"
+name = "Test API"
+"#,
+    );
+    for e in endpoints {
+        let family = match e.address {
+            Some(IpAddr::V4(a)) => format!("ipv4 = [\"{a}\"]\n"),
+            Some(IpAddr::V6(a)) => format!("ipv6 = [\"{a}\"]\n"),
+            None => String::new(),
+        };
+        text.push_str(&format!(
+            "\n[[endpoint]]\nenvironment = \"prod\"\nservice = \"api\"\nhost = \"{}\"\n{family}ports = [{}]\nsource = \"page\"\n",
+            e.host, e.port
+        ));
+    }
+    text
+}
+
+/// A TOML basic string holding `text`.
+pub fn toml_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
