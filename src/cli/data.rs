@@ -101,7 +101,8 @@ impl DataCommand {
                 as_of,
             } => {
                 let catalog = data.load()?;
-                let bytes = DataSource::from_flag(Some(&page)).read_bounded()?;
+                let bytes = DataSource::from_flag(Some(&page))
+                    .read_limited(crate::pagecheck::MAX_PAGE_BYTES, "page")?;
                 let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
                 let name = page.display().to_string();
                 data::check_source(&catalog, &name, &bytes, as_of, format.into(), out)

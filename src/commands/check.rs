@@ -136,16 +136,16 @@ fn read_baseline(
     let shown = path.display().to_string();
     match std::fs::File::open(path) {
         Ok(file) => {
-            let bytes = crate::catalog::read_bounded(
-                std::io::Read::take(file, (MAX_BASELINE_BYTES as u64) + 1),
-                &shown,
-            )
-            .map_err(|e| {
-                CommandError::Baseline(crate::report::BaselineError::Invalid {
-                    file: shown.clone(),
-                    reason: e.to_string(),
-                })
-            })?;
+            // One byte over the bound is enough for `from_json` to say it is too large.
+            let limit = u64::try_from(MAX_BASELINE_BYTES).unwrap_or(u64::MAX);
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut bytes)
+                .map_err(|source| {
+                    CommandError::Baseline(crate::report::BaselineError::Read {
+                        file: shown.clone(),
+                        source,
+                    })
+                })?;
             Ok(Some(Baseline::from_json(&shown, &bytes)?))
         }
         Err(e)

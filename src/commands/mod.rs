@@ -43,21 +43,46 @@ impl DataSource {
         }
     }
 
-    /// Reads the raw bytes, bounded like a data file (for page files and baselines too).
-    pub fn read_bounded(&self) -> Result<Vec<u8>, LoadError> {
+    /// Reads the raw bytes of a file that is not a data file (a page), at most `limit` of
+    /// them; `what` names it in errors.
+    pub fn read_limited(&self, limit: usize, what: &str) -> Result<Vec<u8>, CommandError> {
         match self {
             DataSource::Bundled => Ok(catalog::BUNDLED_TOML.as_bytes().to_vec()),
-            DataSource::Stdin => catalog::read_bounded(io::stdin().lock(), "-"),
+            DataSource::Stdin => read_limited(io::stdin().lock(), limit, "-", what),
             DataSource::File(path) => {
-                let origin = path.display().to_string();
-                let file = std::fs::File::open(path).map_err(|source| LoadError::Read {
-                    file: origin.clone(),
-                    source,
+                let file = path.display().to_string();
+                let reader = std::fs::File::open(path).map_err(|e| CommandError::Input {
+                    file: file.clone(),
+                    reason: format!("cannot read the {what}: {e}"),
                 })?;
-                catalog::read_bounded(file.take(u64::MAX), &origin)
+                read_limited(reader, limit, &file, what)
             }
         }
     }
+}
+
+/// Reads at most `limit` bytes from `reader`; more is an error naming the bound.
+pub fn read_limited(
+    reader: impl Read,
+    limit: usize,
+    file: &str,
+    what: &str,
+) -> Result<Vec<u8>, CommandError> {
+    let error = |reason: String| CommandError::Input {
+        file: file.to_owned(),
+        reason,
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| error(format!("cannot read the {what}: {e}")))?;
+    if bytes.len() > limit {
+        return Err(error(format!(
+            "the {what} is larger than {limit} bytes, the most this command reads"
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Why a command could not do its job (as opposed to a finding, which is a result).
@@ -69,6 +94,14 @@ pub enum CommandError {
     /// Arguments that parse but make no sense together or name unknown things.
     #[error("{0}")]
     Usage(String),
+    /// An input other than the data file (a page) cannot be read or is over its bound.
+    #[error("{file}: {reason}")]
+    Input {
+        /// The file as named (`-` for standard input).
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The probe could not start (a `--ca-file` that cannot be used, no runtime).
     #[error("{0}")]
     Probe(crate::probe::ProbeError),

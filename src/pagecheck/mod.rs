@@ -17,6 +17,10 @@ use serde::Serialize;
 use crate::catalog::{Catalog, EnvId, HostPattern};
 use extract::{Mention, Mentioned, Page};
 
+/// Largest page read. A provider's page is tens of kilobytes; this bounds memory and time
+/// for whatever else is piped in by mistake.
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -2,10 +2,12 @@
 //! the data file into every output, the fuzzers' regression inputs, property tests of the
 //! validator and the rule renderers, and a real firewall end to end.
 
+mod bounds;
 mod firewall;
 mod fuzz_regressions;
 mod injection;
 mod interrupt;
+mod peers;
 mod pipe;
 mod properties;
 

@@ -2,9 +2,8 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
 
-use super::{loopback, probe, run_json};
+use super::{loopback, probe, run_json_bounded};
 use crate::support::dns::DnsServer;
 use crate::support::pki::TestCa;
 use crate::support::tcp::ClosedPort;
@@ -24,8 +23,7 @@ fn cname_loops_and_long_chains_end() {
         .cname_chain("chain.egress.test", 20, "api.egress.test", 60)
         .start();
     let port = closed.addr().port();
-    let started = Instant::now();
-    let run = run_json(
+    let run = run_json_bounded(
         probe(
             &dns,
             &[
@@ -34,10 +32,7 @@ fn cname_loops_and_long_chains_end() {
             ],
         )
         .args(["--family", "4", "--dns-timeout", "2s"]),
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "ends, does not hang"
+        "a CNAME loop and a chain of 20",
     );
     let looped = run.target("loop-a.egress.test");
     assert_eq!(looped["dns"]["outcome"], "error", "{looped}");
@@ -71,15 +66,11 @@ fn a_chain_of_a_hundred_certificates_is_bounded_and_described() {
     let dns = DnsServer::zone("egress.test")
         .addr("deep.egress.test", loopback(82), 60)
         .start();
-    let started = Instant::now();
-    let run = run_json(
+    let run = run_json_bounded(
         probe(&dns, &[&format!("deep.egress.test:{}", server.port())])
             .args(["--family", "4", "--timeout", "5s", "--ca-file"])
             .arg(root.pem_file()),
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "ends, does not hang"
+        "a chain of 100 certificates",
     );
     let tls = &run.target("deep.egress.test")["tls"];
     assert_eq!(tls["trusted_public"], false, "{tls}");
@@ -92,6 +83,29 @@ fn a_chain_of_a_hundred_certificates_is_bounded_and_described() {
         chain[15]
     );
     assert_eq!(run.code, 1);
+
+    // The same chain against the smallest read bound: the handshake stops at the bound.
+    let bounded = run_json_bounded(
+        probe(&dns, &[&format!("deep.egress.test:{}", server.port())])
+            .args([
+                "--family",
+                "4",
+                "--timeout",
+                "5s",
+                "--max-tls-bytes",
+                "16384",
+            ])
+            .arg("--ca-file")
+            .arg(root.pem_file()),
+        "a chain of 100 certificates, 16 KiB read bound",
+    );
+    let tls = &bounded.target("deep.egress.test")["tls"];
+    assert_eq!(tls["ok"], false, "{tls}");
+    assert_eq!(tls["failure"], "too-large", "{tls}");
+    assert!(
+        tls["error"].as_str().unwrap().contains("16384"),
+        "the message names the bound: {tls}"
+    );
 }
 
 #[test]
@@ -110,7 +124,10 @@ fn a_server_that_speaks_only_old_tls_fails_with_a_telling_message() {
     let dns = DnsServer::zone("egress.test")
         .addr("old.egress.test", loopback(83), 60)
         .start();
-    let run = run_json(probe(&dns, &[&format!("old.egress.test:{port}")]).args(["--family", "4"]));
+    let run = run_json_bounded(
+        probe(&dns, &[&format!("old.egress.test:{port}")]).args(["--family", "4"]),
+        "a server that speaks only TLS 1.0",
+    );
     server.join().unwrap();
     let tls = &run.target("old.egress.test")["tls"];
     assert_eq!(tls["ok"], false);

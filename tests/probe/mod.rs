@@ -85,6 +85,29 @@ impl Run {
     }
 }
 
+/// Peak memory a probe of hostile peers may use. A debug build of a small probe peaks at
+/// about 11 MiB; the bound is generous for that, yet far below what the floods of the hostile
+/// servers would cost if they were buffered.
+pub const HOSTILE_RSS_MIB: u64 = 64;
+
+/// Time a run against hostile peers may take: its timeouts are a few seconds; this only
+/// proves that it ends (a busy 2-core machine can be slow, so no tighter).
+pub const HOSTILE_RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// [`run_json`] for hostile peers: the run must end within [`HOSTILE_RUN_LIMIT`] with its
+/// peak memory under [`HOSTILE_RSS_MIB`] (measured by GNU time, see `support::rss`).
+pub fn run_json_bounded(cmd: &mut Command, what: &str) -> Run {
+    let started = std::time::Instant::now();
+    let measured = crate::support::rss::run(cmd);
+    assert!(
+        started.elapsed() < HOSTILE_RUN_LIMIT,
+        "{what}: ends, does not hang ({:?})",
+        started.elapsed()
+    );
+    measured.assert_peak_below_mib(HOSTILE_RSS_MIB, what);
+    parse(&measured.output)
+}
+
 /// Runs `cmd` and parses its JSON output.
 pub fn run_json(cmd: &mut Command) -> Run {
     let output = cmd.output().expect("run egresscheck");

@@ -148,6 +148,7 @@ pub mod dns;
 pub mod netns;
 pub mod pki;
 pub mod proxy;
+pub mod rss;
 pub mod server;
 pub mod tcp;
 pub mod tls;
