@@ -461,6 +461,8 @@ fn check_passes_when_only_healthy_targets_are_selected() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("egresscheck PASS: Egress Test Provider data 2026-01-01.1, as of 2026-11-28: 1 targets, 1 up"), "{text}");
+    let json_out = lab.check(&["--host", "good.api.egress.test", "--format", "json"]);
+    assert_eq!(json(&json_out)["verdict"], "pass");
     // Nagios: OK.
     let out = lab.check(&["--host", "good.api.egress.test", "--format", "nagios"]);
     assert_eq!(out.status.code(), Some(0));
