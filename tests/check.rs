@@ -506,7 +506,11 @@ fn every_output_format_matches_its_snapshot() {
             "{format}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let text = lab.normalise(&String::from_utf8_lossy(&out.stdout));
+        let mut text = lab.normalise(&String::from_utf8_lossy(&out.stdout));
+        if format == "table" {
+            // Column widths follow the timings; compare content, not padding.
+            text = collapse_padding(&text);
+        }
         insta::assert_snapshot!(format!("check_{format}"), text);
     }
 }
@@ -834,4 +838,19 @@ fn rules_needed_cover_what_was_closed_and_undocumented() {
         "{}",
         String::from_utf8_lossy(&unknown.stderr)
     );
+}
+
+/// Runs of spaces and of table rule characters become one, so that a column that is wider
+/// in one run (a slower connect) does not change the snapshot.
+fn collapse_padding(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = None;
+    for ch in text.chars() {
+        let squeezable = matches!(ch, ' ' | '─' | '═');
+        if !(squeezable && last == Some(ch)) {
+            out.push(ch);
+        }
+        last = Some(ch);
+    }
+    out
 }
