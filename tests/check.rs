@@ -854,3 +854,40 @@ fn collapse_padding(text: &str) -> String {
     }
     out
 }
+
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    let lab = Lab::new();
+    // Piped stderr: not a byte of progress.
+    let out = lab.check(&["--host", "good.api.egress.test"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // On a terminal (script(1) gives the child a pseudo-terminal), the bar is drawn on stderr
+    // and cleared; the report still arrives whole. The slow black hole keeps the bar up.
+    if !netns::require_tools(&["script"]) {
+        return;
+    }
+    let command = format!(
+        "{BIN} --data {} check --resolver {} --timeout 1s --as-of {AS_OF} --no-proxy --ca-file {} --host hole.api.egress.test",
+        lab.data.display(),
+        lab.resolver,
+        lab.public_ca.pem_file().display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("names resolved"),
+        "no progress bar drawn: {text}"
+    );
+    assert!(text.contains("egresscheck FAIL"), "{text}");
+}
