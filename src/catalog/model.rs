@@ -223,6 +223,49 @@ impl TryFrom<u16> for Port {
     }
 }
 
+/// Address family filter (`--family` of `probe`, `check` and `rules`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// IPv4 only.
+    V4,
+    /// IPv6 only.
+    V6,
+    /// Both (the default).
+    #[default]
+    Both,
+}
+
+impl Family {
+    /// True when `addr` passes the filter.
+    pub fn admits(self, addr: &IpAddr) -> bool {
+        self.wants(addr.is_ipv6())
+    }
+
+    /// True when the family (IPv6 when `v6`) is wanted.
+    pub fn wants(self, v6: bool) -> bool {
+        match self {
+            Family::V4 => !v6,
+            Family::V6 => v6,
+            Family::Both => true,
+        }
+    }
+
+    /// The families wanted, IPv4 first (`false` is IPv4).
+    pub fn each(self) -> impl Iterator<Item = bool> {
+        [false, true].into_iter().filter(move |v6| self.wants(*v6))
+    }
+
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::V4 => "4",
+            Family::V6 => "6",
+            Family::Both => "both",
+        }
+    }
+}
+
 /// Address prefixes of an entry, split by family as in the data file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Addresses {

@@ -4,7 +4,7 @@
 //! line and column. Validation continues after a problem so that one run lists them all.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::ops::Range;
 use std::str::FromStr;
 
@@ -838,40 +838,46 @@ impl Validator<'_> {
     }
 
     fn ipv4_prefix(&mut self, raw: &Text, field: &str) -> Option<Ipv4Net> {
-        let value = raw.get_ref().trim();
-        if parse_prefix::<Ipv6Addr, Ipv6Net>(value).is_some() {
-            self.problem(raw.span(), format!("{field}: found the IPv6 value {value:?} in an IPv4 field, expected it under ipv6"));
-            return None;
-        }
-        match parse_prefix::<Ipv4Addr, Ipv4Net>(value) {
-            Some(net) if net.trunc() == net => Some(net),
-            Some(net) => {
-                self.problem(raw.span(), format!("{field}: found {value}, whose host bits are set; expected the network address {}", net.trunc()));
-                None
-            }
-            None => {
-                self.problem(raw.span(), format!("{field}: found {value:?}, expected an IPv4 address or prefix such as 192.0.2.1 or 192.0.2.0/24"));
-                None
-            }
+        match self.family_prefix(raw, field, false)? {
+            IpNet::V4(net) => Some(net),
+            IpNet::V6(_) => None,
         }
     }
 
     fn ipv6_prefix(&mut self, raw: &Text, field: &str) -> Option<Ipv6Net> {
-        let value = raw.get_ref().trim();
-        if parse_prefix::<Ipv4Addr, Ipv4Net>(value).is_some() {
-            self.problem(raw.span(), format!("{field}: found the IPv4 value {value:?} in an IPv6 field, expected it under ipv4"));
-            return None;
+        match self.family_prefix(raw, field, true)? {
+            IpNet::V6(net) => Some(net),
+            IpNet::V4(_) => None,
         }
-        match parse_prefix::<Ipv6Addr, Ipv6Net>(value) {
-            Some(net) if net.trunc() == net => Some(net),
-            Some(net) => {
+    }
+
+    /// An address (a full-length prefix) or prefix of one family, network address only.
+    fn family_prefix(&mut self, raw: &Text, field: &str, v6: bool) -> Option<IpNet> {
+        let value = raw.get_ref().trim();
+        let (this, other, key, example) = if v6 {
+            ("IPv6", "IPv4", "ipv4", "2001:db8::1 or 2001:db8::/32")
+        } else {
+            ("IPv4", "IPv6", "ipv6", "192.0.2.1 or 192.0.2.0/24")
+        };
+        let parsed = if value.contains('/') {
+            IpNet::from_str(value).ok()
+        } else {
+            IpAddr::from_str(value).ok().map(IpNet::from)
+        };
+        match parsed {
+            None => {
+                self.problem(raw.span(), format!("{field}: found {value:?}, expected an {this} address or prefix such as {example}"));
+                None
+            }
+            Some(net) if matches!(net, IpNet::V6(_)) != v6 => {
+                self.problem(raw.span(), format!("{field}: found the {other} value {value:?} in an {this} field, expected it under {key}"));
+                None
+            }
+            Some(net) if net.trunc() != net => {
                 self.problem(raw.span(), format!("{field}: found {value}, whose host bits are set; expected the network address {}", net.trunc()));
                 None
             }
-            None => {
-                self.problem(raw.span(), format!("{field}: found {value:?}, expected an IPv6 address or prefix such as 2001:db8::1 or 2001:db8::/32"));
-                None
-            }
+            Some(net) => Some(net),
         }
     }
 
@@ -892,15 +898,6 @@ impl Validator<'_> {
                 None
             }
         }
-    }
-}
-
-/// Parses `addr` (as a full-length prefix) or `addr/len`.
-fn parse_prefix<A: FromStr, N: FromStr + From<A>>(value: &str) -> Option<N> {
-    if value.contains('/') {
-        N::from_str(value).ok()
-    } else {
-        A::from_str(value).ok().map(N::from)
     }
 }
 

@@ -11,7 +11,7 @@ use super::probe::FamilyArg;
 use crate::commands::rules::{self as command, RulesOptions};
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
-use crate::rules::{Family, Format, Scope};
+use crate::rules::{Format, Scope};
 
 /// Help of `--diff`; a unit test keeps its list of formats in step with the code.
 const DIFF_HELP: &str = "Print the changes from data file OLD to data file NEW in the format's own terms (nftables: delete/add element; iptables: -D/-A; ufw: delete/allow; firewalld: remove/add rich rule; pf: pfctl -T delete/add; windows: Remove-/New-NetFirewallRule; csv and json: rows with an action). Other formats are declarative: apply their full output instead. OLD is taken as of its own data version date (or --as-of, if earlier), so legacy entries it still listed are removed once past their sunset. Use instead of --data.";
@@ -75,16 +75,6 @@ enum ScopeArg {
     Subnets,
     /// Both.
     All,
-}
-
-impl From<FamilyArg> for Family {
-    fn from(arg: FamilyArg) -> Self {
-        match arg {
-            FamilyArg::V4 => Family::V4,
-            FamilyArg::V6 => Family::V6,
-            FamilyArg::Both => Family::Both,
-        }
-    }
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, String> {

@@ -71,26 +71,8 @@ pub struct CheckOptions {
 
 /// Turns `--env`, `--service` and `--host` into a selection, rejecting unknown words.
 pub fn selection(catalog: &Catalog, options: &CheckOptions) -> Result<Selection, CommandError> {
-    let environments = crate::commands::data::select_environments(catalog, &options.environments)?
-        .into_iter()
-        .filter(|_| !options.environments.is_empty())
-        .map(|e| e.id.clone())
-        .collect();
-    let mut services = Vec::new();
-    for word in &options.services {
-        let service = catalog.find_service(word).ok_or_else(|| {
-            let known: Vec<String> = catalog
-                .services
-                .iter()
-                .map(|s| format!("{} ({})", s.id, s.name))
-                .collect();
-            CommandError::Usage(format!(
-                "--service {word:?}: no such service; known: {}",
-                known.join(", ")
-            ))
-        })?;
-        services.push(service.id.clone());
-    }
+    let environments = super::environment_ids(catalog, &options.environments)?;
+    let services = super::service_ids(catalog, &options.services)?;
     let mut hosts = Vec::new();
     for word in &options.hosts {
         let name = DnsName::parse(word).map_err(|err| {

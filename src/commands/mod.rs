@@ -61,6 +61,48 @@ impl DataSource {
     }
 }
 
+/// `--env` words (ids, names, aliases) as environment ids; none given is an empty list,
+/// which every command reads as "all".
+pub fn environment_ids(
+    catalog: &crate::catalog::Catalog,
+    words: &[String],
+) -> Result<Vec<crate::catalog::EnvId>, CommandError> {
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(data::select_environments(catalog, words)?
+        .into_iter()
+        .map(|e| e.id.clone())
+        .collect())
+}
+
+/// `--service` words (ids or names) as service ids, each once; an unknown word is a usage
+/// error that lists the services there are.
+pub fn service_ids(
+    catalog: &crate::catalog::Catalog,
+    words: &[String],
+) -> Result<Vec<crate::catalog::ServiceId>, CommandError> {
+    let mut services = Vec::new();
+    for word in words {
+        let service = catalog.find_service(word).ok_or_else(|| {
+            let known: Vec<String> = catalog
+                .services
+                .iter()
+                .map(|s| format!("{} ({})", s.id, s.name))
+                .collect();
+            CommandError::Usage(format!(
+                "--service {word:?}: no such service in {}; known: {}",
+                catalog.origin,
+                known.join("; ")
+            ))
+        })?;
+        if !services.contains(&service.id) {
+            services.push(service.id.clone());
+        }
+    }
+    Ok(services)
+}
+
 /// Reads at most `limit` bytes from `reader`; more is an error naming the bound.
 pub fn read_limited(
     reader: impl Read,

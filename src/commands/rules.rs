@@ -5,8 +5,7 @@ use std::io::Write;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::catalog::{Catalog, EnvId, ServiceId};
-use crate::commands::data::select_environments;
+use crate::catalog::Catalog;
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
 use crate::rules::{Diff, Family, Format, Options, RuleSet, Scope};
@@ -94,32 +93,8 @@ pub fn diff(
 
 /// The rules core's options: `--env` and `--service` words resolved against `catalog`.
 fn core_options(catalog: &Catalog, options: &RulesOptions) -> Result<Options, CommandError> {
-    let environments: Vec<EnvId> = if options.envs.is_empty() {
-        Vec::new()
-    } else {
-        select_environments(catalog, &options.envs)?
-            .into_iter()
-            .map(|e| e.id.clone())
-            .collect()
-    };
-    let mut services: Vec<ServiceId> = Vec::new();
-    for word in &options.services {
-        let service = catalog.find_service(word).ok_or_else(|| {
-            let known: Vec<String> = catalog
-                .services
-                .iter()
-                .map(|s| format!("{} ({})", s.id, s.name))
-                .collect();
-            CommandError::Usage(format!(
-                "--service {word:?}: no such service in {}; known: {}",
-                catalog.origin,
-                known.join("; ")
-            ))
-        })?;
-        if !services.contains(&service.id) {
-            services.push(service.id.clone());
-        }
-    }
+    let environments = super::environment_ids(catalog, &options.envs)?;
+    let services = super::service_ids(catalog, &options.services)?;
     Ok(Options {
         environments,
         services,

@@ -32,7 +32,8 @@ struct ReportJson<'a> {
     tool: Tool,
     data: Data<'a>,
     as_of: NaiveDate,
-    verdict: Severity,
+    /// `pass` (nothing worse than info), `warn` or `fail`.
+    verdict: &'static str,
     duration_seconds: f64,
     summary: Summary,
     targets: Vec<TargetReport>,
@@ -119,7 +120,11 @@ impl Renderer for JsonRenderer {
                 document_date: source.and_then(|s| s.document_date),
             },
             as_of: report.as_of,
-            verdict: report.verdict,
+            verdict: match report.verdict {
+                Severity::Info => "pass",
+                Severity::Warn => "warn",
+                Severity::Fail => "fail",
+            },
             duration_seconds: report.duration_seconds,
             summary: Summary {
                 targets: rows.len(),

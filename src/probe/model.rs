@@ -24,29 +24,7 @@ pub struct ProbeRequest {
     pub documented: Vec<IpAddr>,
 }
 
-/// Address family filter (`--family`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    /// IPv4 only.
-    V4,
-    /// IPv6 only.
-    V6,
-    /// Both (the default).
-    #[default]
-    Both,
-}
-
-impl Family {
-    /// True when `addr` passes the filter.
-    pub fn admits(self, addr: &IpAddr) -> bool {
-        match self {
-            Family::V4 => addr.is_ipv4(),
-            Family::V6 => addr.is_ipv6(),
-            Family::Both => true,
-        }
-    }
-}
+pub use crate::catalog::Family;
 
 /// Everything observed for one requested name.
 #[derive(Debug, Clone, Serialize)]

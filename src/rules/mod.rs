@@ -83,41 +83,7 @@ impl Scope {
     }
 }
 
-/// Which address families get address rules.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    /// IPv4 only.
-    V4,
-    /// IPv6 only.
-    V6,
-    /// Both.
-    #[default]
-    Both,
-}
-
-impl Family {
-    /// True when prefixes (and DNS-filled sets) of this family are wanted.
-    pub fn wants(self, v6: bool) -> bool {
-        match self {
-            Family::V4 => !v6,
-            Family::V6 => v6,
-            Family::Both => true,
-        }
-    }
-    /// The families wanted, IPv4 first (`false` is IPv4).
-    pub fn each(self) -> impl Iterator<Item = bool> {
-        [false, true].into_iter().filter(move |v6| self.wants(*v6))
-    }
-    /// The name used on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Family::V4 => "4",
-            Family::V6 => "6",
-            Family::Both => "both",
-        }
-    }
-}
+pub use crate::catalog::Family;
 
 /// What to build rules for. Empty lists mean all.
 #[derive(Debug, Clone, PartialEq, Eq)]
