@@ -137,6 +137,17 @@ fn bundled() -> String {
 /// 0, or what the command itself concluded (1: findings, drift, a difference).
 fn commands(local: &Local) -> Vec<(String, Command, &'static [i32])> {
     let mut all: Vec<(String, Command, &'static [i32])> = Vec::new();
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["check", "--help"],
+        &["rules", "--list-formats"],
+        &["data", "validate"],
+    ] {
+        let mut cmd = egresscheck();
+        cmd.args(args);
+        all.push((args.join(" "), cmd, &[0]));
+    }
     for format in ["table", "json"] {
         let mut show = egresscheck();
         show.args(["data", "show", "--format", format]);

@@ -1,4 +1,5 @@
-//! Peers that misbehave on purpose: the run ends in bounded time with the right outcome.
+//! Peers that misbehave on purpose: the run ends in bounded time and memory (see
+//! `run_json_bounded`) with the right outcome.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
