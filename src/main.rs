@@ -24,10 +24,7 @@ fn main() -> ExitCode {
         Err(err) => match err.interrupted() {
             // Ctrl-C or SIGTERM: the shell's 128 + signal number.
             Some(signal) => {
-                let _ = writeln!(
-                    io::stderr(),
-                    "egresscheck: interrupted by {signal}; no report or file was written"
-                );
+                let _ = writeln!(io::stderr(), "egresscheck: {err}");
                 ExitCode::from(signal.exit_code())
             }
             None => {

@@ -126,10 +126,12 @@ impl CheckArgs {
 
     fn run_inner(self, data: DataSource, out: &mut dyn Write) -> Result<Status, CommandError> {
         options::raise_open_file_limit(OPEN_FILE_CEILING);
-        // `check` writes files (`--save`, `--output`): Ctrl-C must not leave one half done.
-        crate::interrupt::install();
         let catalog = data.load()?;
         let probe = self.flags.to_options(&proxy_env())?;
+        // `check` writes files (`--save`, `--output`): from here on Ctrl-C must not leave one
+        // half done. (Before, while a data file is read from a pipe, the default action is
+        // what a user expects.)
+        crate::interrupt::install();
         let options = CheckOptions {
             environments: self.environments,
             services: self.services,
