@@ -130,13 +130,18 @@ pub fn install() {
     });
 }
 
+/// The listening thread's own runtime: the probe's runtime comes and goes, the handlers stay.
+fn signal_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()
+}
+
 #[cfg(unix)]
 fn listen(ready: std::sync::mpsc::Sender<()>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
+    let Some(runtime) = signal_runtime() else {
         return;
     };
     runtime.block_on(async move {
@@ -160,10 +165,7 @@ fn listen(ready: std::sync::mpsc::Sender<()>) {
 
 #[cfg(not(unix))]
 fn listen(ready: std::sync::mpsc::Sender<()>) {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
+    let Some(runtime) = signal_runtime() else {
         return;
     };
     runtime.block_on(async move {

@@ -361,7 +361,8 @@ fn json(o: &Output) -> Value {
     })
 }
 
-fn codes_for(report: &Value, host: &str) -> Vec<String> {
+/// The finding codes of `host` in a JSON report, sorted.
+pub(crate) fn codes_for(report: &Value, host: &str) -> Vec<String> {
     let mut codes: Vec<String> = report["findings"]
         .as_array()
         .unwrap()
@@ -537,10 +538,15 @@ fn prometheus_output_passes_promtool() {
     if !netns::require_tools(&["promtool"]) {
         return;
     }
+    assert_promtool_accepts(&metrics);
+}
+
+/// `promtool check metrics` accepts `metrics`.
+pub(crate) fn assert_promtool_accepts(metrics: &str) {
     let checked = run_with_stdin("promtool", &["check", "metrics"], metrics.as_bytes());
     assert!(
         checked.status.success(),
-        "promtool: {}{}",
+        "promtool: {}{}\n{metrics}",
         String::from_utf8_lossy(&checked.stdout),
         String::from_utf8_lossy(&checked.stderr)
     );
@@ -559,10 +565,15 @@ fn junit_output_is_well_formed_xml() {
     if !netns::require_tools(&["xmllint"]) {
         return;
     }
+    assert_xmllint_accepts(&xml);
+}
+
+/// `xmllint --noout` finds `xml` well-formed.
+pub(crate) fn assert_xmllint_accepts(xml: &str) {
     let checked = run_with_stdin("xmllint", &["--noout", "-"], xml.as_bytes());
     assert!(
         checked.status.success(),
-        "xmllint: {}",
+        "xmllint: {}\n{xml}",
         String::from_utf8_lossy(&checked.stderr)
     );
 }
@@ -682,6 +693,7 @@ fn assert_no_temporaries(dir: &Path) {
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
 
+/// Runs `tool args` with `stdin` on its standard input.
 fn run_with_stdin(tool: &str, args: &[&str], stdin: &[u8]) -> Output {
     use std::io::Write;
     let mut child = Command::new(tool)

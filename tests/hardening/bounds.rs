@@ -8,10 +8,9 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::process::Output;
 
-use crate::support::dns::DnsServer;
 use crate::support::tcp::ClosedPort;
 
-use super::{Endpoint, data_file, egresscheck};
+use super::{OneEndpoint, egresscheck};
 
 const MIB: usize = 1024 * 1024;
 
@@ -39,40 +38,17 @@ fn stderr(out: &Output) -> String {
 fn a_baseline_is_read_up_to_64_mib_and_refused_beyond() {
     let ip: IpAddr = "127.0.0.66".parse().unwrap();
     let closed = ClosedPort::on(ip);
-    let dns = DnsServer::zone("egress.test")
-        .addr("api.egress.test", ip, 60)
-        .start();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data.toml");
-    std::fs::write(
-        &data,
-        data_file(&[Endpoint {
-            host: "api.egress.test",
-            address: Some(ip),
-            port: closed.addr().port(),
-        }]),
-    )
-    .unwrap();
+    let lab = OneEndpoint::new("api.egress.test", ip, closed.addr().port());
     let check = |baseline: &Path| {
-        egresscheck()
-            .arg("--data")
-            .arg(&data)
-            .args([
-                "check",
-                "--no-proxy",
-                "--resolver",
-                &dns.resolver_arg(),
-                "--format",
-                "json",
-                "--baseline",
-            ])
+        lab.check()
+            .args(["--format", "json", "--baseline"])
             .arg(baseline)
             .output()
             .unwrap()
     };
     let head = r#"{"schema": 1, "tool": {"name": "egresscheck"}, "targets": [], "padding": ""#;
     // Larger than a data file may be (4 MiB), well within a baseline's bound.
-    let big = dir.path().join("big.json");
+    let big = lab.path("big.json");
     padded(&big, head, 5 * MIB, "\"}");
     let out = check(&big);
     assert_eq!(
@@ -82,7 +58,7 @@ fn a_baseline_is_read_up_to_64_mib_and_refused_beyond() {
         stderr(&out)
     );
 
-    let huge = dir.path().join("huge.json");
+    let huge = lab.path("huge.json");
     padded(&huge, head, 64 * MIB + 1, "\"}");
     let out = check(&huge);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

@@ -12,24 +12,13 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
+use crate::check::codes_for;
 use crate::support::dns::DnsServer;
 use crate::support::netns::{self, NetnsPair, SERVER_V4};
 use crate::support::pki::TestCa;
 use crate::support::tls::TlsServer;
 
 use super::{Endpoint, data_file, egresscheck};
-
-fn findings_for(report: &Value, host: &str) -> Vec<String> {
-    let mut codes: Vec<String> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["host"] == host)
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect();
-    codes.sort();
-    codes
-}
 
 fn target<'a>(report: &'a Value, host: &str) -> &'a Value {
     report["targets"]
@@ -151,7 +140,7 @@ fn check_behind_generated_rules_passes_the_documented_endpoint_and_blocks_the_ot
     assert_eq!(out.status.code(), Some(1), "{stderr}\n{report}");
 
     assert_eq!(
-        findings_for(&report, "documented.egress.test"),
+        codes_for(&report, "documented.egress.test"),
         Vec::<String>::new(),
         "{report}\n{ruleset}"
     );
@@ -160,7 +149,7 @@ fn check_behind_generated_rules_passes_the_documented_endpoint_and_blocks_the_ot
     assert_eq!(passing["tls"]["ok"], true, "{passing}");
 
     assert_eq!(
-        findings_for(&report, "left-out.egress.test"),
+        codes_for(&report, "left-out.egress.test"),
         vec!["blocked"],
         "{report}\n{ruleset}"
     );

@@ -10,13 +10,13 @@
 //! subject and issuer with ANSI escapes and bidi controls, a DNS name with an escape byte, a
 //! provider page with both) are sanitised in the tables too.
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use egresscheck::rules::{Format, Options, RuleSet};
 
+use crate::check::{assert_promtool_accepts, assert_xmllint_accepts};
 use crate::support::dns::DnsServer;
 use crate::support::netns;
 use crate::support::pki::TestCa;
@@ -212,18 +212,6 @@ fn assert_terminal_safe(what: &str, text: &str) {
     }
 }
 
-fn run_with_stdin(tool: &str, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(tool)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
-}
-
 /// A hostile world: the data file above (payload everywhere), a TLS server whose
 /// certificate's subject and issuer hold ANSI escapes and bidi controls (untrusted, so the
 /// issuer reaches a finding), a legacy host that refuses, and a DNS name whose CNAME target
@@ -384,19 +372,8 @@ fn every_check_format_keeps_hostile_data_and_remote_text_inert() {
     );
 
     if netns::require_tools(&["promtool", "xmllint"]) {
-        let checked = run_with_stdin("promtool", &["check", "metrics"], metrics.as_bytes());
-        assert!(
-            checked.status.success(),
-            "promtool: {}{}\n{metrics}",
-            String::from_utf8_lossy(&checked.stdout),
-            String::from_utf8_lossy(&checked.stderr)
-        );
-        let checked = run_with_stdin("xmllint", &["--noout", "-"], junit.as_bytes());
-        assert!(
-            checked.status.success(),
-            "xmllint: {}\n{junit}",
-            String::from_utf8_lossy(&checked.stderr)
-        );
+        assert_promtool_accepts(&metrics);
+        assert_xmllint_accepts(&junit);
     }
 }
 

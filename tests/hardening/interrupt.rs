@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process};
 
-use crate::support::dns::DnsServer;
 use crate::support::tcp::BlackHole;
 
-use super::{Endpoint, data_file, egresscheck};
+use super::OneEndpoint;
 
 /// Waits up to `limit` for `child` to exit; kills it and fails the test otherwise.
 fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::Output {
@@ -49,38 +48,15 @@ fn names_in(dir: &Path) -> Vec<String> {
 fn interrupt_a_waiting_check(signal: Signal, expected_code: i32) {
     let ip = "127.0.0.62".parse().unwrap();
     let hole = BlackHole::builder().bind(ip).black_hole();
-    let dns = DnsServer::zone("egress.test")
-        .addr("hole.egress.test", ip, 60)
-        .start();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data.toml");
-    std::fs::write(
-        &data,
-        data_file(&[Endpoint {
-            host: "hole.egress.test",
-            address: Some(ip),
-            port: hole.addr().port(),
-        }]),
-    )
-    .unwrap();
-    let state = dir.path().join("state.json");
-    let metrics = dir.path().join("metrics.prom");
+    let lab = OneEndpoint::new("hole.egress.test", ip, hole.addr().port());
+    let state = lab.path("state.json");
+    let metrics = lab.path("metrics.prom");
     // A baseline from an earlier run: it must survive untouched.
     std::fs::write(&state, b"the previous run's report").unwrap();
 
-    let mut child = egresscheck()
-        .arg("--data")
-        .arg(&data)
-        .args([
-            "check",
-            "--no-proxy",
-            "--resolver",
-            &dns.resolver_arg(),
-            "--timeout",
-            "60s",
-            "--format",
-            "prometheus",
-        ])
+    let mut child = lab
+        .check()
+        .args(["--timeout", "60s", "--format", "prometheus"])
         .arg("--save")
         .arg(&state)
         .arg("--output")
@@ -110,7 +86,7 @@ fn interrupt_a_waiting_check(signal: Signal, expected_code: i32) {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert_eq!(
-        names_in(dir.path()),
+        names_in(lab.dir.path()),
         ["data.toml", "state.json"],
         "no --output, no temporary file"
     );
@@ -137,37 +113,13 @@ fn sigterm_during_check_writes_nothing_and_exits_143() {
 fn an_uninterrupted_check_writes_both_files() {
     let ip = "127.0.0.63".parse().unwrap();
     let hole = BlackHole::builder().bind(ip).black_hole();
-    let dns = DnsServer::zone("egress.test")
-        .addr("hole.egress.test", ip, 60)
-        .start();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data.toml");
-    std::fs::write(
-        &data,
-        data_file(&[Endpoint {
-            host: "hole.egress.test",
-            address: Some(ip),
-            port: hole.addr().port(),
-        }]),
-    )
-    .unwrap();
-    let out = egresscheck()
-        .arg("--data")
-        .arg(&data)
-        .args([
-            "check",
-            "--no-proxy",
-            "--resolver",
-            &dns.resolver_arg(),
-            "--timeout",
-            "200ms",
-            "--format",
-            "prometheus",
-            "--save",
-        ])
-        .arg(dir.path().join("state.json"))
+    let lab = OneEndpoint::new("hole.egress.test", ip, hole.addr().port());
+    let out = lab
+        .check()
+        .args(["--timeout", "200ms", "--format", "prometheus", "--save"])
+        .arg(lab.path("state.json"))
         .arg("--output")
-        .arg(dir.path().join("metrics.prom"))
+        .arg(lab.path("metrics.prom"))
         .output()
         .unwrap();
     assert_eq!(
@@ -177,7 +129,7 @@ fn an_uninterrupted_check_writes_both_files() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
-        names_in(dir.path()),
+        names_in(lab.dir.path()),
         ["data.toml", "metrics.prom", "state.json"]
     );
 }

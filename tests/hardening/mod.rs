@@ -12,7 +12,10 @@ mod pipe;
 mod properties;
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::process::Command;
+
+use crate::support::dns::DnsServer;
 
 /// The binary, with a clean environment (no proxy, no colour, no system CA override).
 pub fn egresscheck() -> Command {
@@ -69,6 +72,46 @@ name = "Test API"
         ));
     }
     text
+}
+
+/// A data file with one endpoint, `host` documented at `ip:port`, in a temporary directory,
+/// and a DNS server that answers `ip` for `host`. The server at `ip:port` is the test's.
+pub struct OneEndpoint {
+    pub dns: DnsServer,
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+}
+
+impl OneEndpoint {
+    pub fn new(host: &str, ip: IpAddr, port: u16) -> OneEndpoint {
+        let dns = DnsServer::zone("egress.test").addr(host, ip, 60).start();
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data.toml");
+        let endpoint = Endpoint {
+            host,
+            address: Some(ip),
+            port,
+        };
+        std::fs::write(&data, data_file(&[endpoint])).unwrap();
+        OneEndpoint { dns, dir, data }
+    }
+
+    /// `egresscheck --data DATA check --no-proxy --resolver DNS` (more arguments to add).
+    pub fn check(&self) -> Command {
+        let mut cmd = egresscheck();
+        cmd.arg("--data").arg(&self.data).args([
+            "check",
+            "--no-proxy",
+            "--resolver",
+            &self.dns.resolver_arg(),
+        ]);
+        cmd
+    }
+
+    /// A path in the temporary directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
 }
 
 /// A TOML basic string holding `text`.

@@ -4,10 +4,9 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 
-use crate::support::dns::DnsServer;
 use crate::support::tcp::ClosedPort;
 
-use super::{Endpoint, data_file, egresscheck};
+use super::{OneEndpoint, egresscheck};
 
 /// A pipe whose reading end is already closed: every write to it fails with EPIPE, the most
 /// deterministic form of `| head -0`.
@@ -62,8 +61,7 @@ fn run_into_head(cmd: &mut Command) -> (i32, String, String) {
 /// A data file whose one endpoint refuses connections, and the DNS server for it.
 struct Local {
     _closed: ClosedPort,
-    dns: DnsServer,
-    dir: tempfile::TempDir,
+    lab: OneEndpoint,
     port: u16,
 }
 
@@ -72,38 +70,16 @@ impl Local {
         let ip = "127.0.0.61".parse().unwrap();
         let closed = ClosedPort::on(ip);
         let port = closed.addr().port();
-        let dns = DnsServer::zone("egress.test")
-            .addr("api.egress.test", ip, 60)
-            .start();
-        let dir = tempfile::tempdir().unwrap();
-        let text = data_file(&[Endpoint {
-            host: "api.egress.test",
-            address: Some(ip),
-            port,
-        }]);
-        std::fs::write(dir.path().join("data.toml"), text).unwrap();
         Local {
+            lab: OneEndpoint::new("api.egress.test", ip, port),
             _closed: closed,
-            dns,
-            dir,
             port,
         }
     }
 
     fn check(&self, format: &str) -> Command {
-        let mut cmd = egresscheck();
-        cmd.arg("--data")
-            .arg(self.dir.path().join("data.toml"))
-            .args([
-                "check",
-                "--no-proxy",
-                "--timeout",
-                "2s",
-                "--resolver",
-                &self.dns.resolver_arg(),
-                "--format",
-                format,
-            ]);
+        let mut cmd = self.lab.check();
+        cmd.args(["--timeout", "2s", "--format", format]);
         cmd
     }
 
@@ -115,7 +91,7 @@ impl Local {
             "--timeout",
             "2s",
             "--resolver",
-            &self.dns.resolver_arg(),
+            &self.lab.dns.resolver_arg(),
             &format!("api.egress.test:{}", self.port),
         ]);
         cmd
