@@ -20,6 +20,7 @@ use crate::check::{assert_promtool_accepts, assert_xmllint_accepts};
 use crate::support::dns::DnsServer;
 use crate::support::netns;
 use crate::support::pki::TestCa;
+use crate::support::proxy::{ProxyMode, ProxyServer};
 use crate::support::tcp::ClosedPort;
 use crate::support::tls::TlsServer;
 
@@ -400,6 +401,32 @@ fn the_probe_table_sanitises_certificates_and_dns_names() {
         table.contains("good \\u{"),
         "the subject, escaped:\n{table}"
     );
+}
+
+#[test]
+fn the_probe_table_sanitises_what_a_proxy_says() {
+    let dns = DnsServer::zone("egress.test").start();
+    let proxy = ProxyServer::builder(ProxyMode::Raw(
+        "HTTP/1.1 403 \u{1b}[2J\u{1b}]0;owned\u{7}Forbidden \u{202E}yxorp\r\nX-Evil: \u{1b}[31m\r\n\r\n"
+            .as_bytes()
+            .to_vec(),
+        0,
+    ))
+    .start();
+    let out = egresscheck()
+        .args([
+            "probe",
+            "--resolver",
+            &dns.resolver_arg(),
+            "--proxy",
+            &proxy.url(),
+        ])
+        .arg("api.egress.test")
+        .output()
+        .unwrap();
+    let table = stdout("probe table through a proxy", &out, &[1]);
+    assert_terminal_safe("probe table through a proxy", &table);
+    assert!(table.contains("Forbidden"), "the reason is shown:\n{table}");
 }
 
 #[test]

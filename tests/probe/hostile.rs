@@ -7,6 +7,7 @@ use std::net::TcpListener;
 use super::{loopback, probe, run_json_bounded};
 use crate::support::dns::DnsServer;
 use crate::support::pki::TestCa;
+use crate::support::proxy::{ProxyMode, ProxyServer};
 use crate::support::tcp::ClosedPort;
 use crate::support::tls::TlsServer;
 
@@ -136,4 +137,24 @@ fn a_server_that_speaks_only_old_tls_fails_with_a_telling_message() {
     let error = tls["error"].as_str().unwrap();
     assert!(error.contains("older than TLS 1.2"), "{error}");
     assert_eq!(run.code, 1);
+}
+
+#[test]
+fn a_proxy_answer_header_that_never_ends_is_cut_at_its_bound() {
+    let dns = DnsServer::zone("egress.test").start();
+    // A status line, then 8 MiB of one header line that never ends.
+    let proxy = ProxyServer::builder(ProxyMode::Raw(
+        b"HTTP/1.1 200 Connection established\r\nX-Padding: ".to_vec(),
+        8 << 20,
+    ))
+    .start();
+    let run = run_json_bounded(
+        probe(&dns, &["api.egress.test"]).args(["--proxy", &proxy.url(), "--timeout", "5s"]),
+        "a proxy answer header of 8 MiB",
+    );
+    let report = run.target("api.egress.test");
+    assert_eq!(report["tcp"]["state"], "proxy-error", "{report}");
+    let message = report["tcp"]["message"].as_str().unwrap();
+    assert!(message.contains("16384"), "names the bound: {message}");
+    assert!(report["tls"].is_null(), "{report}");
 }

@@ -118,6 +118,7 @@
 //! let proxy = ProxyServer::builder(ProxyMode::Status(502)).start();   // or 503, ...
 //! let proxy = ProxyServer::builder(ProxyMode::Silent).start();        // never answers
 //! let proxy = ProxyServer::builder(ProxyMode::OkThenGarbage(1 << 20)).start();
+//! let proxy = ProxyServer::builder(ProxyMode::Raw(b"HTTP/1.1 403 \x1b[31mNo\r\n\r\n".to_vec(), 0)).start();
 //! cmd.args(["--proxy", &proxy.url()]);                                // http://127.0.0.1:PORT
 //! cmd.env("HTTPS_PROXY", proxy.url_with("user", "pass"));
 //! let reqs = proxy.wait_for_requests(1); // authority "api.egress.test:443", auth header, status

@@ -49,6 +49,9 @@ pub enum ProxyMode {
     Silent,
     /// Answers 200, then sends this many bytes of garbage instead of the target's bytes.
     OkThenGarbage(usize),
+    /// Answers exactly these bytes (a hostile reason phrase, a header that never ends), then
+    /// this many more bytes of `x` (0: none), and closes.
+    Raw(Vec<u8>, usize),
 }
 
 /// One CONNECT request as the proxy saw it.
@@ -259,6 +262,18 @@ async fn handle(mut client: TcpStream, proxy: &Proxy, log: &Log<ConnectRequest>)
             record.status = Some(*code);
             log.push(record);
             respond(&mut client, *code, "").await
+        }
+        ProxyMode::Raw(bytes, filler) => {
+            log.push(record);
+            client.write_all(bytes).await?;
+            let chunk = [b'x'; 16 * 1024];
+            let mut sent = 0;
+            while sent < *filler {
+                let n = chunk.len().min(filler - sent);
+                client.write_all(&chunk[..n]).await?;
+                sent += n;
+            }
+            client.shutdown().await
         }
         ProxyMode::OkThenGarbage(total) => {
             record.status = Some(200);
