@@ -87,7 +87,7 @@ struct Args {
     targets: u64,
 
     /// Rounds of floor and check, alternated; the table shows medians.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=50))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=50))]
     rounds: u64,
 
     /// Handshakes in flight, for the floor and for egresscheck's `--concurrency`.
@@ -109,6 +109,11 @@ struct Args {
         default_value = "throughput,holes,rules,peers"
     )]
     only: Vec<Section>,
+
+    /// Certificates of the lab's targets: one shared wildcard (as a provider's addresses
+    /// usually present), or one per target name (no verification can be shared).
+    #[arg(long, value_enum, default_value = "shared")]
+    certs: lab::Certs,
 
     /// Keep the working directory (data files, reports, peer outputs) and print its path.
     #[arg(long)]
@@ -138,6 +143,8 @@ enum Mode {
         targets: usize,
         #[arg(long)]
         holes: usize,
+        #[arg(long, value_enum)]
+        certs: lab::Certs,
     },
     /// (internal) Run the floor loop.
     #[command(hide = true)]
@@ -223,7 +230,8 @@ fn main() -> std::process::ExitCode {
             ref dir,
             targets,
             holes,
-        }) => lab::serve(dir, targets, holes),
+            certs,
+        }) => lab::serve(dir, targets, holes, certs),
         Some(Mode::Floor {
             ref ca,
             port,
@@ -351,12 +359,17 @@ struct Lab {
 }
 
 impl Lab {
-    fn start(dir: &Path, targets: usize, holes: usize) -> Result<Lab, BoxError> {
+    fn start(dir: &Path, targets: usize, holes: usize, certs: lab::Certs) -> Result<Lab, BoxError> {
+        let certs = match certs {
+            lab::Certs::Shared => "shared",
+            lab::Certs::PerTarget => "per-target",
+        };
         let mut child = Command::new(std::env::current_exe()?)
             .args(["lab", "--dir"])
             .arg(dir)
             .args(["--targets", &targets.to_string()])
             .args(["--holes", &holes.to_string()])
+            .args(["--certs", certs])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.join("lab.stderr"))?)
@@ -525,7 +538,7 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
         note(format!(
             "starting the lab: {targets} TLS targets, {holes} black holes"
         ));
-        Some(Lab::start(&dir, targets, holes)?)
+        Some(Lab::start(&dir, targets, holes, args.certs)?)
     } else {
         None
     };
@@ -582,9 +595,7 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
 
         let mut floor_walls: Vec<f64> = floor_runs.iter().map(|m| m.wall.as_secs_f64()).collect();
         let floor_wall = median(&mut floor_walls).unwrap_or(f64::NAN);
-        let mut row = Row::new(format!(
-            "floor: bare tokio-rustls loop, concurrency {concurrency}"
-        ));
+        let mut row = Row::new(format!("floor: bare tokio-rustls, {concurrency} in flight"));
         let ok_min = floor_runs
             .iter()
             .filter_map(|m| m.report.as_ref().map(|r| r.ok))
@@ -684,7 +695,7 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
         let outcome = check_outcome(&report_path)?;
         let ratio = measured.wall.as_secs_f64() / args.hole_timeout as f64;
         let mut row = Row::new(format!(
-            "black holes: egresscheck check --timeout {}s, defaults",
+            "black holes: check --timeout {}s",
             args.hole_timeout
         ));
         row.targets = format!(
@@ -697,7 +708,7 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
         row.target = "≤ 1.30 × timeout".to_owned();
         row.met = Some(ratio <= 1.3 && outcome.filtered == holes && outcome.up == targets - holes);
         row.note = format!(
-            "a loop capped at {concurrency} in flight: ⌈{holes}/{concurrency}⌉ × {}s = {}s",
+            "default settings otherwise; a loop capped at {concurrency} in flight would take ⌈{holes}/{concurrency}⌉ × {}s = {}s",
             args.hole_timeout,
             holes.div_ceil(concurrency) as u64 * args.hole_timeout
         );
@@ -723,28 +734,30 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
             let measured = measure(command, &out, Duration::from_secs(300))?;
             let mut row = Row::new(format!("rules --format {dialect}"));
             row.targets = format!("{prefixes} prefixes");
-            match measured.failure() {
-                Some(why) => row.note = why,
+            let succeeded = match measured.failure() {
+                Some(why) => {
+                    row.note = why;
+                    false
+                }
                 None if measured.report.as_ref().and_then(|r| r.exit) != Some(0) => {
                     row.note = format!(
                         "egresscheck failed: {}",
                         measured.stderr.lines().next().unwrap_or("")
                     );
+                    false
                 }
                 None => {
                     let lines = std::fs::read_to_string(&out)
                         .map(|t| t.lines().count())
                         .unwrap_or(0);
-                    row.note = format!(
-                        "{:.1} MB data file in, {lines} lines out",
-                        text.len() as f64 / 1e6
-                    );
+                    row.targets = format!("{prefixes} prefixes → {lines} lines");
+                    true
                 }
-            }
+            };
             row.wall = Some(measured.wall);
             row.rss_kib = measured.rss_kib();
             row.target = "< 1 s".to_owned();
-            row.met = Some(measured.wall < Duration::from_secs(1) && row.note.contains("lines"));
+            row.met = Some(succeeded && measured.wall < Duration::from_secs(1));
             rows.push(row);
         }
     }
@@ -771,11 +784,10 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
             if let Some(check_rate) = check_rate {
                 row.ratio = format!("egresscheck {:.1} ×", check_rate / rate);
             }
-            if measured.exit.is_none() {
-                row.note = "killed: ran past 15 minutes".to_owned();
-            } else {
-                row.note = "peak RSS sampled every 10 ms".to_owned();
-            }
+            row.note = match measured.exit {
+                None => "killed: ran past 15 minutes".to_owned(),
+                Some(_) => format!("{}; peak RSS sampled every 10 ms", peers::flags(peer.label)),
+            };
             rows.push(row);
         }
     }
@@ -824,15 +836,19 @@ fn print_table(args: &Args, rows: &[Row], load: &str) -> Result<(), BoxError> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "egresscheck {} perf: {} targets, {} rounds; {cores} cores ({}); {load}",
+        "egresscheck {} perf: {} targets ({}), {} rounds; {cores} cores ({}); {load}",
         env!("CARGO_PKG_VERSION"),
         args.targets,
+        match args.certs {
+            lab::Certs::Shared => "one shared certificate",
+            lab::Certs::PerTarget => "a certificate per target",
+        },
         args.rounds,
         cpu_model()
     )?;
     let mut table = egresscheck::term::table([
         "measurement",
-        "targets",
+        "result",
         "wall s",
         "targets/s",
         "p50 ms",
@@ -841,13 +857,18 @@ fn print_table(args: &Args, rows: &[Row], load: &str) -> Result<(), BoxError> {
         "ratio",
         "target",
         "met",
-        "notes",
     ]);
     let opt =
         |v: Option<f64>, digits: usize| v.map_or_else(String::new, |v| format!("{v:.digits$}"));
+    let mut notes = Vec::new();
     for row in rows {
+        let mut what = row.what.clone();
+        if !row.note.is_empty() {
+            notes.push(row.note.clone());
+            what = format!("{what} [{}]", notes.len());
+        }
         table.add_row(vec![
-            row.what.clone(),
+            what,
             row.targets.clone(),
             opt(row.wall.map(|w| w.as_secs_f64()), 3),
             opt(row.rate, 0),
@@ -861,9 +882,11 @@ fn print_table(args: &Args, rows: &[Row], load: &str) -> Result<(), BoxError> {
                 Some(false) => "NO".to_owned(),
                 None => String::new(),
             },
-            row.note.clone(),
         ]);
     }
     writeln!(out, "{table}")?;
+    for (i, note) in notes.iter().enumerate() {
+        writeln!(out, "[{}] {note}", i + 1)?;
+    }
     Ok(())
 }

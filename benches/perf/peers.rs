@@ -88,3 +88,13 @@ pub fn certificates_seen(output: &str) -> usize {
         })
         .count()
 }
+
+/// The flags a peer runs with, for the table's notes.
+pub fn flags(label: &str) -> &'static str {
+    match label {
+        "sslscan" => {
+            "sslscan --no-ciphersuites --no-fallback --no-renegotiation --no-compression --no-heartbleed --no-groups --targets=FILE"
+        }
+        _ => "nmap -n -Pn -sT -p PORT --script ssl-cert -iL FILE",
+    }
+}
