@@ -507,6 +507,40 @@ fn check_outcome(path: &Path) -> Result<CheckOutcome, BoxError> {
     Ok(outcome)
 }
 
+/// Runs `egresscheck check --format json` on `data` against the lab with `extra` flags,
+/// the report to `stem.json`; the measurement and what the report says.
+fn run_check(
+    exe: &Path,
+    data: &Path,
+    lab: &Lab,
+    ca: &Path,
+    extra: &[&str],
+    stem: &Path,
+) -> Result<(Measured, CheckOutcome), BoxError> {
+    let report = stem.with_extension("json");
+    let mut command = Command::new(exe);
+    command
+        .args(["run", "--data"])
+        .arg(data)
+        .args(["check", "--resolver"])
+        .arg(lab::dns_addr(lab.dns_port).to_string())
+        .arg("--ca-file")
+        .arg(ca)
+        .args(extra)
+        .args(["--format", "json", "--output"])
+        .arg(&report);
+    let measured = measure(
+        command,
+        &stem.with_extension("out"),
+        Duration::from_secs(300),
+    )?;
+    if let Some(why) = measured.failure() {
+        return Err(format!("{}: {why}", stem.display()).into());
+    }
+    let outcome = check_outcome(&report)?;
+    Ok((measured, outcome))
+}
+
 fn note(text: impl AsRef<str>) {
     eprintln!("perf: {}", text.as_ref());
 }
@@ -549,8 +583,6 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
     if let (Some(lab), true) = (&lab, wants(Section::Throughput)) {
         let data = dir.join("targets.toml");
         std::fs::write(&data, data::targets(targets, 0, lab.tls_port))?;
-        let resolver = lab::dns_addr(lab.dns_port).to_string();
-        let report_path = dir.join("check.json");
         let (mut floor_runs, mut check_runs) = (Vec::new(), Vec::new());
         for round in 1..=rounds {
             note(format!("round {round}/{rounds}: floor"));
@@ -567,30 +599,15 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
             floor_runs.push(measured);
 
             note(format!("round {round}/{rounds}: egresscheck check"));
-            let data_text = data.display().to_string();
-            let report_text = report_path.display().to_string();
             let concurrency_text = concurrency.to_string();
-            let command = run(&[
-                "--data",
-                &data_text,
-                "check",
-                "--resolver",
-                &resolver,
-                "--ca-file",
-                &ca_text,
-                "--concurrency",
-                &concurrency_text,
-                "--format",
-                "json",
-                "--output",
-                &report_text,
-            ]);
-            let measured = measure(command, &dir.join("check.out"), Duration::from_secs(300))?;
-            if let Some(why) = measured.failure() {
-                return Err(format!("check: {why}").into());
-            }
-            let outcome = check_outcome(&report_path)?;
-            check_runs.push((measured, outcome));
+            check_runs.push(run_check(
+                &exe,
+                &data,
+                lab,
+                &ca,
+                &["--concurrency", &concurrency_text],
+                &dir.join("check"),
+            )?);
         }
 
         let mut floor_walls: Vec<f64> = floor_runs.iter().map(|m| m.wall.as_secs_f64()).collect();
@@ -668,31 +685,15 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
         ));
         let data = dir.join("holes.toml");
         std::fs::write(&data, data::targets(targets - holes, holes, lab.tls_port))?;
-        let resolver = lab::dns_addr(lab.dns_port).to_string();
-        let report_path = dir.join("holes.json");
         let timeout = format!("{}s", args.hole_timeout);
-        let data_text = data.display().to_string();
-        let report_text = report_path.display().to_string();
-        let command = run(&[
-            "--data",
-            &data_text,
-            "check",
-            "--resolver",
-            &resolver,
-            "--ca-file",
-            &ca_text,
-            "--timeout",
-            &timeout,
-            "--format",
-            "json",
-            "--output",
-            &report_text,
-        ]);
-        let measured = measure(command, &dir.join("holes.out"), Duration::from_secs(300))?;
-        if let Some(why) = measured.failure() {
-            return Err(format!("black holes: {why}").into());
-        }
-        let outcome = check_outcome(&report_path)?;
+        let (measured, outcome) = run_check(
+            &exe,
+            &data,
+            lab,
+            &ca,
+            &["--timeout", &timeout],
+            &dir.join("holes"),
+        )?;
         let ratio = measured.wall.as_secs_f64() / args.hole_timeout as f64;
         let mut row = Row::new(format!(
             "black holes: check --timeout {}s",

@@ -112,13 +112,7 @@ pub async fn run_with<R: Resolve>(
                 let task = resolve(Arc::clone(&shared), request.name.clone());
                 let handle = tasks.spawn(async move { Done::Name(index, task.await) });
                 slots.insert(handle.id(), Slot::Name(index));
-                let documented = targets::expand(
-                    request,
-                    None,
-                    options.family,
-                    options.max_addresses_per_name,
-                );
-                for target in documented.targets {
+                for target in documented_targets(request, options) {
                     let key = (target.address, target.port);
                     let Some(started) = early.get_mut(index) else {
                         continue;
@@ -264,13 +258,7 @@ pub async fn run_with<R: Resolve>(
         if started.values().all(Early::placed) {
             continue;
         }
-        let documented = targets::expand(
-            request,
-            None,
-            options.family,
-            options.max_addresses_per_name,
-        );
-        for target in documented.targets {
+        for target in documented_targets(request, options) {
             if let Some(state) = started.get_mut(&(target.address, target.port))
                 && !state.placed()
             {
@@ -280,6 +268,17 @@ pub async fn run_with<R: Resolve>(
         }
     }
     observations
+}
+
+/// The targets of `request` that need no DNS: its documented addresses on its ports.
+fn documented_targets(request: &ProbeRequest, options: &ProbeOptions) -> Vec<Target> {
+    targets::expand(
+        request,
+        None,
+        options.family,
+        options.max_addresses_per_name,
+    )
+    .targets
 }
 
 /// A documented target started before its name resolved.
