@@ -5,13 +5,14 @@
 //! match on it), a severity, the target it concerns and one sentence an admin can act on.
 //! The verdict of a run is the worst severity found.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, DnsName, EnvId, Port};
+use crate::catalog::{AddressIndex, Catalog, DnsName, Port};
 use crate::plan::{EntryKind, Plan, PlannedName};
 use crate::probe::model::{
     AddressOrigin, DnsOutcome, NameObservation, TargetObservation, TcpState, TlsObservation,
@@ -197,35 +198,54 @@ pub fn target_rows<'a>(
     observations: &'a [NameObservation],
     catalog: &Catalog,
 ) -> Vec<TargetRow<'a>> {
-    let mut rows = Vec::new();
-    for planned in &plan.names {
-        let Some(name) = observations.iter().find(|o| o.name == planned.name) else {
-            continue;
-        };
-        for target in name
-            .targets
-            .iter()
-            .filter(|t| planned.ports.contains(&t.port))
-        {
-            let documented = target
-                .address
-                .is_some_and(|a| documents(catalog, &planned.environment, a));
-            rows.push(TargetRow {
-                planned,
-                name,
-                target,
-                documented,
-            });
-        }
-    }
-    rows
+    grouped_target_rows(plan, observations, catalog).0
 }
 
-/// True when `environment` documents `addr` in an endpoint, subnet or legacy entry.
-fn documents(catalog: &Catalog, environment: &EnvId, addr: IpAddr) -> bool {
-    catalog
-        .environments_documenting(addr)
-        .contains(&environment)
+/// [`target_rows`], with, for each planned name (by its index in `plan.names`), the range of
+/// its rows: the rows of one planned name are contiguous, in plan order.
+pub fn grouped_target_rows<'a>(
+    plan: &'a Plan,
+    observations: &'a [NameObservation],
+    catalog: &Catalog,
+) -> (Vec<TargetRow<'a>>, Vec<std::ops::Range<usize>>) {
+    let by_name = observations_by_name(observations);
+    let addresses = AddressIndex::new(catalog);
+    let mut rows = Vec::new();
+    let mut ranges = Vec::with_capacity(plan.names.len());
+    for planned in &plan.names {
+        let start = rows.len();
+        if let Some(name) = by_name.get(&planned.name).copied() {
+            for target in name
+                .targets
+                .iter()
+                .filter(|t| planned.ports.contains(&t.port))
+            {
+                let documented = target
+                    .address
+                    .is_some_and(|a| addresses.environments(a).contains(&&planned.environment));
+                rows.push(TargetRow {
+                    planned,
+                    name,
+                    target,
+                    documented,
+                });
+            }
+        }
+        ranges.push(start..rows.len());
+    }
+    (rows, ranges)
+}
+
+/// The observation of each name (the first, should a name appear twice), for lookups that
+/// do not scan every observation.
+pub fn observations_by_name(
+    observations: &[NameObservation],
+) -> HashMap<&DnsName, &NameObservation> {
+    let mut by_name = HashMap::with_capacity(observations.len());
+    for observation in observations {
+        by_name.entry(&observation.name).or_insert(observation);
+    }
+    by_name
 }
 
 /// Audits one run. `observations` are the probe results for `plan.requests()`.
@@ -238,11 +258,21 @@ pub fn audit(
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     data_staleness(catalog, as_of, options, &mut findings);
+    let by_name = observations_by_name(observations);
+    let addresses = AddressIndex::new(catalog);
     for planned in &plan.names {
-        let Some(name) = observations.iter().find(|o| o.name == planned.name) else {
+        let Some(name) = by_name.get(&planned.name).copied() else {
             continue;
         };
-        audit_name(catalog, planned, name, as_of, options, &mut findings);
+        audit_name(
+            catalog,
+            &addresses,
+            planned,
+            name,
+            as_of,
+            options,
+            &mut findings,
+        );
     }
     sort(&mut findings);
     findings
@@ -328,6 +358,7 @@ fn data_staleness(
 
 fn audit_name(
     catalog: &Catalog,
+    addresses: &AddressIndex<'_>,
     planned: &PlannedName,
     name: &NameObservation,
     as_of: NaiveDate,
@@ -409,7 +440,7 @@ fn audit_name(
         }
         let answered: Vec<IpAddr> = dns.addresses().collect();
         for addr in &answered {
-            address_membership(catalog, &ctx, *addr, findings);
+            address_membership(addresses, &ctx, *addr, findings);
         }
         for documented in planned.documented.iter().filter(|d| !answered.contains(d)) {
             if outcome == DnsOutcome::Answer && family_answered(dns, documented) {
@@ -497,12 +528,12 @@ fn legacy_after_sunset(
 }
 
 fn address_membership(
-    catalog: &Catalog,
+    addresses: &AddressIndex<'_>,
     ctx: &Context<'_>,
     addr: IpAddr,
     findings: &mut Vec<Finding>,
 ) {
-    let envs = catalog.environments_documenting(addr);
+    let envs = addresses.environments(addr);
     if envs.contains(&&ctx.planned.environment) {
         return;
     }

@@ -7,6 +7,7 @@
 //! instead. A name that appears in several entries is resolved and probed once
 //! ([`Plan::requests`]); the audit maps results back to every entry.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::catalog::{Catalog, DnsName, EnvId, HostPattern, Port, ServiceId};
@@ -109,8 +110,9 @@ impl Plan {
     /// of every entry that names it, in first-seen order.
     pub fn requests(&self) -> Vec<ProbeRequest> {
         let mut requests: Vec<ProbeRequest> = Vec::new();
+        let mut index: HashMap<&DnsName, usize> = HashMap::with_capacity(self.names.len());
         for planned in &self.names {
-            match requests.iter_mut().find(|r| r.name == planned.name) {
+            match index.get(&planned.name).and_then(|&i| requests.get_mut(i)) {
                 Some(request) => {
                     for port in &planned.ports {
                         if !request.ports.contains(port) {
@@ -123,11 +125,14 @@ impl Plan {
                         }
                     }
                 }
-                None => requests.push(ProbeRequest {
-                    name: planned.name.clone(),
-                    ports: planned.ports.clone(),
-                    documented: planned.documented.clone(),
-                }),
+                None => {
+                    index.insert(&planned.name, requests.len());
+                    requests.push(ProbeRequest {
+                        name: planned.name.clone(),
+                        ports: planned.ports.clone(),
+                        documented: planned.documented.clone(),
+                    });
+                }
             }
         }
         requests

@@ -6,14 +6,15 @@
 //! current JSON schema: a report from another version, or a damaged file, is a clear error,
 //! never a silent "no drift".
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
+use std::ops::Range;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::audit::{self, AuditOptions, Code, Finding, Severity, TargetRow};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, DnsName};
 use crate::plan::{EntryKind, Plan};
 use crate::probe::model::{NameObservation, TcpState};
 
@@ -24,6 +25,10 @@ pub const REPORT_SCHEMA: u32 = 1;
 pub const MAX_BASELINE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Everything a renderer needs.
+///
+/// The target rows, and the findings per environment and host, are worked out once when
+/// the report is built, so renderers look them up instead of scanning: a report of
+/// thousands of targets renders in time proportional to its size.
 #[derive(Debug, Clone)]
 pub struct Report<'a> {
     /// The catalog checked.
@@ -40,6 +45,12 @@ pub struct Report<'a> {
     pub findings: Vec<Finding>,
     /// Worst severity.
     pub verdict: Severity,
+    rows: Vec<TargetRow<'a>>,
+    /// For each planned name (by index in `plan.names`), its rows.
+    row_ranges: Vec<Range<usize>>,
+    by_name: HashMap<&'a DnsName, &'a NameObservation>,
+    /// Indices into `findings` per environment, then host.
+    findings_by_host: HashMap<String, HashMap<String, Vec<usize>>>,
 }
 
 impl<'a> Report<'a> {
@@ -54,12 +65,23 @@ impl<'a> Report<'a> {
         duration_seconds: f64,
     ) -> Self {
         let mut findings = audit::audit(catalog, plan, observations, as_of, options);
+        let (rows, row_ranges) = audit::grouped_target_rows(plan, observations, catalog);
         if let Some(baseline) = baseline {
-            let rows = audit::target_rows(plan, observations, catalog);
             findings.extend(drift(baseline, &rows));
             audit::sort(&mut findings);
         }
         let verdict = audit::verdict(&findings);
+        let mut findings_by_host: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
+        for (i, finding) in findings.iter().enumerate() {
+            if let (Some(env), Some(host)) = (&finding.environment, &finding.host) {
+                findings_by_host
+                    .entry(env.clone())
+                    .or_default()
+                    .entry(host.clone())
+                    .or_default()
+                    .push(i);
+            }
+        }
         Report {
             catalog,
             plan,
@@ -68,26 +90,54 @@ impl<'a> Report<'a> {
             duration_seconds,
             findings,
             verdict,
+            rows,
+            row_ranges,
+            by_name: audit::observations_by_name(observations),
+            findings_by_host,
         }
     }
 
     /// The probed targets with their catalog context, in plan order.
-    pub fn rows(&self) -> Vec<TargetRow<'a>> {
-        audit::target_rows(self.plan, self.observations, self.catalog)
+    pub fn rows(&self) -> &[TargetRow<'a>] {
+        &self.rows
+    }
+
+    /// The rows of the planned name at `index` in `plan.names`.
+    pub fn rows_of(&self, index: usize) -> &[TargetRow<'a>] {
+        self.row_ranges
+            .get(index)
+            .and_then(|range| self.rows.get(range.clone()))
+            .unwrap_or_default()
+    }
+
+    /// What the probe saw for `name`.
+    pub fn observation(&self, name: &DnsName) -> Option<&'a NameObservation> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Findings about one environment and host, in report order.
+    pub fn findings_for_host(
+        &self,
+        environment: &str,
+        host: &str,
+    ) -> impl Iterator<Item = &Finding> {
+        self.findings_by_host
+            .get(environment)
+            .and_then(|hosts| hosts.get(host))
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.findings.get(i))
     }
 
     /// Findings about one target row.
     pub fn findings_for(&self, row: &TargetRow<'_>) -> impl Iterator<Item = &Finding> {
-        let env = row.planned.environment.as_str().to_owned();
-        let host = row.planned.name.as_str().to_owned();
         let address = row.target.address;
         let port = row.target.port.get();
-        self.findings.iter().filter(move |f| {
-            f.environment.as_deref() == Some(env.as_str())
-                && f.host.as_deref() == Some(host.as_str())
-                && (f.address.is_none() || f.address == address)
-                && (f.port.is_none() || f.port == Some(port))
-        })
+        self.findings_for_host(row.planned.environment.as_str(), row.planned.name.as_str())
+            .filter(move |f| {
+                (f.address.is_none() || f.address == address)
+                    && (f.port.is_none() || f.port == Some(port))
+            })
     }
 
     /// Number of findings per severity.
@@ -341,12 +391,12 @@ pub fn drift(baseline: &Baseline, rows: &[TargetRow<'_>]) -> Vec<Finding> {
         }
     }
     // Legacy entries are judged by their sunset, not by drift.
-    findings.retain(|f| {
-        !rows.iter().any(|r| {
-            r.planned.kind == EntryKind::Legacy
-                && f.host.as_deref() == Some(r.planned.name.as_str())
-        })
-    });
+    let legacy: HashSet<&str> = rows
+        .iter()
+        .filter(|r| r.planned.kind == EntryKind::Legacy)
+        .map(|r| r.planned.name.as_str())
+        .collect();
+    findings.retain(|f| !f.host.as_deref().is_some_and(|host| legacy.contains(host)));
     findings
 }
 
@@ -363,7 +413,7 @@ pub fn tcp_state_name(state: TcpState) -> String {
 }
 
 /// Why a rule is needed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NeedReason {
     /// The connect timed out.
@@ -377,7 +427,7 @@ pub enum NeedReason {
 }
 
 /// One opening this run found missing: a rule the firewall needs.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct NeededRule {
     /// Environment.
     pub environment: String,
@@ -404,6 +454,7 @@ pub struct NeededRule {
 /// table would block, whatever this run saw). Legacy hosts past their sunset need none.
 pub fn rules_needed(report: &Report<'_>) -> Vec<NeededRule> {
     let mut needed: Vec<NeededRule> = Vec::new();
+    let mut seen: HashSet<NeededRule> = HashSet::new();
     for row in report.rows() {
         if row.planned.kind == EntryKind::Legacy
             && report
@@ -442,7 +493,7 @@ pub fn rules_needed(report: &Report<'_>) -> Vec<NeededRule> {
             reasons,
             undocumented,
         };
-        if !needed.contains(&rule) {
+        if seen.insert(rule.clone()) {
             needed.push(rule);
         }
     }
@@ -454,11 +505,16 @@ pub fn rules_needed(report: &Report<'_>) -> Vec<NeededRule> {
 pub fn needed_entries(report: &Report<'_>, needed: &[NeededRule]) -> Vec<crate::rules::Entry> {
     use crate::rules::{Destination, Entry};
     let mut entries = Vec::new();
+    let mut planned_by_host: HashMap<(&str, &str), &crate::plan::PlannedName> = HashMap::new();
+    for planned in &report.plan.names {
+        planned_by_host
+            .entry((planned.environment.as_str(), planned.name.as_str()))
+            .or_insert(planned);
+    }
     for rule in needed {
-        let Some(planned) =
-            report.plan.names.iter().find(|p| {
-                p.name.as_str() == rule.host && p.environment.as_str() == rule.environment
-            })
+        let Some(planned) = planned_by_host
+            .get(&(rule.environment.as_str(), rule.host.as_str()))
+            .copied()
         else {
             continue;
         };

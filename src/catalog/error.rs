@@ -77,35 +77,65 @@ impl fmt::Display for DisplayList<'_> {
 }
 
 /// Maps byte offsets of one text to lines and columns.
+///
+/// The offsets where lines start are found once, on the first diagnostic, so locating is a
+/// binary search: a file with many problems (or many duplicate checks) is not scanned once
+/// per problem.
 pub(crate) struct Locator<'a> {
     file: &'a str,
     text: &'a str,
+    line_starts: std::cell::OnceCell<Vec<usize>>,
 }
 
 impl<'a> Locator<'a> {
     pub(crate) fn new(file: &'a str, text: &'a str) -> Self {
-        Locator { file, text }
+        Locator {
+            file,
+            text,
+            line_starts: std::cell::OnceCell::new(),
+        }
     }
 
     /// A diagnostic at the start of `span`.
     pub(crate) fn at(&self, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
-        let (line, column) = line_column(self.text, span.start);
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let offset = char_boundary_at_or_before(self.text, span.start);
+        // `starts` begins with 0, so at least one start is <= offset.
+        let index = starts.partition_point(|&start| start <= offset).max(1) - 1;
+        let line_start = starts.get(index).copied().unwrap_or(0);
+        let column = self
+            .text
+            .get(line_start..offset)
+            .unwrap_or_default()
+            .chars()
+            .count()
+            + 1;
         Diagnostic {
             file: self.file.to_owned(),
-            line,
+            line: index + 1,
             column,
             message: message.into(),
         }
     }
 }
 
-/// 1-based line and character column of byte `offset` (clamped to the text, and to the
-/// nearest character boundary before it).
-pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+/// `offset` clamped to the text and moved back to the nearest character boundary.
+fn char_boundary_at_or_before(text: &str, offset: usize) -> usize {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;
     }
+    offset
+}
+
+/// 1-based line and character column of byte `offset` (clamped to the text, and to the
+/// nearest character boundary before it).
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = char_boundary_at_or_before(text, offset);
     let before = text.get(..offset).unwrap_or_default();
     let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -125,5 +155,19 @@ mod tests {
         // "ø" is two bytes; the space after it is column 2.
         assert_eq!(line_column(text, 8), (2, 2));
         assert_eq!(line_column(text, 10_000), (3, 1));
+    }
+
+    #[test]
+    fn the_locator_agrees_with_line_column() {
+        let text = "a = 1\nø = \"x\"\n\nlast";
+        let locator = Locator::new("f.toml", text);
+        for offset in 0..=text.len() + 2 {
+            let d = locator.at(offset..offset, "m");
+            assert_eq!(
+                (d.line, d.column),
+                line_column(text, offset),
+                "offset {offset}"
+            );
+        }
     }
 }

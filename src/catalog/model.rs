@@ -433,29 +433,9 @@ impl Catalog {
         self.source(&self.data.primary_source)
     }
 
-    /// Environments whose documented addresses, prefixes or subnets contain `addr`.
+    /// Environments whose documented addresses, prefixes or subnets contain `addr`. For many
+    /// questions about one catalog, build an [`AddressIndex`](super::AddressIndex) once.
     pub fn environments_documenting(&self, addr: IpAddr) -> Vec<&EnvId> {
-        let mut envs: Vec<&EnvId> = Vec::new();
-        let from_endpoints = self
-            .endpoints
-            .iter()
-            .filter(|e| e.addresses.contains(addr))
-            .map(|e| &e.environment);
-        let from_subnets = self
-            .subnets
-            .iter()
-            .filter(|s| s.cidr.contains(&addr))
-            .map(|s| &s.environment);
-        let from_legacy = self
-            .legacy
-            .iter()
-            .filter(|l| l.addresses.contains(addr))
-            .map(|l| &l.environment);
-        for env in from_endpoints.chain(from_subnets).chain(from_legacy) {
-            if !envs.contains(&env) {
-                envs.push(env);
-            }
-        }
-        envs
+        super::AddressIndex::new(self).environments(addr)
     }
 }

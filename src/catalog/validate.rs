@@ -515,7 +515,9 @@ impl Validator<'_> {
 
     // ---- values ---------------------------------------------------------------------
 
-    /// Reports a duplicate of `key` at `at`, naming the first occurrence's line.
+    /// Reports a duplicate of `key` at `at`, naming the first occurrence's line. `seen` maps
+    /// each key to the byte offset of its first occurrence: the line is worked out only for
+    /// a duplicate, since locating costs a scan of the text up to the offset.
     fn unique(
         &mut self,
         seen: &mut HashMap<String, usize>,
@@ -524,15 +526,15 @@ impl Validator<'_> {
         what: &str,
         by: &str,
     ) -> bool {
-        let line = self.locator.at(at.span(), "").line;
-        if let Some(first) = seen.get(&key) {
+        if let Some(&first) = seen.get(&key) {
+            let first = self.locator.at(first..first, "").line;
             self.problem(
                 at.span(),
                 format!("found a second {what} with the same {by} (`{key}`, first on line {first}); expected each {what} once"),
             );
             false
         } else {
-            seen.insert(key, line);
+            seen.insert(key, at.span().start);
             true
         }
     }

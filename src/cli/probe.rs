@@ -91,7 +91,7 @@ pub struct ProbeFlags {
 
     /// TCP connects in flight at once. A waiting connect costs a socket, not CPU, so this is
     /// bounded by the open-file limit, not by --concurrency [default: the open-file limit
-    /// minus 128, at most 4096].
+    /// minus 256, at most 4096].
     #[arg(long = "max-connects", value_name = "N")]
     pub max_connects: Option<usize>,
 

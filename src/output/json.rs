@@ -67,16 +67,12 @@ struct Summary {
 /// The target objects of a report, with their environment and service: one per probed
 /// target, or one per port for a name where nothing could be probed.
 pub fn target_reports(report: &Report<'_>) -> Vec<TargetReport> {
-    let rows = report.rows();
-    let mut out = Vec::new();
-    for planned in &report.plan.names {
-        let Some(observation) = report.observations.iter().find(|o| o.name == planned.name) else {
+    let mut out = Vec::with_capacity(report.rows().len());
+    for (index, planned) in report.plan.names.iter().enumerate() {
+        let Some(observation) = report.observation(&planned.name) else {
             continue;
         };
-        let mine: Vec<_> = rows
-            .iter()
-            .filter(|r| std::ptr::eq(r.planned, planned))
-            .collect();
+        let mine = report.rows_of(index);
         let with_context = |mut t: TargetReport| {
             t.environment = Some(planned.environment.to_string());
             t.service = Some(planned.service.to_string());

@@ -100,7 +100,7 @@ impl Renderer for PrometheusRenderer {
             "egresscheck_target_up",
             "1 when TCP connected and the TLS handshake completed.",
         );
-        for row in &rows {
+        for row in rows {
             m.sample(
                 "egresscheck_target_up",
                 &target_labels(row),
@@ -125,7 +125,7 @@ impl Renderer for PrometheusRenderer {
             "egresscheck_tls_handshake_seconds",
             "TLS handshake time of targets that completed one.",
         );
-        for row in &rows {
+        for row in rows {
             if let Some(tls) = row.target.tls.as_ref().filter(|t| t.ok) {
                 m.sample(
                     "egresscheck_tls_handshake_seconds",
@@ -138,7 +138,7 @@ impl Renderer for PrometheusRenderer {
             "egresscheck_tls_cert_not_after_timestamp_seconds",
             "End of validity of the leaf certificate, Unix time.",
         );
-        for row in &rows {
+        for row in rows {
             if let Some(cert) = row.target.tls.as_ref().and_then(|t| t.chain.first()) {
                 // i64 seconds fit an f64 exactly up to 2^53, far beyond any certificate.
                 #[allow(clippy::cast_precision_loss)]

@@ -55,7 +55,8 @@ impl Renderer for TableRenderer {
                 .plan
                 .names
                 .iter()
-                .filter(|p| p.environment == env.id)
+                .enumerate()
+                .filter(|(_, p)| p.environment == env.id)
                 .collect();
             if planned.is_empty() {
                 continue;
@@ -77,23 +78,18 @@ impl Renderer for TableRenderer {
             } else {
                 table.force_no_tty();
             }
-            for p in planned {
-                let Some(name) = report.observations.iter().find(|o| o.name == p.name) else {
+            for (index, p) in planned {
+                let Some(name) = report.observation(&p.name) else {
                     continue;
                 };
                 let host = match p.kind {
                     crate::plan::EntryKind::Legacy => format!("{} (legacy)", p.name),
                     crate::plan::EntryKind::Endpoint => p.name.to_string(),
                 };
-                let targets: Vec<_> = rows.iter().filter(|r| std::ptr::eq(r.planned, p)).collect();
+                let targets = report.rows_of(index);
                 if targets.is_empty() {
                     let worst = report
-                        .findings
-                        .iter()
-                        .filter(|f| {
-                            f.host.as_deref() == Some(p.name.as_str())
-                                && f.environment.as_deref() == Some(env.id.as_str())
-                        })
+                        .findings_for_host(env.id.as_str(), p.name.as_str())
                         .map(|f| f.severity)
                         .max();
                     table.add_row(vec![

@@ -68,6 +68,20 @@ impl RecordKind {
 pub trait Resolve: Send + Sync + 'static {
     /// Looks up the `kind` records of `name`.
     fn lookup(&self, name: &DnsName, kind: RecordKind) -> impl Future<Output = DnsLookup> + Send;
+
+    /// Says more about `lookup`, a `kind` lookup of `name` that found no records and no
+    /// CNAME chain: whether the name is an alias whose chain ends nowhere, loops, or runs too
+    /// long. The engine asks only when the other family's lookup did not answer directly (a
+    /// name with its own A or AAAA records is no alias). The default has nothing to add.
+    fn explain(
+        &self,
+        name: &DnsName,
+        kind: RecordKind,
+        lookup: DnsLookup,
+    ) -> impl Future<Output = DnsLookup> + Send {
+        let _ = (name, kind);
+        std::future::ready(lookup)
+    }
 }
 
 /// The hickory resolver, configured once per run.
@@ -146,22 +160,29 @@ impl Resolve for HickoryResolver {
                 Err(err) => Err(NetError::from(err.clone())),
             };
             let ms = super::elapsed_ms(start);
-            match (result, query) {
-                (Ok(lookup), _) => from_records(name, kind, lookup.answers(), self.server, ms),
-                // "No records" may hide a CNAME chain hickory gave up on (a loop, or longer
-                // than it follows): walk it to say so. One extra query when there is none.
-                (Err(err), Ok(query)) if err.is_no_records_found() && !err.is_nx_domain() => {
-                    let walk = self.walk_cnames(query).await;
-                    let ms = super::elapsed_ms(start);
-                    if walk.chain.is_empty() {
-                        failed(kind, &err, self.server, ms, self.timeout)
-                    } else {
-                        after_cnames(kind, walk, self.server, ms)
-                    }
-                }
-                (Err(err), _) => failed(kind, &err, self.server, ms, self.timeout),
+            match result {
+                Ok(lookup) => from_records(name, kind, lookup.answers(), self.server, ms),
+                Err(err) => failed(kind, &err, self.server, ms, self.timeout),
             }
         }
+    }
+
+    /// "No records" may hide a CNAME chain hickory gave up on (a loop, or longer than it
+    /// follows): walk it to say so. One extra query when there is none.
+    async fn explain(&self, name: &DnsName, kind: RecordKind, lookup: DnsLookup) -> DnsLookup {
+        if lookup.outcome != DnsOutcome::NoRecords || !lookup.cname_chain.is_empty() {
+            return lookup;
+        }
+        let Ok(query) = Name::from_ascii(format!("{name}.")) else {
+            return lookup;
+        };
+        let start = Instant::now();
+        let walk = self.walk_cnames(query).await;
+        if walk.chain.is_empty() {
+            return lookup;
+        }
+        let ms = ((lookup.ms + super::elapsed_ms(start)) * 100.0).round() / 100.0;
+        after_cnames(kind, walk, self.server, ms)
     }
 }
 

@@ -1,8 +1,10 @@
 //! The run: resolve each name once, expand targets, probe them all concurrently under the
 //! limits, and gather the observations in request order.
 //!
-//! Targets start as soon as their name resolves; nothing waits for the slowest lookup.
-//! Every wait (for a DNS slot, a socket, a handshake slot) and every step is bounded by its
+//! Documented addresses start at once, alongside their name's lookup: they are probed
+//! whatever DNS says, so a slow or failing resolver delays nothing it cannot change. The
+//! addresses only DNS knows start as soon as their name resolves; nothing waits for the
+//! slowest lookup. Every wait (for a DNS slot, a socket, a handshake slot) and every step is bounded by its
 //! own timeout and by the run's deadline, so the run ends by the deadline plus a short grace;
 //! whatever is cut short is recorded as such, never silently dropped. A task that fails
 //! (which would be a bug) leaves an observation saying so rather than taking the run down.
@@ -19,7 +21,7 @@ use tokio::time::Instant;
 use crate::catalog::{DnsName, Port};
 use crate::probe::dns::{self, RecordKind, Resolve};
 use crate::probe::model::{
-    AddressOrigin, DnsObservation, DnsOutcome, Family, NameObservation, ProbeRequest,
+    AddressOrigin, DnsLookup, DnsObservation, DnsOutcome, Family, NameObservation, ProbeRequest,
     TargetObservation, TcpObservation, TcpState, TlsObservation,
 };
 use crate::probe::options::ProbeOptions;
@@ -78,6 +80,9 @@ pub async fn run_with<R: Resolve>(
         ..Progress::default()
     };
 
+    // Documented targets started before their name resolved, per request.
+    let mut early: Vec<HashMap<TargetKey, Early>> = vec![HashMap::new(); requests.len()];
+
     for (index, (request, observation)) in requests.iter().zip(observations.iter_mut()).enumerate()
     {
         match &proxy {
@@ -107,6 +112,20 @@ pub async fn run_with<R: Resolve>(
                 let task = resolve(Arc::clone(&shared), request.name.clone());
                 let handle = tasks.spawn(async move { Done::Name(index, task.await) });
                 slots.insert(handle.id(), Slot::Name(index));
+                for target in documented_targets(request, options) {
+                    let key = (target.address, target.port);
+                    let Some(started) = early.get_mut(index) else {
+                        continue;
+                    };
+                    if started.contains_key(&key) {
+                        continue;
+                    }
+                    started.insert(key, Early::Running { slot: None });
+                    let task = direct_target(Arc::clone(&shared), request.name.clone(), target);
+                    let handle = tasks.spawn(async move { Done::Early(index, key, task.await) });
+                    slots.insert(handle.id(), Slot::Early(index, key));
+                    count.targets += 1;
+                }
             }
         }
     }
@@ -135,6 +154,16 @@ pub async fn run_with<R: Resolve>(
                     report(progress, count);
                     continue;
                 }
+                Some(Slot::Early(index, key)) => {
+                    let failed = placeholder(
+                        Some(key.0),
+                        key.1,
+                        AddressOrigin::Documented,
+                        None,
+                        NOT_PROBED_INTERNAL,
+                    );
+                    Done::Early(index, key, failed)
+                }
                 None => continue,
             },
         };
@@ -151,12 +180,22 @@ pub async fn run_with<R: Resolve>(
                     options.max_addresses_per_name,
                 );
                 dns.addresses_dropped = expansion.dropped;
-                let Some(observation) = observations.get_mut(index) else {
+                let (Some(observation), Some(started)) =
+                    (observations.get_mut(index), early.get_mut(index))
+                else {
                     continue;
                 };
                 observation.dns = Some(dns);
                 for target in expansion.targets {
                     let slot = observation.targets.len();
+                    if let Some(state) = started.get_mut(&(target.address, target.port)) {
+                        // Started before DNS answered: it takes its place in answer order,
+                        // with the origin DNS now gives it.
+                        if !state.placed() {
+                            observation.targets.push(take_place(state, slot, target));
+                        }
+                        continue;
+                    }
                     observation.targets.push(placeholder(
                         Some(target.address),
                         target.port,
@@ -179,6 +218,26 @@ pub async fn run_with<R: Resolve>(
                 }
                 count.targets_done += 1;
             }
+            Done::Early(index, key, mut result) => {
+                count.targets_done += 1;
+                let Some(state) = early.get_mut(index).and_then(|e| e.get_mut(&key)) else {
+                    continue;
+                };
+                match std::mem::replace(state, Early::Placed) {
+                    Early::Running { slot: Some(slot) } => {
+                        if let Some(target) = observations
+                            .get_mut(index)
+                            .and_then(|o| o.targets.get_mut(slot))
+                        {
+                            result.origin = target.origin;
+                            *target = result;
+                        }
+                    }
+                    Early::Running { slot: None } => *state = Early::Finished(Box::new(result)),
+                    // A second result for one target cannot happen; keep the first.
+                    other @ (Early::Finished(_) | Early::Placed) => *state = other,
+                }
+            }
         }
         report(progress, count);
     }
@@ -191,7 +250,79 @@ pub async fn run_with<R: Resolve>(
             observation.dns = Some(failed_dns(options.family, NOT_PROBED_DEADLINE));
         }
     }
+    // Documented targets of names DNS never answered for: what they saw, in their order.
+    for (observation, (request, started)) in observations
+        .iter_mut()
+        .zip(requests.iter().zip(early.iter_mut()))
+    {
+        if started.values().all(Early::placed) {
+            continue;
+        }
+        for target in documented_targets(request, options) {
+            if let Some(state) = started.get_mut(&(target.address, target.port))
+                && !state.placed()
+            {
+                let slot = observation.targets.len();
+                observation.targets.push(take_place(state, slot, target));
+            }
+        }
+    }
     observations
+}
+
+/// The targets of `request` that need no DNS: its documented addresses on its ports.
+fn documented_targets(request: &ProbeRequest, options: &ProbeOptions) -> Vec<Target> {
+    targets::expand(
+        request,
+        None,
+        options.family,
+        options.max_addresses_per_name,
+    )
+    .targets
+}
+
+/// A documented target started before its name resolved.
+type TargetKey = (IpAddr, Port);
+
+/// Where an early target stands.
+#[derive(Debug, Clone)]
+enum Early {
+    /// Running; `slot` is its place among its name's targets once it has one (its
+    /// placeholder is there until the result replaces it).
+    Running { slot: Option<usize> },
+    /// Done before it had a place: kept until it takes one.
+    Finished(Box<TargetObservation>),
+    /// Done and in its place.
+    Placed,
+}
+
+impl Early {
+    /// True once the target has its place among its name's targets.
+    fn placed(&self) -> bool {
+        matches!(self, Early::Placed | Early::Running { slot: Some(_) })
+    }
+}
+
+/// The observation to put in `slot` for an early target that has no place yet: its result
+/// when finished (with the origin the expansion gives it), else a placeholder its result
+/// will replace.
+fn take_place(state: &mut Early, slot: usize, target: Target) -> TargetObservation {
+    match std::mem::replace(state, Early::Placed) {
+        Early::Finished(mut done) => {
+            done.origin = target.origin;
+            *done
+        }
+        Early::Running { .. } | Early::Placed => {
+            *state = Early::Running { slot: Some(slot) };
+            placeholder(
+                Some(target.address),
+                target.port,
+                target.origin,
+                None,
+                NOT_PROBED_DEADLINE,
+            )
+        }
+    }
 }
 
 /// What the tasks share: configuration built once, and the limits.
@@ -227,11 +358,13 @@ struct ProxyTarget {
 enum Slot {
     Name(usize),
     Target(usize, usize),
+    Early(usize, TargetKey),
 }
 
 enum Done {
     Name(usize, DnsObservation),
     Target(usize, usize, TargetObservation),
+    Early(usize, TargetKey, TargetObservation),
 }
 
 fn report(progress: Option<&ProgressFn<'_>>, count: Progress) {
@@ -268,6 +401,7 @@ async fn resolve<R: Resolve>(shared: Arc<Shared<R>>, name: DnsName) -> DnsObserv
             }
         }
     };
+    let started = Instant::now();
     let (a, aaaa) = tokio::join!(
         async {
             match family {
@@ -281,6 +415,38 @@ async fn resolve<R: Resolve>(shared: Arc<Shared<R>>, name: DnsName) -> DnsObserv
                 _ => Some(lookup(RecordKind::Aaaa).await),
             }
         }
+    );
+    // A lookup that found nothing may be explained further (a CNAME chain that ends nowhere)
+    // within what is left of the same limit; not when the other family answered directly,
+    // since a name with its own addresses is no alias.
+    let direct = |l: &Option<DnsLookup>| {
+        l.as_ref()
+            .is_some_and(|l| l.outcome == DnsOutcome::Answer && l.cname_chain.is_empty())
+    };
+    let (a_direct, aaaa_direct) = (direct(&a), direct(&aaaa));
+    let explain = |lookup: Option<DnsLookup>, other_direct: bool, kind: RecordKind| {
+        let shared = &shared;
+        let name = &name;
+        async move {
+            match lookup {
+                Some(found)
+                    if found.outcome == DnsOutcome::NoRecords
+                        && found.cname_chain.is_empty()
+                        && !other_direct =>
+                {
+                    let left = limit.duration.saturating_sub(started.elapsed());
+                    let fallback = found.clone();
+                    let explained =
+                        tokio::time::timeout(left, shared.resolver.explain(name, kind, found));
+                    Some(explained.await.unwrap_or(fallback))
+                }
+                other => other,
+            }
+        }
+    };
+    let (a, aaaa) = tokio::join!(
+        explain(a, aaaa_direct, RecordKind::A),
+        explain(aaaa, a_direct, RecordKind::Aaaa)
     );
     DnsObservation {
         a,
@@ -414,6 +580,10 @@ mod tests {
     struct FakeResolver {
         answers: HashMap<(String, &'static str), Vec<IpAddr>>,
         asked: Mutex<Vec<(String, &'static str)>>,
+        /// Lookups asked to be explained further.
+        explained: Mutex<Vec<(String, &'static str)>>,
+        /// Answers wait this long.
+        delay: Duration,
     }
 
     impl FakeResolver {
@@ -429,7 +599,14 @@ mod tests {
                     })
                     .collect(),
                 asked: Mutex::new(Vec::new()),
+                explained: Mutex::new(Vec::new()),
+                delay: Duration::ZERO,
             }
+        }
+
+        fn slow(mut self, delay: Duration) -> Self {
+            self.delay = delay;
+            self
         }
     }
 
@@ -441,8 +618,19 @@ mod tests {
                 .push((name.as_str().to_owned(), kind.label()));
             match self.answers.get(&(name.as_str().to_owned(), kind.label())) {
                 None => std::future::pending().await,
-                Some(addrs) => crate::probe::testing::answered(kind, addrs),
+                Some(addrs) => {
+                    tokio::time::sleep(self.delay).await;
+                    crate::probe::testing::answered(kind, addrs)
+                }
             }
+        }
+
+        async fn explain(&self, name: &DnsName, kind: RecordKind, lookup: DnsLookup) -> DnsLookup {
+            self.explained
+                .lock()
+                .unwrap()
+                .push((name.as_str().to_owned(), kind.label()));
+            lookup
         }
     }
 
@@ -509,6 +697,132 @@ mod tests {
         assert_eq!(last.names_done, 1);
         assert_eq!(last.targets, 2);
         assert_eq!(last.targets_done, 2);
+    }
+
+    #[tokio::test]
+    async fn documented_addresses_do_not_wait_for_dns() {
+        // The resolver never answers and the run's deadline comes long before the DNS
+        // timeout: the documented address is probed all the same.
+        let port = closed_port();
+        let resolver = FakeResolver::new(&[]);
+        let requests = vec![request("silent.example.no", &[port], &["127.0.0.1"])];
+        let options = ProbeOptions {
+            dns_timeout: Duration::from_secs(60),
+            deadline: Duration::from_millis(300),
+            ..ProbeOptions::default()
+        };
+        let observations = run_with(&requests, &options, resolver, tls(), None).await;
+        let observation = &observations[0];
+        let message = observation.dns.as_ref().unwrap().a.as_ref().unwrap();
+        assert!(message.message.as_deref().unwrap().contains("deadline"));
+        let [target] = observation.targets.as_slice() else {
+            panic!("the documented target: {:?}", observation.targets);
+        };
+        assert_eq!(target.tcp.state, TcpState::Refused);
+        assert_eq!(target.origin, AddressOrigin::Documented);
+    }
+
+    #[tokio::test]
+    async fn early_targets_take_their_place_and_origin_once_dns_answers() {
+        // DNS answers after the documented targets have finished: they are reported in answer
+        // order with the origin DNS gives them, each probed once.
+        let port = closed_port();
+        let resolver = FakeResolver::new(&[
+            ("a.example.no", "A", &["127.0.0.3", "127.0.0.2"]),
+            ("a.example.no", "AAAA", &[]),
+        ])
+        .slow(Duration::from_millis(200));
+        let requests = vec![request(
+            "a.example.no",
+            &[port],
+            &["127.0.0.1", "127.0.0.2"],
+        )];
+        let progress = Mutex::new(Progress::default());
+        let update = |p: Progress| *progress.lock().unwrap() = p;
+        let observations = run_with(
+            &requests,
+            &ProbeOptions::default(),
+            resolver,
+            tls(),
+            Some(&update),
+        )
+        .await;
+        let targets: Vec<String> = observations[0]
+            .targets
+            .iter()
+            .map(|t| format!("{} {:?} {:?}", t.address.unwrap(), t.origin, t.tcp.state))
+            .collect();
+        assert_eq!(
+            targets,
+            vec![
+                "127.0.0.3 Dns Refused",
+                "127.0.0.2 DnsAndDocumented Refused",
+                "127.0.0.1 Documented Refused",
+            ]
+        );
+        let last = *progress.lock().unwrap();
+        assert_eq!(
+            (last.targets, last.targets_done),
+            (3, 3),
+            "each target once"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_early_target_still_running_when_dns_answers_lands_in_its_place() {
+        // A listener that never accepts: the connect succeeds, the handshake waits for its
+        // timeout, long after DNS has answered.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let resolver = FakeResolver::new(&[
+            ("a.example.no", "A", &["127.0.0.1"]),
+            ("a.example.no", "AAAA", &[]),
+        ]);
+        let requests = vec![request("a.example.no", &[port], &["127.0.0.1"])];
+        let options = ProbeOptions {
+            handshake_timeout: Duration::from_millis(300),
+            ..ProbeOptions::default()
+        };
+        let observations = run_with(&requests, &options, resolver, tls(), None).await;
+        let [target] = observations[0].targets.as_slice() else {
+            panic!("one target: {:?}", observations[0].targets);
+        };
+        assert_eq!(target.origin, AddressOrigin::DnsAndDocumented);
+        assert_eq!(target.tcp.state, TcpState::Open);
+        assert!(target.tls.as_ref().unwrap().timed_out, "{target:?}");
+        drop(silent);
+    }
+
+    #[tokio::test]
+    async fn a_failed_lookup_is_explained_only_when_the_name_may_be_an_alias() {
+        let resolver = Arc::new(FakeResolver::new(&[
+            ("direct.example.no", "A", &["127.0.0.1"]),
+            ("direct.example.no", "AAAA", &[]),
+            ("nothing.example.no", "A", &[]),
+            ("nothing.example.no", "AAAA", &[]),
+        ]));
+        let requests = vec![
+            request("direct.example.no", &[closed_port()], &[]),
+            request("nothing.example.no", &[443], &[]),
+        ];
+        run_with(
+            &requests,
+            &ProbeOptions::default(),
+            Arc::clone(&resolver),
+            tls(),
+            None,
+        )
+        .await;
+        let mut explained = resolver.explained.lock().unwrap().clone();
+        explained.sort_unstable();
+        assert_eq!(
+            explained,
+            vec![
+                ("nothing.example.no".to_owned(), "A"),
+                ("nothing.example.no".to_owned(), "AAAA"),
+            ],
+            "a name with its own A records is no alias"
+        );
     }
 
     #[tokio::test]

@@ -77,6 +77,13 @@ pub struct Progress {
 /// A progress callback; called from the task that gathers results, never concurrently.
 pub type ProgressFn<'a> = dyn Fn(Progress) + Send + Sync + 'a;
 
+/// How often (in task polls) the runtime's workers take newly spawned tasks before the ones
+/// they already run. Every target's first poll is cheap (a connect, a DNS query) and starts
+/// its timeout, while handshakes in flight keep the workers busy: taking new tasks first
+/// starts every connect at once, so black-holed targets wait one timeout together instead of
+/// queueing behind handshakes (tokio's default favours work already under way).
+const GLOBAL_QUEUE_INTERVAL: u32 = 1;
+
 /// Validates `options`, starts a runtime and runs the probe (for commands, which are
 /// synchronous). A signal caught by [`crate::interrupt`] ends it at once with
 /// [`ProbeError::Interrupted`].
@@ -88,6 +95,7 @@ pub fn run_blocking(
     options.validate()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .global_queue_interval(GLOBAL_QUEUE_INTERVAL)
         .build()
         .map_err(ProbeError::Runtime)?;
     let result = runtime.block_on(async {
@@ -142,6 +150,18 @@ impl Resolve for SystemDns {
             ),
         }
     }
+
+    async fn explain(
+        &self,
+        name: &crate::catalog::DnsName,
+        kind: RecordKind,
+        lookup: DnsLookup,
+    ) -> DnsLookup {
+        match self {
+            SystemDns::Ready(resolver) => resolver.explain(name, kind, lookup).await,
+            SystemDns::Unavailable(_) => lookup,
+        }
+    }
 }
 
 impl<R: Resolve> Resolve for Arc<R> {
@@ -151,6 +171,15 @@ impl<R: Resolve> Resolve for Arc<R> {
         kind: RecordKind,
     ) -> impl std::future::Future<Output = DnsLookup> + Send {
         R::lookup(self, name, kind)
+    }
+
+    fn explain(
+        &self,
+        name: &crate::catalog::DnsName,
+        kind: RecordKind,
+        lookup: DnsLookup,
+    ) -> impl std::future::Future<Output = DnsLookup> + Send {
+        R::explain(self, name, kind, lookup)
     }
 }
 

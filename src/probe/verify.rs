@@ -17,12 +17,22 @@
 //!
 //! The verdicts reach the connection that asked for them through a thread-local slot: rustls
 //! calls the verifier synchronously inside `process_new_packets`, which [`with_recording`]
-//! wraps, so the slot is set and read on the same thread with no await in between. Verdicts
-//! are also cached per (name, chain): a thousand addresses serving one certificate cost one
-//! chain verification.
+//! wraps, so the slot is set and read on the same thread with no await in between.
+//!
+//! Chain verification is the verifier's cost (a signature check per certificate, per store),
+//! so it is done as little as the verdicts allow:
+//!
+//! * Trust does not depend on the name, so it is cached per chain: a thousand addresses and
+//!   names serving one certificate cost one chain verification and one description. The name
+//!   check is cheap and runs per (name, chain), also cached.
+//! * A chain is first verified against the anchors the two stores share (the `--ca-file`
+//!   anchors, and the Mozilla roots a system store usually holds). A path to such an anchor
+//!   is a valid path in either store, so both verdicts hold at the price of one verification.
+//!   Otherwise (no such path) each store is asked on its own, as the verdicts then differ or
+//!   need their own error text.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -168,18 +178,43 @@ fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, ProbeError>
 #[derive(Debug)]
 pub struct RecordingVerifier {
     stores: TrustStores,
+    /// The anchors of the public store that the system store holds too.
+    shared: RootCertStore,
     algorithms: WebPkiSupportedAlgorithms,
+    /// Verdicts per (name, chain).
     cache: Mutex<HashMap<[u8; 32], Arc<ChainVerdict>>>,
+    /// Trust and description per chain, whatever the name.
+    trust: Mutex<HashMap<[u8; 32], Arc<ChainTrust>>>,
+}
+
+/// What a chain is worth whatever the name: the two trust verdicts and its description.
+#[derive(Debug)]
+struct ChainTrust {
+    public: Result<(), String>,
+    system: Result<(), String>,
+    chain: Vec<CertificateInfo>,
 }
 
 impl RecordingVerifier {
     /// A verifier over `stores`, checking signatures with `algorithms` (the crypto
     /// provider's).
     pub fn new(stores: TrustStores, algorithms: WebPkiSupportedAlgorithms) -> Self {
+        let in_system: HashSet<_> = stores.system.roots.iter().collect();
+        let shared = RootCertStore {
+            roots: stores
+                .public
+                .roots
+                .iter()
+                .filter(|anchor| in_system.contains(anchor))
+                .cloned()
+                .collect(),
+        };
         RecordingVerifier {
             stores,
+            shared,
             algorithms,
             cache: Mutex::new(HashMap::new()),
+            trust: Mutex::new(HashMap::new()),
         }
     }
 
@@ -191,47 +226,61 @@ impl RecordingVerifier {
         server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> Arc<ChainVerdict> {
-        let key = cache_key(end_entity, intermediates, server_name);
-        if let Ok(cache) = self.cache.lock()
-            && let Some(hit) = cache.get(&key)
-        {
-            return Arc::clone(hit);
+        let chain_key = chain_key(end_entity, intermediates);
+        let key = verdict_key(&chain_key, server_name);
+        if let Some(hit) = cached(&self.cache, &key) {
+            return hit;
         }
-        let verdict = Arc::new(self.judge(end_entity, intermediates, server_name, now));
-        if let Ok(mut cache) = self.cache.lock()
-            && cache.len() < MAX_CACHED_VERDICTS
-        {
-            cache.insert(key, Arc::clone(&verdict));
-        }
+        let parsed = ParsedCertificate::try_from(end_entity);
+        let trust = match cached(&self.trust, &chain_key) {
+            Some(trust) => trust,
+            None => {
+                let trust = Arc::new(self.trust(&parsed, end_entity, intermediates, now));
+                remember(&self.trust, chain_key, &trust);
+                trust
+            }
+        };
+        let name = match &parsed {
+            Ok(parsed) => {
+                verify_server_name(parsed, server_name).map_err(|err| sanitize(&err.to_string()))
+            }
+            Err(err) => Err(sanitize(&err.to_string())),
+        };
+        let verdict = Arc::new(ChainVerdict {
+            trusted_public: trust.public.is_ok(),
+            public_error: trust.public.clone().err(),
+            trusted_system: trust.system.is_ok(),
+            system_error: trust.system.clone().err(),
+            hostname_match: name.is_ok(),
+            name_error: name.err(),
+            chain: trust.chain.clone(),
+        });
+        remember(&self.cache, key, &verdict);
         verdict
     }
 
-    fn judge(
+    fn trust(
         &self,
+        parsed: &Result<ParsedCertificate<'_>, Error>,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
         now: UnixTime,
-    ) -> ChainVerdict {
+    ) -> ChainTrust {
         let chain = describe_chain(end_entity, intermediates);
-        let parsed = match ParsedCertificate::try_from(end_entity) {
+        let parsed = match parsed {
             Ok(parsed) => parsed,
             Err(err) => {
-                let reason = Some(sanitize(&err.to_string()));
-                return ChainVerdict {
-                    trusted_public: false,
-                    public_error: reason.clone(),
-                    trusted_system: false,
-                    system_error: reason.clone(),
-                    hostname_match: false,
-                    name_error: reason,
+                let reason = sanitize(&err.to_string());
+                return ChainTrust {
+                    public: Err(reason.clone()),
+                    system: Err(reason),
                     chain,
                 };
             }
         };
         let against = |roots: &RootCertStore| {
             verify_server_cert_signed_by_trust_anchor(
-                &parsed,
+                parsed,
                 roots,
                 intermediates,
                 now,
@@ -239,6 +288,14 @@ impl RecordingVerifier {
             )
             .map_err(|err| sanitize(&err.to_string()))
         };
+        // A valid path to an anchor both stores hold is valid in each of them.
+        if !self.shared.is_empty() && against(&self.shared).is_ok() {
+            return ChainTrust {
+                public: Ok(()),
+                system: Ok(()),
+                chain,
+            };
+        }
         let public = against(&self.stores.public);
         let system = if self.stores.system.is_empty() {
             Err(self
@@ -249,17 +306,25 @@ impl RecordingVerifier {
         } else {
             against(&self.stores.system)
         };
-        let name =
-            verify_server_name(&parsed, server_name).map_err(|err| sanitize(&err.to_string()));
-        ChainVerdict {
-            trusted_public: public.is_ok(),
-            public_error: public.err(),
-            trusted_system: system.is_ok(),
-            system_error: system.err(),
-            hostname_match: name.is_ok(),
-            name_error: name.err(),
+        ChainTrust {
+            public,
+            system,
             chain,
         }
+    }
+}
+
+/// A cached value, if any (a poisoned lock is a miss).
+fn cached<T>(cache: &Mutex<HashMap<[u8; 32], Arc<T>>>, key: &[u8; 32]) -> Option<Arc<T>> {
+    cache.lock().ok()?.get(key).map(Arc::clone)
+}
+
+/// Caches `value` unless the cache holds [`MAX_CACHED_VERDICTS`] already.
+fn remember<T>(cache: &Mutex<HashMap<[u8; 32], Arc<T>>>, key: [u8; 32], value: &Arc<T>) {
+    if let Ok(mut cache) = cache.lock()
+        && cache.len() < MAX_CACHED_VERDICTS
+    {
+        cache.insert(key, Arc::clone(value));
     }
 }
 
@@ -285,21 +350,26 @@ fn describe_chain(
     chain
 }
 
-/// SHA-256 over the name and every certificate, each prefixed by its length so that no two
-/// different inputs collide by concatenation.
-fn cache_key(
-    end_entity: &CertificateDer<'_>,
-    intermediates: &[CertificateDer<'_>],
-    server_name: &ServerName<'_>,
-) -> [u8; 32] {
+/// SHA-256 over every certificate, each prefixed by its length so that no two different
+/// chains collide by concatenation.
+fn chain_key(end_entity: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>]) -> [u8; 32] {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    let name = server_name.to_str();
-    ctx.update(&(name.len() as u64).to_be_bytes());
-    ctx.update(name.as_bytes());
     for der in std::iter::once(end_entity).chain(intermediates.iter()) {
         ctx.update(&(der.len() as u64).to_be_bytes());
         ctx.update(der.as_ref());
     }
+    digest(ctx)
+}
+
+/// SHA-256 over the chain's key and the name.
+fn verdict_key(chain_key: &[u8; 32], server_name: &ServerName<'_>) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(chain_key);
+    ctx.update(server_name.to_str().as_bytes());
+    digest(ctx)
+}
+
+fn digest(ctx: ring::digest::Context) -> [u8; 32] {
     let mut key = [0u8; 32];
     key.copy_from_slice(ctx.finish().as_ref());
     key
@@ -457,6 +527,50 @@ mod tests {
         let other = v.verdict(&cert, &[], &server_name("x.example.no"), UnixTime::now());
         assert!(!Arc::ptr_eq(&first, &other));
         assert!(!first.trusted_system);
+    }
+
+    #[test]
+    fn trust_is_judged_once_per_chain_whatever_the_name() {
+        let pki = pki("Public CA");
+        let v = verifier(stores(&[&pki], &[&pki]));
+        let cert = leaf(&pki, "api.example.no");
+        let right = v.verdict(&cert, &[], &server_name("api.example.no"), UnixTime::now());
+        let wrong = v.verdict(&cert, &[], &server_name("x.example.no"), UnixTime::now());
+        assert!(right.hostname_match && !wrong.hostname_match);
+        assert!(wrong.trusted_public && wrong.trusted_system);
+        assert_eq!(right.chain, wrong.chain);
+        assert_eq!(
+            v.trust.lock().unwrap().len(),
+            1,
+            "one chain, one trust verdict"
+        );
+        assert_eq!(v.cache.lock().unwrap().len(), 2, "two names");
+    }
+
+    #[test]
+    fn shared_anchors_decide_both_stores_and_the_rest_are_asked_apart() {
+        let shared = pki("Shared CA");
+        let public_only = pki("Public-only CA");
+        let system_only = pki("System-only CA");
+        let v = verifier(stores(&[&shared, &public_only], &[&shared, &system_only]));
+        assert_eq!(v.shared.len(), 1);
+        let now = UnixTime::now();
+        let name = server_name("api.example.no");
+        let by = |ca: &Pki| v.verdict(&leaf(ca, "api.example.no"), &[], &name, now);
+        let both = by(&shared);
+        assert!(both.trusted_public && both.trusted_system);
+        assert_eq!(
+            (both.public_error.as_ref(), both.system_error.as_ref()),
+            (None, None)
+        );
+        let public = by(&public_only);
+        assert!(public.trusted_public && !public.trusted_system);
+        assert!(public.system_error.is_some());
+        let system = by(&system_only);
+        assert!(!system.trusted_public && system.trusted_system);
+        assert!(system.public_error.is_some());
+        let stranger = by(&pki("Unknown CA"));
+        assert!(!stranger.trusted_public && !stranger.trusted_system);
     }
 
     #[test]
