@@ -388,6 +388,13 @@ async fn resolve<R: Resolve>(shared: Arc<Shared<R>>, name: DnsName) -> DnsObserv
     let Some(_slot) = shared.permit(&shared.dns_slots).await else {
         return failed_dns(shared.options.family, NOT_PROBED_DEADLINE);
     };
+    // Every name's task is spawned at once and waits for a slot: the lookups' state (large,
+    // hickory's futures) is allocated only once the name has one.
+    Box::pin(lookups(&shared, name)).await
+}
+
+/// The lookups of one name, within the DNS timeout.
+async fn lookups<R: Resolve>(shared: &Shared<R>, name: DnsName) -> DnsObservation {
     let limit = shared.limit(shared.options.dns_timeout);
     let family = shared.options.family;
     let lookup = |kind: RecordKind| {
@@ -556,16 +563,16 @@ async fn handshake<R>(
     let Some(_slot) = shared.permit(&shared.handshakes).await else {
         return TlsObservation::not_attempted(NOT_PROBED_DEADLINE);
     };
-    shared
-        .tls
-        .handshake(
-            stream,
-            leftover,
-            name,
-            shared.limit(shared.options.handshake_timeout),
-            shared.options.max_tls_bytes,
-        )
-        .await
+    // The handshake's state (the TLS connection among it) is allocated once it has a slot,
+    // not in every target's task from the start: all targets are spawned at once.
+    Box::pin(shared.tls.handshake(
+        stream,
+        leftover,
+        name,
+        shared.limit(shared.options.handshake_timeout),
+        shared.options.max_tls_bytes,
+    ))
+    .await
 }
 
 #[cfg(test)]
