@@ -4,8 +4,9 @@
 //! Everything runs on loopback and is made at run time: a lab process serves N TLS targets
 //! on distinct `127.1.x.y` addresses, N/2 black holes on `127.2.x.y`, and a DNS zone for
 //! their names (see `lab`); data files are generated (see `data`). Each measurement is a
-//! child process of this binary, so its wall time includes start-up and its peak RSS
-//! (`VmHWM` from `/proc/self/status`, read by the child as it ends) is its own:
+//! child process of this binary, so its wall time includes start-up, and its peak RSS
+//! (`VmHWM` from `/proc/self/status`) and CPU time (`/proc/self/stat`), read by the child
+//! as it ends, are its own:
 //!
 //! - **floor**: a bare tokio-rustls handshake loop at `--concurrency` (see `floor`);
 //! - **check**: `egresscheck check --format json --output FILE` against the lab, run through
@@ -14,10 +15,11 @@
 //! - **rules**: `egresscheck rules --format nftables|iptables` over 100,000 prefixes, standard
 //!   output to a file as `main` writes it;
 //! - **peers**: `sslscan` and `nmap --script ssl-cert` when installed (see `peers`); their
-//!   peak RSS is sampled every 10 ms from `/proc/PID/status`.
+//!   peak RSS and CPU time are sampled every 10 ms from `/proc/PID/status` and `stat`.
 //!
 //! Floor and check alternate for `--rounds` rounds; the table shows the median of each and
-//! the ratio of the medians, which holds up on a loaded machine better than either figure.
+//! the ratio of the medians, and the ratio of their CPU times, which holds up on a loaded
+//! machine better than any wall time.
 //! Nothing here asserts a time: the table marks each target as met or missed.
 
 mod data;
@@ -88,7 +90,7 @@ struct Args {
     targets: u64,
 
     /// Rounds of floor and check, alternated; the table shows medians.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=50))]
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..=50))]
     rounds: u64,
 
     /// Handshakes in flight, for the floor and for egresscheck's `--concurrency`.
@@ -189,6 +191,8 @@ pub struct ChildReport {
     pub p99_ms: Option<f64>,
     /// Peak resident set size (VmHWM) in KiB.
     pub peak_rss_kib: Option<u64>,
+    /// CPU time (user and system, every thread) in seconds.
+    pub cpu_s: Option<f64>,
     /// egresscheck's exit code (run mode only).
     pub exit: Option<u8>,
 }
@@ -208,6 +212,7 @@ impl ChildReport {
 
     fn emit(mut self) -> Result<(), BoxError> {
         self.peak_rss_kib = peak_rss_kib("self");
+        self.cpu_s = cpu_seconds("self");
         let mut err = std::io::stderr().lock();
         writeln!(err, "{REPORT_PREFIX}{}", serde_json::to_string(&self)?)?;
         Ok(())
@@ -227,6 +232,19 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
 
 /// `VmHWM` of `/proc/PID/status` in KiB (`self` for this process); None once the process
 /// has exited, or off Linux.
+/// User and system CPU time of `/proc/PID/stat` (fields 14 and 15, in the 1/100 s ticks
+/// Linux reports there whatever the kernel's own tick), in seconds; None once the process
+/// has exited.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it follow its `)`.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    // `rest` starts at field 3, so fields 14 and 15 are at 11 and 12.
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
 fn peak_rss_kib(pid: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -297,6 +315,7 @@ struct Measured {
     exit: Option<i32>,
     report: Option<ChildReport>,
     sampled_rss_kib: Option<u64>,
+    sampled_cpu_s: Option<f64>,
     stderr: String,
 }
 
@@ -306,6 +325,13 @@ impl Measured {
             .as_ref()
             .and_then(|r| r.peak_rss_kib)
             .or(self.sampled_rss_kib)
+    }
+
+    fn cpu_s(&self) -> Option<f64> {
+        self.report
+            .as_ref()
+            .and_then(|r| r.cpu_s)
+            .or(self.sampled_cpu_s)
     }
 
     fn failure(&self) -> Option<String> {
@@ -331,6 +357,7 @@ fn measure(mut command: Command, stdout: &Path, limit: Duration) -> Result<Measu
     let mut child = command.spawn()?;
     let pid = child.id().to_string();
     let mut sampled: Option<u64> = None;
+    let mut sampled_cpu: Option<f64> = None;
     let mut polls: u64 = 0;
     let exit = loop {
         if let Some(status) = child.try_wait()? {
@@ -343,6 +370,7 @@ fn measure(mut command: Command, stdout: &Path, limit: Duration) -> Result<Measu
         }
         if polls.is_multiple_of(10) {
             sampled = sampled.max(peak_rss_kib(&pid));
+            sampled_cpu = cpu_seconds(&pid).or(sampled_cpu);
         }
         polls += 1;
         std::thread::sleep(Duration::from_millis(1));
@@ -359,6 +387,7 @@ fn measure(mut command: Command, stdout: &Path, limit: Duration) -> Result<Measu
         exit,
         report,
         sampled_rss_kib: sampled,
+        sampled_cpu_s: sampled_cpu,
         stderr,
     })
 }
@@ -450,6 +479,7 @@ struct Row {
     p50: Option<f64>,
     p99: Option<f64>,
     rss_kib: Option<u64>,
+    cpu_s: Option<f64>,
     ratio: String,
     target: String,
     met: Option<bool>,
@@ -466,6 +496,7 @@ impl Row {
             p50: None,
             p99: None,
             rss_kib: None,
+            cpu_s: None,
             ratio: String::new(),
             target: String::new(),
             met: None,
@@ -655,6 +686,13 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
                 .collect::<Vec<_>>(),
         );
         row.rss_kib = floor_runs.iter().filter_map(Measured::rss_kib).max();
+        row.cpu_s = median(
+            &mut floor_runs
+                .iter()
+                .filter_map(Measured::cpu_s)
+                .collect::<Vec<_>>(),
+        );
+        let floor_cpu = row.cpu_s;
         row.ratio = "1.00".to_owned();
         rows.push(row);
 
@@ -685,6 +723,12 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
                 .collect::<Vec<_>>(),
         );
         row.rss_kib = rss;
+        row.cpu_s = median(
+            &mut check_runs
+                .iter()
+                .filter_map(|(m, _)| m.cpu_s())
+                .collect::<Vec<_>>(),
+        );
         row.ratio = format!("{ratio:.2} × floor");
         row.target = "≥ 0.80 × floor, ≤ 64 MiB".to_owned();
         row.met =
@@ -696,6 +740,13 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
             .collect();
         per_round.sort();
         row.note = format!("ratio per round: {}", per_round.join(", "));
+        if let (Some(check_cpu), Some(floor_cpu)) = (row.cpu_s, floor_cpu) {
+            row.note = format!(
+                "{}; CPU time {:.2} × the floor's (a ratio that holds on a loaded machine)",
+                row.note,
+                check_cpu / floor_cpu
+            );
+        }
         rows.push(row);
     }
 
@@ -729,6 +780,7 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
         );
         row.wall = Some(measured.wall);
         row.rss_kib = measured.rss_kib();
+        row.cpu_s = measured.cpu_s();
         row.ratio = format!("{ratio:.2} × timeout");
         row.target = "≤ 1.30 × timeout".to_owned();
         row.met = Some(ratio <= 1.3 && outcome.filtered == holes && outcome.up == targets - holes);
@@ -781,6 +833,7 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
             };
             row.wall = Some(measured.wall);
             row.rss_kib = measured.rss_kib();
+            row.cpu_s = measured.cpu_s();
             row.target = "< 1 s".to_owned();
             row.met = Some(succeeded && measured.wall < Duration::from_secs(1));
             rows.push(row);
@@ -806,12 +859,16 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
             row.wall = Some(measured.wall);
             row.rate = Some(rate);
             row.rss_kib = measured.rss_kib();
+            row.cpu_s = measured.cpu_s();
             if let Some(check_rate) = check_rate {
                 row.ratio = format!("egresscheck {:.1} ×", check_rate / rate);
             }
             row.note = match measured.exit {
                 None => "killed: ran past 15 minutes".to_owned(),
-                Some(_) => format!("{}; peak RSS sampled every 10 ms", peers::flags(peer.label)),
+                Some(_) => format!(
+                    "{}; peak RSS and CPU time sampled every 10 ms",
+                    peers::flags(peer.label)
+                ),
             };
             rows.push(row);
         }
@@ -880,6 +937,7 @@ fn print_table(args: &Args, rows: &[Row], load: &str) -> Result<(), BoxError> {
         "p50 ms",
         "p99 ms",
         "peak RSS MiB",
+        "CPU s",
         "ratio",
         "target",
         "met",
@@ -901,6 +959,7 @@ fn print_table(args: &Args, rows: &[Row], load: &str) -> Result<(), BoxError> {
             opt(row.p50, 2),
             opt(row.p99, 2),
             opt(row.rss_kib.map(|k| k as f64 / 1024.0), 1),
+            opt(row.cpu_s, 2),
             row.ratio.clone(),
             row.target.clone(),
             match row.met {
