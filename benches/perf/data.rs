@@ -1,7 +1,7 @@
 //! The data files the benchmark feeds egresscheck, generated at run time.
 //!
-//! - [`targets`]: one endpoint per target name, each documenting its lab address, so DNS and
-//!   the data agree and every target should come out `ok`. With black holes, their names
+//! - [`targets`]: one endpoint per target name, each documenting its lab addresses, so DNS
+//!   and the data agree and every target should come out `ok`. With black holes, their names
 //!   alternate with the targets' (the holes are spread over the run, not bunched at its end).
 //! - [`prefixes`]: one environment whose endpoints document `count` prefixes, half IPv4 and
 //!   half IPv6. Of every eight, six are adjacent (consecutive /24s or /48s, which aggregate
@@ -45,22 +45,31 @@ name = "Bench API"
     );
 }
 
-/// `targets` endpoints served by the lab, and `holes` black-holed ones, on `port`.
-pub fn targets(targets: usize, holes: usize, port: u16) -> String {
+/// An endpoint per target name (`per_name` targets each, see [`crate::target_name`])
+/// served by the lab, and one per black hole, on `port`.
+pub fn targets(targets: usize, holes: usize, port: u16, per_name: usize) -> String {
+    let per_name = per_name.max(1);
+    let names = targets.div_ceil(per_name);
     let mut out = String::with_capacity((targets + holes) * 160);
     header(&mut out, "targets");
-    let endpoint = |out: &mut String, name: &str, addr: Ipv4Addr| {
+    let endpoint = |out: &mut String, name: &str, addrs: &[Ipv4Addr]| {
+        let list: Vec<String> = addrs.iter().map(|a| format!("\"{a}\"")).collect();
         let _ = write!(
             out,
-            "\n[[endpoint]]\nenvironment = \"bench\"\nservice = \"api\"\nhost = \"{name}\"\nipv4 = [\"{addr}\"]\nports = [{port}]\nsource = \"bench\"\n"
+            "\n[[endpoint]]\nenvironment = \"bench\"\nservice = \"api\"\nhost = \"{name}\"\nipv4 = [{}]\nports = [{port}]\nsource = \"bench\"\n",
+            list.join(", ")
         );
     };
-    for i in 0..targets.max(holes) {
-        if i < targets {
-            endpoint(&mut out, &target_name(i), target_addr(i));
+    for j in 0..names.max(holes) {
+        if j < names {
+            let first = j * per_name;
+            let addrs: Vec<Ipv4Addr> = (first..(first + per_name).min(targets))
+                .map(target_addr)
+                .collect();
+            endpoint(&mut out, &target_name(first, per_name), &addrs);
         }
-        if i < holes {
-            endpoint(&mut out, &hole_name(i), crate::hole_addr(i));
+        if j < holes {
+            endpoint(&mut out, &hole_name(j), &[crate::hole_addr(j)]);
         }
     }
     out

@@ -1,6 +1,6 @@
 //! The lab's DNS server: authoritative for `bench.test`, over UDP on `127.0.0.1`, for
-//! `--resolver`. Each target name has one A record (its `127.1.x.y` address), each black-hole
-//! name one A record (its `127.2.x.y` address); AAAA and other types get an empty answer
+//! `--resolver`. Each target name has an A record per target it names (their `127.1.x.y`
+//! addresses), each black-hole name one A record (its `127.2.x.y` address); AAAA and other types get an empty answer
 //! with the zone's SOA, unknown names NXDOMAIN, names outside the zone REFUSED.
 //!
 //! A stripped-down cousin of the test harness's server (`tests/support/dns.rs`, which
@@ -25,21 +25,25 @@ const UDP_EDNS_MAX: u16 = 1232;
 
 struct Zone {
     origin: Name,
-    records: HashMap<Name, Ipv4Addr>,
+    records: HashMap<Name, Vec<Ipv4Addr>>,
 }
 
 /// Binds `127.0.0.1:0` and returns the port and the serving task.
 pub async fn start(
     targets: usize,
     holes: usize,
+    per_name: usize,
 ) -> Result<(u16, impl Future<Output = ()> + Send + 'static), BoxError> {
     let origin = fqdn(ZONE)?;
-    let mut records = HashMap::with_capacity(targets + holes);
+    let mut records: HashMap<Name, Vec<Ipv4Addr>> = HashMap::with_capacity(targets + holes);
     for i in 0..targets {
-        records.insert(fqdn(&target_name(i))?, target_addr(i));
+        records
+            .entry(fqdn(&target_name(i, per_name))?)
+            .or_default()
+            .push(target_addr(i));
     }
     for i in 0..holes {
-        records.insert(fqdn(&hole_name(i))?, hole_addr(i));
+        records.insert(fqdn(&hole_name(i))?, vec![hole_addr(i)]);
     }
     let zone = Zone { origin, records };
     let socket = UdpSocket::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0)).await?;
@@ -95,8 +99,10 @@ fn respond(zone: &Zone, query: &[u8]) -> Option<Vec<u8>> {
         return response.to_vec().ok();
     }
     match (zone.records.get(&name), q.query_type()) {
-        (Some(addr), RecordType::A) => {
-            response.add_answer(Record::from_rdata(name, TTL, RData::A(A(*addr))));
+        (Some(addrs), RecordType::A) => {
+            for addr in addrs {
+                response.add_answer(Record::from_rdata(name.clone(), TTL, RData::A(A(*addr))));
+            }
         }
         (Some(_), _) => negative(zone, &mut response, ResponseCode::NoError),
         (None, _) if name == zone.origin => negative(zone, &mut response, ResponseCode::NoError),

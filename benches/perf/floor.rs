@@ -29,6 +29,7 @@ pub fn run(
     port: u16,
     targets: usize,
     concurrency: usize,
+    per_name: usize,
 ) -> Result<ChildReport, BoxError> {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca)? {
@@ -57,7 +58,7 @@ pub fn run(
                     if i >= targets {
                         return times;
                     }
-                    times.push(one(&connector, i, port).await);
+                    times.push(one(&connector, i, port, per_name).await);
                 }
             });
         }
@@ -72,14 +73,14 @@ pub fn run(
 }
 
 /// Connect, handshake, close: the milliseconds it took, or None when it failed.
-async fn one(connector: &TlsConnector, i: usize, port: u16) -> Option<f64> {
+async fn one(connector: &TlsConnector, i: usize, port: u16, per_name: usize) -> Option<f64> {
     let start = Instant::now();
     let addr = SocketAddr::new(IpAddr::V4(target_addr(i)), port);
     let stream = tokio::time::timeout(STEP_TIMEOUT, TcpStream::connect(addr))
         .await
         .ok()?
         .ok()?;
-    let name = ServerName::try_from(target_name(i)).ok()?;
+    let name = ServerName::try_from(target_name(i, per_name)).ok()?;
     let mut tls = tokio::time::timeout(STEP_TIMEOUT, connector.connect(name, stream))
         .await
         .ok()?

@@ -51,12 +51,18 @@ const PORT_ATTEMPTS: usize = 20;
 pub enum Certs {
     /// One certificate for `*.bench.test` on every target.
     Shared,
-    /// A certificate per target name, chosen by SNI.
+    /// A certificate per target name (per group of targets sharing a name), chosen by SNI.
     PerTarget,
 }
 
 /// Runs the lab (the `lab` mode of the benchmark binary).
-pub fn serve(dir: &Path, targets: usize, holes: usize, certs: Certs) -> Result<(), BoxError> {
+pub fn serve(
+    dir: &Path,
+    targets: usize,
+    holes: usize,
+    certs: Certs,
+    per_name: usize,
+) -> Result<(), BoxError> {
     // One listener per address, two sockets per black hole: more than the default 1,024.
     egresscheck::probe::options::raise_open_file_limit(65_536);
     let pki = Pki::new()?;
@@ -64,8 +70,8 @@ pub fn serve(dir: &Path, targets: usize, holes: usize, certs: Certs) -> Result<(
     let wildcard = pki.certified_key(&format!("*.{}", crate::ZONE))?;
     let mut by_name = HashMap::new();
     if certs == Certs::PerTarget {
-        for i in 0..targets {
-            let name = target_name(i);
+        for i in (0..targets).step_by(per_name.max(1)) {
+            let name = target_name(i, per_name);
             by_name.insert(name.clone(), pki.certified_key(&name)?);
         }
     }
@@ -90,7 +96,7 @@ pub fn serve(dir: &Path, targets: usize, holes: usize, certs: Certs) -> Result<(
             tokio::spawn(accept_loop(listener, acceptor.clone()));
         }
         let _holes = black_holes(holes, port).await?;
-        let (dns_port, dns_task) = dns::start(targets, holes).await?;
+        let (dns_port, dns_task) = dns::start(targets, holes, per_name).await?;
         tokio::spawn(dns_task);
 
         let (stdin_closed_tx, stdin_closed) = tokio::sync::oneshot::channel::<()>();

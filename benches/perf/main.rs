@@ -47,9 +47,10 @@ pub const MAX_PREFIXES: usize = 120_000;
 /// The line prefix a child reports with on standard error.
 const REPORT_PREFIX: &str = "perf-report: ";
 
-/// Name of the `i`-th target.
-pub fn target_name(i: usize) -> String {
-    format!("t{i:05}.{ZONE}")
+/// Name of the `i`-th target when `per_name` consecutive targets share a name (its A
+/// records are their addresses).
+pub fn target_name(i: usize, per_name: usize) -> String {
+    format!("t{:05}.{ZONE}", i / per_name.max(1))
 }
 
 /// Address of the `i`-th target: 127.1.x.y, y in 1..=250.
@@ -110,6 +111,11 @@ struct Args {
     )]
     only: Vec<Section>,
 
+    /// Targets per name: each name's A records are this many target addresses (1: every
+    /// target has a name of its own, two DNS queries per target; the most DNS work).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=32))]
+    addresses_per_name: u64,
+
     /// Certificates of the lab's targets: one shared wildcard (as a provider's addresses
     /// usually present), or one per target name (no verification can be shared).
     #[arg(long, value_enum, default_value = "shared")]
@@ -145,6 +151,8 @@ enum Mode {
         holes: usize,
         #[arg(long, value_enum)]
         certs: lab::Certs,
+        #[arg(long)]
+        per_name: usize,
     },
     /// (internal) Run the floor loop.
     #[command(hide = true)]
@@ -157,6 +165,8 @@ enum Mode {
         targets: usize,
         #[arg(long)]
         concurrency: usize,
+        #[arg(long)]
+        per_name: usize,
     },
     /// (internal) Run egresscheck's command line as its `main` does.
     #[command(hide = true)]
@@ -231,13 +241,15 @@ fn main() -> std::process::ExitCode {
             targets,
             holes,
             certs,
-        }) => lab::serve(dir, targets, holes, certs),
+            per_name,
+        }) => lab::serve(dir, targets, holes, certs, per_name),
         Some(Mode::Floor {
             ref ca,
             port,
             targets,
             concurrency,
-        }) => floor::run(ca, port, targets, concurrency).and_then(ChildReport::emit),
+            per_name,
+        }) => floor::run(ca, port, targets, concurrency, per_name).and_then(ChildReport::emit),
         Some(Mode::Run { ref args }) => run_cli(args),
         None => orchestrate(&args),
     };
@@ -359,7 +371,13 @@ struct Lab {
 }
 
 impl Lab {
-    fn start(dir: &Path, targets: usize, holes: usize, certs: lab::Certs) -> Result<Lab, BoxError> {
+    fn start(
+        dir: &Path,
+        targets: usize,
+        holes: usize,
+        certs: lab::Certs,
+        per_name: usize,
+    ) -> Result<Lab, BoxError> {
         let certs = match certs {
             lab::Certs::Shared => "shared",
             lab::Certs::PerTarget => "per-target",
@@ -370,6 +388,7 @@ impl Lab {
             .args(["--targets", &targets.to_string()])
             .args(["--holes", &holes.to_string()])
             .args(["--certs", certs])
+            .args(["--per-name", &per_name.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.join("lab.stderr"))?)
@@ -552,6 +571,7 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
     let concurrency = usize::try_from(args.concurrency)?;
     let rounds = usize::try_from(args.rounds)?;
     let prefixes = usize::try_from(args.prefixes)?;
+    let per_name = usize::try_from(args.addresses_per_name)?;
     let wants = |s: Section| args.only.contains(&s);
     let load_before = load_average();
 
@@ -572,7 +592,7 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
         note(format!(
             "starting the lab: {targets} TLS targets, {holes} black holes"
         ));
-        Some(Lab::start(&dir, targets, holes, args.certs)?)
+        Some(Lab::start(&dir, targets, holes, args.certs, per_name)?)
     } else {
         None
     };
@@ -582,7 +602,7 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
     let mut check_rate: Option<f64> = None;
     if let (Some(lab), true) = (&lab, wants(Section::Throughput)) {
         let data = dir.join("targets.toml");
-        std::fs::write(&data, data::targets(targets, 0, lab.tls_port))?;
+        std::fs::write(&data, data::targets(targets, 0, lab.tls_port, per_name))?;
         let (mut floor_runs, mut check_runs) = (Vec::new(), Vec::new());
         for round in 1..=rounds {
             note(format!("round {round}/{rounds}: floor"));
@@ -591,7 +611,8 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
                 .args(["floor", "--ca", &ca_text])
                 .args(["--port", &lab.tls_port.to_string()])
                 .args(["--targets", &targets.to_string()])
-                .args(["--concurrency", &concurrency.to_string()]);
+                .args(["--concurrency", &concurrency.to_string()])
+                .args(["--per-name", &per_name.to_string()]);
             let measured = measure(floor, &dir.join("floor.out"), Duration::from_secs(300))?;
             if let Some(why) = measured.failure() {
                 return Err(format!("floor: {why}").into());
@@ -684,7 +705,10 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
             args.hole_timeout
         ));
         let data = dir.join("holes.toml");
-        std::fs::write(&data, data::targets(targets - holes, holes, lab.tls_port))?;
+        std::fs::write(
+            &data,
+            data::targets(targets - holes, holes, lab.tls_port, per_name),
+        )?;
         let timeout = format!("{}s", args.hole_timeout);
         let (measured, outcome) = run_check(
             &exe,
@@ -837,9 +861,10 @@ fn print_table(args: &Args, rows: &[Row], load: &str) -> Result<(), BoxError> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "egresscheck {} perf: {} targets ({}), {} rounds; {cores} cores ({}); {load}",
+        "egresscheck {} perf: {} targets ({} per name, {}), {} rounds; {cores} cores ({}); {load}",
         env!("CARGO_PKG_VERSION"),
         args.targets,
+        args.addresses_per_name,
         match args.certs {
             lab::Certs::Shared => "one shared certificate",
             lab::Certs::PerTarget => "a certificate per target",

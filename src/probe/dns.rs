@@ -32,8 +32,10 @@ use crate::term::sanitize;
 /// Retries after a failed try (hickory's `attempts`): two tries per query, each with half
 /// of the DNS timeout.
 const DNS_RETRIES: usize = 1;
-/// Responses hickory may cache during one run (each name is asked once per type).
-const DNS_CACHE_SIZE: u64 = 1024;
+/// Responses hickory caches: none. A run asks each name once per type, so a cache never
+/// answers, and keeping one (hickory's is a concurrent cache with its own bookkeeping) costs
+/// about a quarter of the client's DNS work.
+const DNS_CACHE_SIZE: u64 = 0;
 
 /// Which address record to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

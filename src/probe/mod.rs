@@ -19,7 +19,7 @@ pub mod tls;
 pub mod verify;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -74,7 +74,7 @@ pub struct Progress {
     pub targets_done: usize,
 }
 
-/// A progress callback; called from the task that gathers results, never concurrently.
+/// A progress callback; never called concurrently.
 pub type ProgressFn<'a> = dyn Fn(Progress) + Send + Sync + 'a;
 
 /// How often (in task polls) the runtime's workers take newly spawned tasks before the ones
@@ -84,9 +84,16 @@ pub type ProgressFn<'a> = dyn Fn(Progress) + Send + Sync + 'a;
 /// queueing behind handshakes (tokio's default favours work already under way).
 const GLOBAL_QUEUE_INTERVAL: u32 = 1;
 
+/// How often `run_blocking` passes the latest progress on. The run gathers its results on
+/// the runtime's workers; the calling thread only looks in this often (and once at the end),
+/// instead of being woken for every result: a thread switch per target costs more than the
+/// gathering itself.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Validates `options`, starts a runtime and runs the probe (for commands, which are
 /// synchronous). A signal caught by [`crate::interrupt`] ends it at once with
-/// [`ProbeError::Interrupted`].
+/// [`ProbeError::Interrupted`]. `progress` is called from the calling thread, at most every
+/// [`PROGRESS_INTERVAL`] and once when the run is over.
 pub fn run_blocking(
     requests: &[ProbeRequest],
     options: &ProbeOptions,
@@ -98,10 +105,45 @@ pub fn run_blocking(
         .global_queue_interval(GLOBAL_QUEUE_INTERVAL)
         .build()
         .map_err(ProbeError::Runtime)?;
+    let latest: Arc<Mutex<Option<Progress>>> = Arc::default();
+    let gathered = Arc::clone(&latest);
+    let (requests, options) = (requests.to_vec(), options.clone());
+    let pass_on = || {
+        let update = latest.lock().ok().and_then(|mut slot| slot.take());
+        if let (Some(progress), Some(update)) = (progress, update) {
+            progress(update);
+        }
+    };
     let result = runtime.block_on(async {
-        tokio::select! {
-            result = run(requests, options, progress) => result,
-            signal = crate::interrupt::wait() => Err(ProbeError::Interrupted(signal)),
+        let mut engine = tokio::spawn(async move {
+            let note = move |p: Progress| {
+                if let Ok(mut slot) = gathered.lock() {
+                    *slot = Some(p);
+                }
+            };
+            run(&requests, &options, Some(&note)).await
+        });
+        let mut ticks = tokio::time::interval(PROGRESS_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let interrupted = crate::interrupt::wait();
+        tokio::pin!(interrupted);
+        loop {
+            tokio::select! {
+                joined = &mut engine => {
+                    pass_on();
+                    break match joined {
+                        Ok(result) => result,
+                        // A panic in the run (a bug) goes on as it would have without the task.
+                        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+                        Err(err) => Err(ProbeError::Runtime(std::io::Error::other(err))),
+                    };
+                }
+                _ = ticks.tick() => pass_on(),
+                signal = &mut interrupted => {
+                    engine.abort();
+                    break Err(ProbeError::Interrupted(signal));
+                }
+            }
         }
     });
     if result.is_err() {
