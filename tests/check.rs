@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use chrono::NaiveDate;
 use serde_json::Value;
 
+use crate::support::data::{Endpoint, data_file};
 use crate::support::dns::DnsServer;
 use crate::support::netns;
 use crate::support::pki::TestCa;
@@ -109,86 +110,33 @@ impl Lab {
             legacy.port(),
             dns.addr().port(),
         ];
-        let text = format!(
-            r#"schema = 1
-
-[data]
-provider = "Egress Test Provider"
-version = "2026-01-01.1"
-primary_source = "page"
-
-[[source]]
-id = "page"
-publisher = "Egress Test Provider"
-title = "Firewall openings"
-url = "https://provider.egress.test/firewall"
-document_date = 2026-01-01
-
-[[environment]]
-id = "prod"
-name = "Production"
-
-[[service]]
-id = "api"
-name = "Test API"
-
-[[endpoint]]
-environment = "prod"
-service = "api"
-host = "good.api.egress.test"
-ipv4 = ["127.0.0.11"]
-ports = [{good}]
-source = "page"
-
-[[endpoint]]
-environment = "prod"
-service = "api"
-host = "moved.api.egress.test"
-ports = [{moved}]
-source = "page"
-
-[[endpoint]]
-environment = "prod"
-service = "api"
-host = "hole.api.egress.test"
-ipv4 = ["127.0.0.14"]
-ports = [{hole}]
-source = "page"
-
-[[endpoint]]
-environment = "prod"
-service = "api"
-host = "expired.api.egress.test"
-ipv4 = ["127.0.0.15"]
-ports = [{expired}]
-source = "page"
-
-[[endpoint]]
-environment = "prod"
-service = "api"
-host = "intercepted.api.egress.test"
-ipv4 = ["127.0.0.16"]
-ports = [{intercepted}]
-source = "page"
-
+        let endpoint = |host, last: Option<u8>, port| Endpoint {
+            host,
+            address: last.map(ip),
+            port,
+        };
+        let mut text = data_file(&[
+            endpoint("good.api.egress.test", Some(11), ports[0]),
+            endpoint("moved.api.egress.test", None, ports[1]),
+            endpoint("hole.api.egress.test", Some(14), ports[2]),
+            endpoint("expired.api.egress.test", Some(15), ports[3]),
+            endpoint("intercepted.api.egress.test", Some(16), ports[4]),
+        ]);
+        text.push_str(&format!(
+            r#"
 [[legacy]]
 environment = "prod"
 service = "api"
 host = "old.egress.test"
 ipv4 = ["127.0.0.17"]
-ports = [{legacy}]
+ports = [{}]
 sunset = 2025-06-30
 sunset_basis = "announced on the page"
 replaced_by = "good.api.egress.test"
 source = "page"
 "#,
-            good = ports[0],
-            moved = ports[1],
-            hole = ports[2],
-            expired = ports[3],
-            intercepted = ports[4],
-            legacy = ports[5],
-        );
+            ports[5]
+        ));
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("lab.toml");
         std::fs::write(&data, text).unwrap();

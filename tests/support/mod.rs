@@ -145,6 +145,7 @@
 // Test support: a failed setup step should stop the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod data;
 pub mod dns;
 pub mod netns;
 pub mod pki;
