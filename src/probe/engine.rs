@@ -10,6 +10,7 @@
 //! (which would be a bug) leaves an observation saying so rather than taking the run down.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +25,7 @@ use crate::probe::model::{
     AddressOrigin, DnsLookup, DnsObservation, DnsOutcome, Family, NameObservation, ProbeRequest,
     TargetObservation, TcpObservation, TcpState, TlsObservation,
 };
-use crate::probe::options::ProbeOptions;
+use crate::probe::options::{CONNECT_AHEAD_STALL, ProbeOptions};
 use crate::probe::proxy::{self, ProxyConfig};
 use crate::probe::targets::{self, Target};
 use crate::probe::tls::TlsClient;
@@ -62,6 +63,7 @@ pub async fn run_with<R: Resolve>(
         deadline,
         dns_slots: Semaphore::new(options.dns_concurrency.max(1)),
         sockets: Semaphore::new(options.max_pending_connects.max(1)),
+        connect_ahead: Semaphore::new(options.handshake_concurrency.max(1)),
         handshakes: Semaphore::new(options.handshake_concurrency.max(1)),
     });
 
@@ -333,6 +335,8 @@ struct Shared<R> {
     deadline: Instant,
     dns_slots: Semaphore,
     sockets: Semaphore,
+    /// Connects that may end up open and waiting for a handshake slot (see [`connect_ahead`]).
+    connect_ahead: Semaphore,
     handshakes: Semaphore,
 }
 
@@ -397,29 +401,19 @@ async fn resolve<R: Resolve>(shared: Arc<Shared<R>>, name: DnsName) -> DnsObserv
 async fn lookups<R: Resolve>(shared: &Shared<R>, name: DnsName) -> DnsObservation {
     let limit = shared.limit(shared.options.dns_timeout);
     let family = shared.options.family;
-    let lookup = |kind: RecordKind| {
-        let shared = &shared;
-        let name = &name;
-        async move {
-            let start = Instant::now();
-            match tokio::time::timeout(limit.duration, shared.resolver.lookup(name, kind)).await {
-                Ok(lookup) => lookup,
-                Err(_) => dns::timed_out(kind, &limit, super::elapsed_ms(start)),
-            }
-        }
-    };
+    let (a_lookup, aaaa_lookup) = shared.resolver.lookup_pair(&name, family);
     let started = Instant::now();
     let (a, aaaa) = tokio::join!(
         async {
             match family {
                 Family::V6 => None,
-                _ => Some(lookup(RecordKind::A).await),
+                _ => Some(bounded(RecordKind::A, &limit, a_lookup).await),
             }
         },
         async {
             match family {
                 Family::V4 => None,
-                _ => Some(lookup(RecordKind::Aaaa).await),
+                _ => Some(bounded(RecordKind::Aaaa, &limit, aaaa_lookup).await),
             }
         }
     );
@@ -459,6 +453,19 @@ async fn lookups<R: Resolve>(shared: &Shared<R>, name: DnsName) -> DnsObservatio
         a,
         aaaa,
         addresses_dropped: 0,
+    }
+}
+
+/// `lookup`, cut short at `limit`.
+async fn bounded(
+    kind: RecordKind,
+    limit: &StepLimit,
+    lookup: impl Future<Output = DnsLookup>,
+) -> DnsLookup {
+    let start = Instant::now();
+    match tokio::time::timeout(limit.duration, lookup).await {
+        Ok(lookup) => lookup,
+        Err(_) => dns::timed_out(kind, limit, super::elapsed_ms(start)),
     }
 }
 
@@ -511,13 +518,42 @@ async fn direct_target<R: Resolve>(
     let Some(_socket) = shared.permit(&shared.sockets).await else {
         return observation;
     };
+    let Some(ahead) = shared.permit(&shared.connect_ahead).await else {
+        return observation;
+    };
     let addr = SocketAddr::new(target.address, target.port.get());
-    let (tcp, stream) = tcp::connect(addr, shared.limit(shared.options.connect_timeout)).await;
+    let connect = tcp::connect(addr, shared.limit(shared.options.connect_timeout));
+    let ((tcp, stream), ahead) = connect_ahead(connect, ahead).await;
     observation.tcp = tcp;
     if let Some(stream) = stream {
-        observation.tls = Some(handshake(&shared, stream, &[], &name).await);
+        observation.tls = Some(handshake(&shared, stream, &[], &name, ahead).await);
     }
     observation
+}
+
+/// Runs `connect` holding `ahead`, a permit of the connect-ahead window, for as long as the
+/// connect may soon complete; the permit, when the connect completed within
+/// [`CONNECT_AHEAD_STALL`], is for the caller to hold until its handshake has a slot.
+///
+/// Connects run ahead of the handshakes, but not far: at most as many connections are open
+/// and waiting for a handshake slot as there are slots. Opening every connection at once
+/// would have them sit idle on the server, which may time them out (and a burst of connects
+/// delays the first handshakes). A connect unanswered for [`CONNECT_AHEAD_STALL`] gives its
+/// permit back: a slow or black-holed path costs a socket, not a place in the window, so
+/// black holes still all wait their timeout at once, bounded only by `--max-connects`.
+async fn connect_ahead<'a, T>(
+    connect: impl Future<Output = T>,
+    ahead: SemaphorePermit<'a>,
+) -> (T, Option<SemaphorePermit<'a>>) {
+    let mut connect = std::pin::pin!(connect);
+    tokio::select! {
+        biased;
+        done = &mut connect => (done, Some(ahead)),
+        () = tokio::time::sleep(CONNECT_AHEAD_STALL) => {
+            drop(ahead);
+            (connect.await, None)
+        }
+    }
 }
 
 async fn proxied_target<R: Resolve>(
@@ -549,7 +585,8 @@ async fn proxied_target<R: Resolve>(
     .await;
     observation.tcp = tcp;
     if let Some(tunnel) = tunnel {
-        observation.tls = Some(handshake(&shared, tunnel.stream, &tunnel.leftover, &name).await);
+        let handshake = handshake(&shared, tunnel.stream, &tunnel.leftover, &name, None);
+        observation.tls = Some(handshake.await);
     }
     observation
 }
@@ -559,10 +596,13 @@ async fn handshake<R>(
     stream: tokio::net::TcpStream,
     leftover: &[u8],
     name: &DnsName,
+    ahead: Option<SemaphorePermit<'_>>,
 ) -> TlsObservation {
     let Some(_slot) = shared.permit(&shared.handshakes).await else {
         return TlsObservation::not_attempted(NOT_PROBED_DEADLINE);
     };
+    // The connection no longer waits: its place in the connect-ahead window is free.
+    drop(ahead);
     // The handshake's state (the TLS connection among it) is allocated once it has a slot,
     // not in every target's task from the start: all targets are spawned at once.
     Box::pin(shared.tls.handshake(
@@ -908,6 +948,102 @@ mod tests {
         assert!(
             asked.iter().all(|(name, _)| name == "direct.example.no"),
             "{asked:?}"
+        );
+    }
+
+    /// A listener on loopback that counts the connections open at once (accepted, not yet
+    /// closed by the client) and never answers, so every handshake waits for its timeout.
+    async fn counting_listener() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let most_seen = Arc::clone(&most);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                let open = Arc::clone(&open);
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 1024];
+                    while matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {}
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        (port, most_seen)
+    }
+
+    #[tokio::test]
+    async fn connections_wait_for_a_handshake_slot_only_as_many_as_there_are_slots() {
+        let (port, most_open) = counting_listener().await;
+        let requests: Vec<ProbeRequest> = (0..8)
+            .map(|i| request(&format!("t{i}.example.no"), &[port], &["127.0.0.1"]))
+            .collect();
+        let options = ProbeOptions {
+            handshake_concurrency: 1,
+            handshake_timeout: Duration::from_millis(50),
+            dns_timeout: Duration::from_millis(100),
+            family: Family::V4,
+            ..ProbeOptions::default()
+        };
+        let observations = run_with(&requests, &options, FakeResolver::new(&[]), tls(), None).await;
+        assert!(
+            observations
+                .iter()
+                .all(|o| o.targets.iter().all(|t| t.tcp.state == TcpState::Open)),
+            "{observations:?}"
+        );
+        // One in its handshake, one waiting for the slot; a third may be counted open while
+        // the server has yet to see the previous one close.
+        let most = most_open.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(most <= 3, "{most} connections were open at once, of 8");
+    }
+
+    #[tokio::test]
+    async fn unanswered_connects_do_not_hold_back_the_ones_behind_them() {
+        // A listener whose accept queue is full: the kernel drops every further SYN.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let hole_port = socket.local_addr().unwrap().port();
+        let listener = socket.listen(0).unwrap();
+        let _filler = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let mut requests: Vec<ProbeRequest> = (0..20)
+            .map(|i| request(&format!("hole{i}.example.no"), &[hole_port], &["127.0.0.1"]))
+            .collect();
+        let open_port = closed_port();
+        requests.push(request("last.example.no", &[open_port], &["127.0.0.1"]));
+        let options = ProbeOptions {
+            handshake_concurrency: 1,
+            connect_timeout: Duration::from_secs(1),
+            dns_timeout: Duration::from_millis(100),
+            family: Family::V4,
+            ..ProbeOptions::default()
+        };
+        let started = Instant::now();
+        let observations = run_with(&requests, &options, FakeResolver::new(&[]), tls(), None).await;
+        // Waiting their turn in the window, the holes would take 20 connect timeouts (20 s);
+        // released after a moment each, they all wait out one timeout together.
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+        let states: Vec<TcpState> = observations
+            .iter()
+            .flat_map(|o| o.targets.iter().map(|t| t.tcp.state))
+            .collect();
+        assert_eq!(states.last(), Some(&TcpState::Refused));
+        assert!(
+            states.iter().take(20).all(|s| *s == TcpState::Filtered),
+            "{states:?}"
         );
     }
 }

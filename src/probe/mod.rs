@@ -28,6 +28,7 @@ pub use engine::run_with;
 pub use model::{NameObservation, ProbeRequest};
 pub use options::{OptionsError, ProbeOptions};
 
+use crate::catalog::Family;
 use crate::probe::dns::{HickoryResolver, RecordKind, Resolve};
 use crate::probe::model::{DnsLookup, DnsOutcome};
 use crate::probe::options::Millis;
@@ -179,18 +180,60 @@ enum SystemDns {
     Unavailable(String),
 }
 
+impl SystemDns {
+    /// The observation of every lookup when there is no resolver.
+    fn unavailable(problem: &str, kind: RecordKind) -> DnsLookup {
+        dns::failure(
+            kind,
+            DnsOutcome::Error,
+            None,
+            0.0,
+            format!("cannot set up DNS: {problem}"),
+        )
+    }
+
+    /// One future of [`Resolve::lookup_pair`]: the resolver's, or the reason there is none.
+    async fn pair_half(
+        &self,
+        name: &crate::catalog::DnsName,
+        kind: RecordKind,
+        lookup: Option<impl std::future::Future<Output = DnsLookup>>,
+    ) -> DnsLookup {
+        match (lookup, self) {
+            (Some(lookup), _) => lookup.await,
+            (None, SystemDns::Unavailable(problem)) => SystemDns::unavailable(problem, kind),
+            (None, SystemDns::Ready(resolver)) => resolver.lookup(name, kind).await,
+        }
+    }
+}
+
 impl Resolve for SystemDns {
     async fn lookup(&self, name: &crate::catalog::DnsName, kind: RecordKind) -> DnsLookup {
         match self {
             SystemDns::Ready(resolver) => resolver.lookup(name, kind).await,
-            SystemDns::Unavailable(problem) => dns::failure(
-                kind,
-                DnsOutcome::Error,
-                None,
-                0.0,
-                format!("cannot set up DNS: {problem}"),
-            ),
+            SystemDns::Unavailable(problem) => SystemDns::unavailable(problem, kind),
         }
+    }
+
+    fn lookup_pair<'a>(
+        &'a self,
+        name: &'a crate::catalog::DnsName,
+        family: Family,
+    ) -> (
+        impl std::future::Future<Output = DnsLookup> + Send + 'a,
+        impl std::future::Future<Output = DnsLookup> + Send + 'a,
+    ) {
+        let (a, aaaa) = match self {
+            SystemDns::Ready(resolver) => {
+                let (a, aaaa) = resolver.lookup_pair(name, family);
+                (Some(a), Some(aaaa))
+            }
+            SystemDns::Unavailable(_) => (None, None),
+        };
+        (
+            self.pair_half(name, RecordKind::A, a),
+            self.pair_half(name, RecordKind::Aaaa, aaaa),
+        )
     }
 
     async fn explain(
@@ -213,6 +256,17 @@ impl<R: Resolve> Resolve for Arc<R> {
         kind: RecordKind,
     ) -> impl std::future::Future<Output = DnsLookup> + Send {
         R::lookup(self, name, kind)
+    }
+
+    fn lookup_pair<'a>(
+        &'a self,
+        name: &'a crate::catalog::DnsName,
+        family: Family,
+    ) -> (
+        impl std::future::Future<Output = DnsLookup> + Send + 'a,
+        impl std::future::Future<Output = DnsLookup> + Send + 'a,
+    ) {
+        R::lookup_pair(self, name, family)
     }
 
     fn explain(

@@ -10,6 +10,11 @@
 //! a black-holed address then waits its timeout alongside every other one instead of queueing
 //! behind them. A TLS handshake costs CPU, so handshakes are bounded by
 //! [`DEFAULT_HANDSHAKE_CONCURRENCY`].
+//!
+//! Between the two sits the connect-ahead window: a connect that completes holds a place in it
+//! until its handshake has a slot, so no more connections sit open and idle than there are
+//! handshake slots, while a connect unanswered for [`CONNECT_AHEAD_STALL`] gives its place back
+//! (see `engine::connect_ahead`).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -39,6 +44,10 @@ pub const MAX_DEADLINE: Duration = Duration::from_secs(3600);
 pub const DEFAULT_HANDSHAKE_CONCURRENCY: usize = 64;
 /// Most TLS handshakes in flight at once that `--concurrency` accepts.
 pub const MAX_HANDSHAKE_CONCURRENCY: usize = 4096;
+/// How long a connect counts in the connect-ahead window (as many open connections waiting
+/// for a handshake slot as there are slots): one unanswered by then is a slow or black-holed
+/// path, which costs a socket and no longer holds back the connects behind it.
+pub const CONNECT_AHEAD_STALL: Duration = Duration::from_millis(25);
 /// Most connects in flight at once by default, however high the open-file limit is.
 pub const DEFAULT_MAX_PENDING_CONNECTS: usize = 4096;
 /// File descriptors kept free for everything but probe sockets: DNS sockets

@@ -226,6 +226,13 @@ fn the_readme_states_every_bound_with_its_value() {
             ),
         ),
         (
+            "connections open and waiting for a handshake slot",
+            format!(
+                "as many as handshakes in flight; a connect unanswered for {} no longer counts",
+                duration(o::CONNECT_AHEAD_STALL)
+            ),
+        ),
+        (
             "names resolved at once",
             format!("| {} |", o::DEFAULT_DNS_CONCURRENCY),
         ),

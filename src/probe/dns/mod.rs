@@ -9,21 +9,34 @@
 //! `--resolver` replaces it: only the given servers are asked, over UDP with TCP as the
 //! fallback, and the hosts file is not consulted, because an admin naming a resolver wants
 //! that resolver's answer.
+//!
+//! With one name server, a lookup first asks it once over UDP itself ([`exchange`]), which
+//! costs a fraction of hickory's resolver machinery, and falls back to hickory for every case
+//! that needs more than one clean exchange.
+
+mod exchange;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ServerOrderingStrategy,
+    ConnectionConfig, NameServerConfig, ProtocolConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+    ServerOrderingStrategy,
 };
 use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::ProtoError;
+use hickory_resolver::proto::op::{DnsRequestOptions, Message, Query};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use hickory_resolver::{Hosts, TokioResolver};
+use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use crate::catalog::DnsName;
+use self::exchange::UdpServer;
+
+use crate::catalog::{DnsName, Family};
 use crate::probe::ProbeError;
 use crate::probe::model::{DnsAnswer, DnsLookup, DnsOutcome};
 use crate::probe::options::{Millis, ProbeOptions};
@@ -71,6 +84,25 @@ pub trait Resolve: Send + Sync + 'static {
     /// Looks up the `kind` records of `name`.
     fn lookup(&self, name: &DnsName, kind: RecordKind) -> impl Future<Output = DnsLookup> + Send;
 
+    /// The A and the AAAA lookup of `name`, as two futures the engine bounds and awaits
+    /// separately; `family` says which of them it will await. A resolver may let the two
+    /// share work (hickory's asks both questions on one socket). The default is two
+    /// [`lookup`](Resolve::lookup)s.
+    fn lookup_pair<'a>(
+        &'a self,
+        name: &'a DnsName,
+        family: Family,
+    ) -> (
+        impl Future<Output = DnsLookup> + Send + 'a,
+        impl Future<Output = DnsLookup> + Send + 'a,
+    ) {
+        let _ = family;
+        (
+            self.lookup(name, RecordKind::A),
+            self.lookup(name, RecordKind::Aaaa),
+        )
+    }
+
     /// Says more about `lookup`, a `kind` lookup of `name` that found no records and no
     /// CNAME chain: whether the name is an alias whose chain ends nowhere, loops, or runs too
     /// long. The engine asks only when the other family's lookup did not answer directly (a
@@ -92,6 +124,12 @@ pub struct HickoryResolver {
     /// The server that answers, when only one is configured.
     server: Option<SocketAddr>,
     timeout: Duration,
+    /// The one name server, asked directly before hickory is (see [`exchange`]); `None`
+    /// with several servers, whose order, rotation and parallel tries stay hickory's.
+    direct: Option<UdpServer>,
+    /// The hosts file, when the configuration consults it: a name it lists is left to
+    /// hickory, which answers from it.
+    hosts: Option<Arc<Hosts>>,
 }
 
 impl HickoryResolver {
@@ -135,38 +173,163 @@ impl HickoryResolver {
         opts.preserve_intermediates = true;
         opts.try_tcp_on_error = true;
         opts.cache_size = DNS_CACHE_SIZE;
-        let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
-            .with_options(opts)
-            .build()
-            .map_err(|err| ProbeError::SystemResolver(sanitize(&err.to_string())))?;
+        let direct = match config.name_servers() {
+            [only] => only
+                .connections
+                .iter()
+                .find(|connection| matches!(connection.protocol, ProtocolConfig::Udp))
+                .map(|udp| UdpServer {
+                    address: SocketAddr::new(only.ip, udp.port),
+                    bind: udp.bind_addr,
+                    timeout: opts.timeout,
+                    options: request_options(&opts),
+                    trust_nxdomain: only.trust_negative_responses,
+                }),
+            _ => None,
+        };
+        // Read once and shared, so both paths see the same file.
+        let hosts = (opts.use_hosts_file != ResolveHosts::Never)
+            .then(|| Arc::new(Hosts::from_system().unwrap_or_default()));
+        let mut resolver =
+            TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+                .with_options(opts)
+                .build()
+                .map_err(|err| ProbeError::SystemResolver(sanitize(&err.to_string())))?;
+        if let Some(hosts) = &hosts {
+            resolver.set_hosts(Arc::clone(hosts));
+        }
         Ok(HickoryResolver {
             resolver,
             server,
             timeout: options.dns_timeout,
+            direct,
+            hosts,
         })
     }
+
+    /// Asks the one name server the questions `family` wants, directly and on one socket;
+    /// the responses, A's then AAAA's, `None` where hickory must ask (no single server, a name
+    /// the hosts file lists, no answer in time).
+    async fn ask_directly(&self, query_name: &Name, family: Family) -> Vec<Option<Message>> {
+        let asked = [RecordKind::A, RecordKind::Aaaa].map(|kind| {
+            let query = Query::query(query_name.clone(), kind.record_type());
+            let listed = self
+                .hosts
+                .as_ref()
+                .is_some_and(|hosts| hosts.lookup_static_host(&query).is_some());
+            (family.wants(kind == RecordKind::Aaaa) && !listed).then_some(query)
+        });
+        let Some(direct) = &self.direct else {
+            return vec![None, None];
+        };
+        let queries: Vec<Query> = asked.iter().flatten().cloned().collect();
+        if queries.is_empty() {
+            return vec![None, None];
+        }
+        let mut responses = direct.ask(&queries).await.into_iter();
+        asked
+            .iter()
+            .map(|query| query.as_ref().and_then(|_| responses.next().flatten()))
+            .collect()
+    }
+
+    /// One lookup of a pair: the direct exchange's answer for `kind` when it settles the
+    /// lookup, else hickory's.
+    async fn lookup_after(
+        &self,
+        name: &DnsName,
+        kind: RecordKind,
+        query_name: Result<Name, ProtoError>,
+        exchange: Arc<OnceCell<Vec<Option<Message>>>>,
+        family: Family,
+        start: Instant,
+    ) -> DnsLookup {
+        if let (Ok(query_name), Some(direct)) = (&query_name, &self.direct) {
+            // Whichever of the pair runs first asks both questions; the other waits for it.
+            let responses = exchange
+                .get_or_init(|| self.ask_directly(query_name, family))
+                .await;
+            let index = usize::from(kind == RecordKind::Aaaa);
+            if let Some(Some(response)) = responses.get(index) {
+                let query = Query::query(query_name.clone(), kind.record_type());
+                let ms = super::elapsed_ms(start);
+                if let Some(lookup) =
+                    exchange::judge(name, kind, &query, response, direct, self.server, ms)
+                {
+                    return lookup;
+                }
+            }
+        }
+        self.hickory_lookup(name, kind, query_name, start).await
+    }
+
+    /// A lookup by hickory's resolver, timed from `start`.
+    async fn hickory_lookup(
+        &self,
+        name: &DnsName,
+        kind: RecordKind,
+        query_name: Result<Name, ProtoError>,
+        start: Instant,
+    ) -> DnsLookup {
+        let result = match query_name {
+            Ok(query) => self.resolver.lookup(query, kind.record_type()).await,
+            Err(err) => Err(NetError::from(err)),
+        };
+        let ms = super::elapsed_ms(start);
+        match result {
+            Ok(lookup) => from_records(name, kind, lookup.answers(), self.server, ms),
+            Err(err) => failed(kind, &err, self.server, ms, self.timeout),
+        }
+    }
+}
+
+/// `name` as an absolute DNS name: the trailing dot means no search domain is tried.
+fn absolute(name: &DnsName) -> Result<Name, ProtoError> {
+    Name::from_ascii(format!("{name}."))
+}
+
+/// The per-request options hickory derives from `opts` (its own function is private).
+fn request_options(opts: &ResolverOpts) -> DnsRequestOptions {
+    let mut request = DnsRequestOptions::default();
+    request.recursion_desired = opts.recursion_desired;
+    request.use_edns = opts.edns0;
+    request.edns_payload_len = opts.edns_payload_len;
+    request.case_randomization = opts.case_randomization;
+    request
 }
 
 impl Resolve for HickoryResolver {
     fn lookup(&self, name: &DnsName, kind: RecordKind) -> impl Future<Output = DnsLookup> + Send {
-        // The trailing dot makes the name absolute, so no search domain is tried.
-        let query = Name::from_ascii(format!("{name}."));
-        async move {
-            let start = Instant::now();
-            let result = match &query {
-                Ok(query) => {
-                    self.resolver
-                        .lookup(query.clone(), kind.record_type())
-                        .await
-                }
-                Err(err) => Err(NetError::from(err.clone())),
-            };
-            let ms = super::elapsed_ms(start);
-            match result {
-                Ok(lookup) => from_records(name, kind, lookup.answers(), self.server, ms),
-                Err(err) => failed(kind, &err, self.server, ms, self.timeout),
-            }
-        }
+        let family = match kind {
+            RecordKind::A => Family::V4,
+            RecordKind::Aaaa => Family::V6,
+        };
+        let exchange = Arc::new(OnceCell::new());
+        self.lookup_after(name, kind, absolute(name), exchange, family, Instant::now())
+    }
+
+    fn lookup_pair<'a>(
+        &'a self,
+        name: &'a DnsName,
+        family: Family,
+    ) -> (
+        impl Future<Output = DnsLookup> + Send + 'a,
+        impl Future<Output = DnsLookup> + Send + 'a,
+    ) {
+        let start = Instant::now();
+        let query_name = absolute(name);
+        let exchange = Arc::new(OnceCell::new());
+        (
+            self.lookup_after(
+                name,
+                RecordKind::A,
+                query_name.clone(),
+                Arc::clone(&exchange),
+                family,
+                start,
+            ),
+            self.lookup_after(name, RecordKind::Aaaa, query_name, exchange, family, start),
+        )
     }
 
     /// "No records" may hide a CNAME chain hickory gave up on (a loop, or longer than it
@@ -175,7 +338,7 @@ impl Resolve for HickoryResolver {
         if lookup.outcome != DnsOutcome::NoRecords || !lookup.cname_chain.is_empty() {
             return lookup;
         }
-        let Ok(query) = Name::from_ascii(format!("{name}.")) else {
+        let Ok(query) = absolute(name) else {
             return lookup;
         };
         let start = Instant::now();
@@ -292,10 +455,7 @@ pub(crate) fn from_records(
         .collect();
     let cname_chain = cname_chain(name, records);
     let (outcome, message) = if answers.is_empty() {
-        (
-            DnsOutcome::NoRecords,
-            Some(format!("no {} records (the name exists)", kind.label())),
-        )
+        (DnsOutcome::NoRecords, Some(no_records_message(kind)))
     } else {
         (DnsOutcome::Answer, None)
     };
@@ -339,14 +499,22 @@ pub(crate) fn failed(
 ) -> DnsLookup {
     let outcome = classify(err);
     let message = match outcome {
-        DnsOutcome::Nxdomain => "the name does not exist (NXDOMAIN)".to_owned(),
-        DnsOutcome::NoRecords => format!("no {} records (the name exists)", kind.label()),
+        DnsOutcome::Nxdomain => NXDOMAIN_MESSAGE.to_owned(),
+        DnsOutcome::NoRecords => no_records_message(kind),
         DnsOutcome::Servfail => "the DNS server failed to answer (SERVFAIL)".to_owned(),
         DnsOutcome::Refused => "the DNS server refused the query (REFUSED)".to_owned(),
         DnsOutcome::Timeout => format!("no DNS answer within {}", Millis(timeout)),
         DnsOutcome::Answer | DnsOutcome::Error => sanitize(&err.to_string()),
     };
     failure(kind, outcome, server, ms, message)
+}
+
+/// Why a lookup ended with NXDOMAIN.
+pub(crate) const NXDOMAIN_MESSAGE: &str = "the name does not exist (NXDOMAIN)";
+
+/// Why a lookup of an existing name found no `kind` records.
+pub(crate) fn no_records_message(kind: RecordKind) -> String {
+    format!("no {} records (the name exists)", kind.label())
 }
 
 /// The observation for a lookup the engine's own timeout cut short.
