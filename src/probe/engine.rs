@@ -25,7 +25,7 @@ use crate::probe::model::{
     AddressOrigin, DnsLookup, DnsObservation, DnsOutcome, Family, NameObservation, ProbeRequest,
     TargetObservation, TcpObservation, TcpState, TlsObservation,
 };
-use crate::probe::options::{CONNECT_AHEAD_STALL, ProbeOptions};
+use crate::probe::options::{CONNECT_AHEAD_PATIENCE_DIVISOR, CONNECT_AHEAD_STALL, ProbeOptions};
 use crate::probe::proxy::{self, ProxyConfig};
 use crate::probe::targets::{self, Target};
 use crate::probe::tls::TlsClient;
@@ -402,6 +402,9 @@ async fn lookups<R: Resolve>(shared: &Shared<R>, name: DnsName) -> DnsObservatio
     let limit = shared.limit(shared.options.dns_timeout);
     let family = shared.options.family;
     let (a_lookup, aaaa_lookup) = shared.resolver.lookup_pair(&name, family);
+    // Boxed once here, so that the futures (kilobytes each) are not copied again with every
+    // wrapper they pass through.
+    let (a_lookup, aaaa_lookup) = (Box::pin(a_lookup), Box::pin(aaaa_lookup));
     let started = Instant::now();
     let (a, aaaa) = tokio::join!(
         async {
@@ -437,8 +440,9 @@ async fn lookups<R: Resolve>(shared: &Shared<R>, name: DnsName) -> DnsObservatio
                 {
                     let left = limit.duration.saturating_sub(started.elapsed());
                     let fallback = found.clone();
-                    let explained =
-                        tokio::time::timeout(left, shared.resolver.explain(name, kind, found));
+                    // Boxed: rarely needed, and a resolver's explanation may be a large future.
+                    let explain = Box::pin(shared.resolver.explain(name, kind, found));
+                    let explained = tokio::time::timeout(left, explain);
                     Some(explained.await.unwrap_or(fallback))
                 }
                 other => other,
@@ -518,9 +522,13 @@ async fn direct_target<R: Resolve>(
     let Some(_socket) = shared.permit(&shared.sockets).await else {
         return observation;
     };
-    let Some(ahead) = shared.permit(&shared.connect_ahead).await else {
-        return observation;
-    };
+    // A place in the connect-ahead window, waited for at most a tenth of the connect
+    // timeout: a black hole queued behind a full window is reported that much late at most.
+    let patience = shared.options.connect_timeout / CONNECT_AHEAD_PATIENCE_DIVISOR;
+    let ahead = tokio::time::timeout(patience, shared.connect_ahead.acquire())
+        .await
+        .ok()
+        .and_then(Result::ok);
     let addr = SocketAddr::new(target.address, target.port.get());
     let connect = tcp::connect(addr, shared.limit(shared.options.connect_timeout));
     let ((tcp, stream), ahead) = connect_ahead(connect, ahead).await;
@@ -531,20 +539,24 @@ async fn direct_target<R: Resolve>(
     observation
 }
 
-/// Runs `connect` holding `ahead`, a permit of the connect-ahead window, for as long as the
-/// connect may soon complete; the permit, when the connect completed within
+/// Runs `connect` holding `ahead`, its place in the connect-ahead window if it got one, for
+/// as long as the connect may soon complete; the place, when the connect completed within
 /// [`CONNECT_AHEAD_STALL`], is for the caller to hold until its handshake has a slot.
 ///
-/// Connects run ahead of the handshakes, but not far: at most as many connections are open
-/// and waiting for a handshake slot as there are slots. Opening every connection at once
-/// would have them sit idle on the server, which may time them out (and a burst of connects
-/// delays the first handshakes). A connect unanswered for [`CONNECT_AHEAD_STALL`] gives its
-/// permit back: a slow or black-holed path costs a socket, not a place in the window, so
-/// black holes still all wait their timeout at once, bounded only by `--max-connects`.
+/// Connects run ahead of the handshakes, but not far: on a fast path, about as many
+/// connections are open and waiting for a handshake slot as there are slots. Opening every
+/// connection at once has them sit idle on the server, and the burst of connects keeps the
+/// first handshakes waiting. Two escapes keep black holes from queueing: a connect unanswered
+/// for [`CONNECT_AHEAD_STALL`] gives its place back (a slow or black-holed path costs a
+/// socket, not a place), and a target that waited a tenth of its connect timeout for a place
+/// ([`CONNECT_AHEAD_PATIENCE_DIVISOR`]) connects without one. Connects in flight stay bounded only by `--max-connects`.
 async fn connect_ahead<'a, T>(
     connect: impl Future<Output = T>,
-    ahead: SemaphorePermit<'a>,
+    ahead: Option<SemaphorePermit<'a>>,
 ) -> (T, Option<SemaphorePermit<'a>>) {
+    let Some(ahead) = ahead else {
+        return (connect.await, None);
+    };
     let mut connect = std::pin::pin!(connect);
     tokio::select! {
         biased;
@@ -1005,16 +1017,22 @@ mod tests {
         assert!(most <= 3, "{most} connections were open at once, of 8");
     }
 
-    #[tokio::test]
-    async fn unanswered_connects_do_not_hold_back_the_ones_behind_them() {
-        // A listener whose accept queue is full: the kernel drops every further SYN.
+    /// A port on loopback whose accept queue is full, so the kernel drops every further SYN
+    /// (a black hole); it lasts as long as the returned guard.
+    async fn unanswered_port() -> (u16, impl Drop) {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let hole_port = socket.local_addr().unwrap().port();
+        let port = socket.local_addr().unwrap().port();
         let listener = socket.listen(0).unwrap();
-        let _filler = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+        let filler = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
+        (port, Box::new((listener, filler)))
+    }
+
+    #[tokio::test]
+    async fn unanswered_connects_do_not_hold_back_the_ones_behind_them() {
+        let (hole_port, _hole) = unanswered_port().await;
         let mut requests: Vec<ProbeRequest> = (0..20)
             .map(|i| request(&format!("hole{i}.example.no"), &[hole_port], &["127.0.0.1"]))
             .collect();
@@ -1044,6 +1062,37 @@ mod tests {
         assert!(
             states.iter().take(20).all(|s| *s == TcpState::Filtered),
             "{states:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connect_behind_a_full_window_waits_at_most_a_tenth_of_its_timeout() {
+        // Three servers that never finish a handshake, one handshake at a time: the window's
+        // one place is held for a second each by the connection waiting for the slot. The
+        // black hole behind them starts after 100 ms (a tenth of its 1 s timeout) and is
+        // reported before the deadline, instead of being cut by it after waiting 2 s.
+        let (port, _) = counting_listener().await;
+        let (hole_port, _hole) = unanswered_port().await;
+        let mut requests: Vec<ProbeRequest> = (0..3)
+            .map(|i| request(&format!("slow{i}.example.no"), &[port], &["127.0.0.1"]))
+            .collect();
+        requests.push(request("hole.example.no", &[hole_port], &["127.0.0.1"]));
+        let options = ProbeOptions {
+            handshake_concurrency: 1,
+            handshake_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            dns_timeout: Duration::from_millis(100),
+            deadline: Duration::from_millis(1700),
+            family: Family::V4,
+            ..ProbeOptions::default()
+        };
+        let observations = run_with(&requests, &options, FakeResolver::new(&[]), tls(), None).await;
+        let hole = &observations[3].targets[0];
+        assert_eq!(hole.tcp.state, TcpState::Filtered, "{hole:?}");
+        let message = hole.tcp.message.as_deref().unwrap_or_default();
+        assert!(
+            message.contains("within 1s"),
+            "cut by the deadline: {message}"
         );
     }
 }

@@ -12,9 +12,10 @@
 //! [`DEFAULT_HANDSHAKE_CONCURRENCY`].
 //!
 //! Between the two sits the connect-ahead window: a connect that completes holds a place in it
-//! until its handshake has a slot, so no more connections sit open and idle than there are
-//! handshake slots, while a connect unanswered for [`CONNECT_AHEAD_STALL`] gives its place back
-//! (see `engine::connect_ahead`).
+//! until its handshake has a slot, so on a fast path about as many connections sit open and
+//! idle as there are handshake slots; a connect unanswered for [`CONNECT_AHEAD_STALL`] gives
+//! its place back, and no target waits for one longer than a tenth of its connect timeout
+//! ([`CONNECT_AHEAD_PATIENCE_DIVISOR`]; see `engine::connect_ahead`).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -47,7 +48,11 @@ pub const MAX_HANDSHAKE_CONCURRENCY: usize = 4096;
 /// How long a connect counts in the connect-ahead window (as many open connections waiting
 /// for a handshake slot as there are slots): one unanswered by then is a slow or black-holed
 /// path, which costs a socket and no longer holds back the connects behind it.
-pub const CONNECT_AHEAD_STALL: Duration = Duration::from_millis(25);
+pub const CONNECT_AHEAD_STALL: Duration = Duration::from_millis(5);
+/// A target waits for a place in the connect-ahead window at most its connect timeout
+/// divided by this, then connects without one: a black hole queued behind connections that
+/// wait for handshakes is reported at most a tenth of a timeout late.
+pub const CONNECT_AHEAD_PATIENCE_DIVISOR: u32 = 10;
 /// Most connects in flight at once by default, however high the open-file limit is.
 pub const DEFAULT_MAX_PENDING_CONNECTS: usize = 4096;
 /// File descriptors kept free for everything but probe sockets: DNS sockets

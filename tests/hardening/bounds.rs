@@ -228,8 +228,10 @@ fn the_readme_states_every_bound_with_its_value() {
         (
             "connections open and waiting for a handshake slot",
             format!(
-                "as many as handshakes in flight; a connect unanswered for {} no longer counts",
-                duration(o::CONNECT_AHEAD_STALL)
+                "as many as handshakes in flight; a connect unanswered for {} no longer counts, \
+                 and none waits for a place longer than 1/{} of its connect timeout",
+                duration(o::CONNECT_AHEAD_STALL),
+                o::CONNECT_AHEAD_PATIENCE_DIVISOR
             ),
         ),
         (

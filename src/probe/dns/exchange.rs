@@ -78,7 +78,8 @@ impl UdpServer {
             socket.send(&request.to_vec().ok()?).await.ok()?;
             requests.push(request);
         }
-        let mut buffer = [0u8; RECEIVE_BUFFER];
+        // On the heap: in the future's state it would be copied wherever the future moves.
+        let mut buffer = vec![0u8; RECEIVE_BUFFER];
         // Datagrams that are not an answer (an unknown ID, another question) are ignored, as
         // hickory does: giving up on them would let anyone who can send one end the lookup.
         // The wait is bounded by `ask`'s timeout.

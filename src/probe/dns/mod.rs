@@ -260,7 +260,9 @@ impl HickoryResolver {
                 }
             }
         }
-        self.hickory_lookup(name, kind, query_name, start).await
+        // Boxed: hickory's lookup future is large (kilobytes), and most lookups never get
+        // here; carried inline, it would be allocated and copied with every name's lookups.
+        Box::pin(self.hickory_lookup(name, kind, query_name, start)).await
     }
 
     /// A lookup by hickory's resolver, timed from `start`.
