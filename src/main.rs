@@ -1,6 +1,7 @@
 //! The `egresscheck` binary: parses arguments, runs the command, maps the outcome to an
 //! exit code. Everything else lives in the library.
 
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -9,7 +10,17 @@ use egresscheck::cli::{self, Cli};
 use egresscheck::exit::Status;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        // Help and version go to standard output with exit 0; usage errors exit 2, except
+        // for a Nagios check, whose bad usage is UNKNOWN (exit 3) on standard output.
+        Err(err) if err.use_stderr() && cli::wants_nagios(&args) => {
+            let _ = writeln!(io::stdout(), "{}", cli::nagios_usage_error(&err));
+            return Status::Unknown.into();
+        }
+        Err(err) => err.exit(),
+    };
     let mut stdout = io::stdout().lock();
     let result = cli::run(cli, &mut stdout).and_then(|status| {
         stdout

@@ -443,6 +443,22 @@ fn exit_codes_follow_the_verdict_and_strict() {
     let bad = lab.check(&["--env", "staging", "--format", "nagios"]);
     assert_eq!(bad.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&bad.stdout).starts_with("EGRESSCHECK UNKNOWN - "));
+    // A command line clap itself rejects: still UNKNOWN for Nagios, still 2 otherwise.
+    for nagios in [&["--format", "nagios"][..], &["--format=nagios"][..]] {
+        let mut args = nagios.to_vec();
+        args.extend(["--concurrency", "lots"]);
+        let bad = lab.check(&args);
+        let stdout = String::from_utf8_lossy(&bad.stdout);
+        assert_eq!(bad.status.code(), Some(3), "{stdout}");
+        assert!(
+            stdout.starts_with("EGRESSCHECK UNKNOWN - bad usage: ") && stdout.contains("lots"),
+            "{stdout}"
+        );
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    }
+    let bad = lab.check(&["--concurrency", "lots"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(bad.stdout.is_empty());
 }
 
 #[test]

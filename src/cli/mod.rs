@@ -9,6 +9,7 @@ mod data;
 pub mod probe;
 mod rules;
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -59,6 +60,31 @@ impl Cli {
     fn data_source(&self) -> DataSource {
         DataSource::from_flag(self.data.as_deref())
     }
+}
+
+/// Whether `args` (the whole command line) ask for `--format nagios`: a usage error of such a
+/// run must be reported the Nagios way (UNKNOWN, exit 3), not as clap's exit 2, which a
+/// monitoring system would read as CRITICAL.
+pub fn wants_nagios(args: &[OsString]) -> bool {
+    args.iter().any(|arg| arg == "--format=nagios")
+        || args
+            .windows(2)
+            .any(|pair| matches!(pair, [flag, value] if flag == "--format" && value == "nagios"))
+}
+
+/// The Nagios status line for a command line clap rejected: its first line, without
+/// clap's `error: ` prefix.
+pub fn nagios_usage_error(err: &clap::Error) -> String {
+    let text = err.to_string();
+    let first = text
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("");
+    let reason = first.strip_prefix("error: ").unwrap_or(first);
+    format!(
+        "EGRESSCHECK UNKNOWN - bad usage: {}",
+        crate::term::sanitize(reason)
+    )
 }
 
 /// Runs the parsed command line, writing results to `out`.
