@@ -755,4 +755,92 @@ mod tests {
         assert_eq!(lookup.outcome, DnsOutcome::NoRecords);
         assert_eq!(lookup.cname_chain.len(), 2);
     }
+
+    /// A name server on loopback that answers every A question with 192.0.2.66 and every
+    /// other with no records, and remembers the questions it got.
+    async fn recording_server() -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+        use hickory_resolver::proto::op::{Message, ResponseCode};
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let address = socket.local_addr().unwrap();
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = Arc::clone(&asked);
+        tokio::spawn(async move {
+            let mut buffer = [0u8; 1500];
+            while let Ok((len, client)) = socket.recv_from(&mut buffer).await {
+                let request = Message::from_vec(&buffer[..len]).unwrap();
+                let query = request.queries[0].clone();
+                record
+                    .lock()
+                    .unwrap()
+                    .push(format!("{} {}", query.name, query.query_type));
+                let mut response = Message::response(request.metadata.id, request.metadata.op_code);
+                response.metadata.response_code = ResponseCode::NoError;
+                response.metadata.recursion_available = true;
+                response.queries = request.queries.clone();
+                if query.query_type == RecordType::A {
+                    response.answers.push(Record::from_rdata(
+                        query.name.clone(),
+                        60,
+                        RData::A(A(Ipv4Addr::new(192, 0, 2, 66))),
+                    ));
+                }
+                let _ = socket.send_to(&response.to_vec().unwrap(), client).await;
+            }
+        });
+        (address, asked)
+    }
+
+    fn addresses(lookup: &DnsLookup) -> Vec<String> {
+        lookup
+            .answers
+            .iter()
+            .map(|a| a.address.to_string())
+            .collect()
+    }
+
+    /// A name the hosts file lists is answered from it, as hickory answers it, not asked of
+    /// the name server directly; other names are.
+    #[tokio::test]
+    async fn names_in_the_hosts_file_are_not_asked_directly() {
+        let (server, asked) = recording_server().await;
+        let options = ProbeOptions {
+            resolvers: vec![server],
+            ..ProbeOptions::default()
+        };
+        let mut resolver = HickoryResolver::new(&options).unwrap();
+        assert!(resolver.direct.is_some(), "one name server: asked directly");
+        assert!(resolver.hosts.is_none(), "--resolver: no hosts file");
+        // As the system configuration would have it, with a pinned address.
+        let mut hosts = Hosts::default();
+        hosts
+            .read_hosts_conf("192.0.2.7 pinned.example.no\n".as_bytes())
+            .unwrap();
+        let hosts = Arc::new(hosts);
+        resolver.resolver.set_hosts(Arc::clone(&hosts));
+        resolver.hosts = Some(hosts);
+
+        let pinned = DnsName::parse("pinned.example.no").unwrap();
+        let (a, aaaa) = resolver.lookup_pair(&pinned, Family::Both);
+        let (a, aaaa) = tokio::join!(a, aaaa);
+        assert_eq!(addresses(&a), vec!["192.0.2.7"]);
+        assert_eq!(aaaa.outcome, DnsOutcome::NoRecords);
+
+        let other = DnsName::parse("other.example.no").unwrap();
+        let (a, _) = resolver.lookup_pair(&other, Family::V4);
+        assert_eq!(addresses(&a.await), vec!["192.0.2.66"]);
+
+        let asked = asked.lock().unwrap().clone();
+        assert!(
+            !asked.iter().any(|q| q == "pinned.example.no. A"),
+            "{asked:?}"
+        );
+        assert!(
+            asked.iter().any(|q| q == "other.example.no. A"),
+            "{asked:?}"
+        );
+        assert!(
+            !asked.iter().any(|q| q == "other.example.no. AAAA"),
+            "--family 4 asks no AAAA: {asked:?}"
+        );
+    }
 }
