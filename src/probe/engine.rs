@@ -549,7 +549,8 @@ async fn direct_target<R: Resolve>(
 /// first handshakes waiting. Two escapes keep black holes from queueing: a connect unanswered
 /// for [`CONNECT_AHEAD_STALL`] gives its place back (a slow or black-holed path costs a
 /// socket, not a place), and a target that waited a tenth of its connect timeout for a place
-/// ([`CONNECT_AHEAD_PATIENCE_DIVISOR`]) connects without one. Connects in flight stay bounded only by `--max-connects`.
+/// ([`CONNECT_AHEAD_PATIENCE_DIVISOR`]) connects without one. Connects in flight stay
+/// bounded only by `--max-connects`.
 async fn connect_ahead<'a, T>(
     connect: impl Future<Output = T>,
     ahead: Option<SemaphorePermit<'a>>,
@@ -1012,9 +1013,11 @@ mod tests {
             "{observations:?}"
         );
         // One in its handshake, one waiting for the slot; a third may be counted open while
-        // the server has yet to see the previous one close.
+        // the server has yet to see the previous one close, and a fourth on a machine so
+        // busy that a loopback connect took longer than CONNECT_AHEAD_STALL. Without the
+        // window all eight are open at once.
         let most = most_open.load(std::sync::atomic::Ordering::SeqCst);
-        assert!(most <= 3, "{most} connections were open at once, of 8");
+        assert!(most <= 4, "{most} connections were open at once, of 8");
     }
 
     /// A port on loopback whose accept queue is full, so the kernel drops every further SYN

@@ -369,7 +369,7 @@ mod tests {
     async fn silence_gives_up_after_the_timeout_and_keeps_what_came() {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let mut server = server(socket.local_addr().unwrap());
-        server.timeout = Duration::from_millis(100);
+        server.timeout = Duration::from_millis(300);
         tokio::spawn(async move {
             let mut buffer = [0u8; 512];
             let (len, client) = socket.recv_from(&mut buffer).await.unwrap();
