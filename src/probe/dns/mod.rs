@@ -211,6 +211,9 @@ impl HickoryResolver {
     /// the responses, A's then AAAA's, `None` where hickory must ask (no single server, a name
     /// the hosts file lists, no answer in time).
     async fn ask_directly(&self, query_name: &Name, family: Family) -> Vec<Option<Message>> {
+        let Some(direct) = &self.direct else {
+            return vec![None, None];
+        };
         let asked = [RecordKind::A, RecordKind::Aaaa].map(|kind| {
             let query = Query::query(query_name.clone(), kind.record_type());
             let listed = self
@@ -219,9 +222,6 @@ impl HickoryResolver {
                 .is_some_and(|hosts| hosts.lookup_static_host(&query).is_some());
             (family.wants(kind == RecordKind::Aaaa) && !listed).then_some(query)
         });
-        let Some(direct) = &self.direct else {
-            return vec![None, None];
-        };
         let queries: Vec<Query> = asked.iter().flatten().cloned().collect();
         if queries.is_empty() {
             return vec![None, None];
