@@ -215,16 +215,12 @@ fn chain_end<'a>(start: &'a Name, response: &'a Message) -> &'a Name {
 #[cfg(test)]
 mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
-    use std::str::FromStr;
 
-    use hickory_resolver::proto::rr::rdata::{A, AAAA, CNAME};
+    use hickory_resolver::proto::rr::rdata::{A, AAAA};
     use hickory_resolver::proto::rr::{Record, RecordType};
 
     use super::*;
-
-    fn name(text: &str) -> Name {
-        Name::from_str(text).unwrap()
-    }
+    use crate::probe::dns::tests::{cname, name};
 
     fn server(address: SocketAddr) -> UdpServer {
         UdpServer {
@@ -244,6 +240,12 @@ mod tests {
         )
     }
 
+    /// Sends `message` to `client` from the test server's `socket`.
+    async fn send(socket: &UdpSocket, message: &Message, client: SocketAddr) {
+        let bytes = message.to_vec().unwrap();
+        socket.send_to(&bytes, client).await.unwrap();
+    }
+
     fn response_to(request: &Message, code: ResponseCode, answers: Vec<Record>) -> Message {
         let mut response = Message::response(request.metadata.id, request.metadata.op_code);
         response.metadata.response_code = code;
@@ -261,17 +263,13 @@ mod tests {
             let mut buffer = [0u8; 512];
             let (len, client) = socket.recv_from(&mut buffer).await.unwrap();
             let request = Message::from_vec(&buffer[..len]).unwrap();
-            let fake = before(&request).to_vec().unwrap();
-            socket.send_to(&fake, client).await.unwrap();
+            send(&socket, &before(&request), client).await;
             let real = response_to(
                 &request,
                 ResponseCode::NoError,
                 vec![a_record("www.example.no.", 1)],
             );
-            socket
-                .send_to(&real.to_vec().unwrap(), client)
-                .await
-                .unwrap();
+            send(&socket, &real, client).await;
         });
         (
             server(address),
@@ -339,10 +337,7 @@ mod tests {
                     )],
                 };
                 let response = response_to(request, ResponseCode::NoError, answer);
-                socket
-                    .send_to(&response.to_vec().unwrap(), clients[0])
-                    .await
-                    .unwrap();
+                send(&socket, &response, clients[0]).await;
             }
             (clients, requests)
         });
@@ -380,10 +375,7 @@ mod tests {
                     ResponseCode::NoError,
                     vec![a_record("www.example.no.", 5)],
                 );
-                socket
-                    .send_to(&response.to_vec().unwrap(), client)
-                    .await
-                    .unwrap();
+                send(&socket, &response, client).await;
             }
             // The AAAA question (and any other) is never answered.
             let _ = socket.recv_from(&mut buffer).await;
@@ -434,11 +426,7 @@ mod tests {
         let through_cname = judged(
             ResponseCode::NoError,
             vec![
-                Record::from_rdata(
-                    name("www.example.no."),
-                    60,
-                    RData::CNAME(CNAME(name("edge.example.net."))),
-                ),
+                cname("www.example.no.", 60, "edge.example.net."),
                 a_record("edge.example.net.", 2),
             ],
             false,
@@ -463,11 +451,7 @@ mod tests {
         assert!(judged(ResponseCode::ServFail, vec![], false).is_none());
         assert!(judged(ResponseCode::Refused, vec![], false).is_none());
         assert!(judged(ResponseCode::NXDomain, answer, false).is_none());
-        let unchased = vec![Record::from_rdata(
-            name("www.example.no."),
-            60,
-            RData::CNAME(CNAME(name("edge.example.net."))),
-        )];
+        let unchased = vec![cname("www.example.no.", 60, "edge.example.net.")];
         assert!(judged(ResponseCode::NoError, unchased, false).is_none());
     }
 

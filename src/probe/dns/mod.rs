@@ -161,31 +161,29 @@ impl HickoryResolver {
                 "no name servers are configured (see /etc/resolv.conf, or give --resolver)".into(),
             ));
         }
-        let server = match config.name_servers() {
-            [only] => only
-                .connections
-                .first()
-                .map(|connection| SocketAddr::new(only.ip, connection.port)),
-            _ => None,
-        };
         opts.timeout = (options.dns_timeout / 2).max(Duration::from_millis(5));
         opts.attempts = DNS_RETRIES;
         opts.preserve_intermediates = true;
         opts.try_tcp_on_error = true;
         opts.cache_size = DNS_CACHE_SIZE;
-        let direct = match config.name_servers() {
-            [only] => only
-                .connections
-                .iter()
-                .find(|connection| matches!(connection.protocol, ProtocolConfig::Udp))
-                .map(|udp| UdpServer {
-                    address: SocketAddr::new(only.ip, udp.port),
-                    bind: udp.bind_addr,
-                    timeout: opts.timeout,
-                    options: request_options(&opts),
-                    trust_nxdomain: only.trust_negative_responses,
-                }),
-            _ => None,
+        // With one name server, the observations name it, and it is asked directly over UDP.
+        let (server, direct) = match config.name_servers() {
+            [only] => (
+                only.connections
+                    .first()
+                    .map(|connection| SocketAddr::new(only.ip, connection.port)),
+                only.connections
+                    .iter()
+                    .find(|connection| matches!(connection.protocol, ProtocolConfig::Udp))
+                    .map(|udp| UdpServer {
+                        address: SocketAddr::new(only.ip, udp.port),
+                        bind: udp.bind_addr,
+                        timeout: opts.timeout,
+                        options: request_options(&opts),
+                        trust_nxdomain: only.trust_negative_responses,
+                    }),
+            ),
+            _ => (None, None),
         };
         // Read once and shared, so both paths see the same file.
         let hosts = (opts.use_hosts_file != ResolveHosts::Never)
@@ -573,8 +571,14 @@ mod tests {
 
     use super::*;
 
-    fn name(text: &str) -> Name {
+    /// A DNS name from text (shared with `exchange`'s tests).
+    pub(super) fn name(text: &str) -> Name {
         Name::from_str(text).unwrap()
+    }
+
+    /// A CNAME record from `owner` to `target`.
+    pub(super) fn cname(owner: &str, ttl: u32, target: &str) -> Record {
+        Record::from_rdata(name(owner), ttl, RData::CNAME(CNAME(name(target))))
     }
 
     fn no_records(code: ResponseCode) -> NetError {
@@ -648,16 +652,8 @@ mod tests {
     fn records_give_answers_ttls_and_the_cname_chain() {
         let query = DnsName::parse("www.example.no").unwrap();
         let records = vec![
-            Record::from_rdata(
-                name("www.example.no."),
-                60,
-                RData::CNAME(CNAME(name("edge.cdn.example."))),
-            ),
-            Record::from_rdata(
-                name("edge.cdn.example."),
-                30,
-                RData::CNAME(CNAME(name("EDGE2.cdn.example."))),
-            ),
+            cname("www.example.no.", 60, "edge.cdn.example."),
+            cname("edge.cdn.example.", 30, "EDGE2.cdn.example."),
             Record::from_rdata(
                 name("edge2.cdn.example."),
                 20,
@@ -740,16 +736,8 @@ mod tests {
     fn a_cname_loop_in_the_answer_ends() {
         let query = DnsName::parse("a.example.no").unwrap();
         let records = vec![
-            Record::from_rdata(
-                name("a.example.no."),
-                60,
-                RData::CNAME(CNAME(name("b.example.no."))),
-            ),
-            Record::from_rdata(
-                name("b.example.no."),
-                60,
-                RData::CNAME(CNAME(name("a.example.no."))),
-            ),
+            cname("a.example.no.", 60, "b.example.no."),
+            cname("b.example.no.", 60, "a.example.no."),
         ];
         let lookup = from_records(&query, RecordKind::A, &records, None, 1.0);
         assert_eq!(lookup.outcome, DnsOutcome::NoRecords);
