@@ -122,6 +122,28 @@ codes! {
     CertificateChanged = "certificate-changed", Info;
     /// Drift since the baseline: a target's TCP state changed.
     ReachabilityChanged = "reachability-changed", Warn;
+    /// The `--baseline` file cannot be used (damaged, unreadable, of an unknown schema): no
+    /// drift this run.
+    BaselineUnusable = "baseline-unusable", Fail;
+    /// Drift since the baseline: a name that did not resolve resolves now.
+    NameResolves = "name-resolves", Info;
+    /// Drift since the baseline: a name that resolved no longer does.
+    NameStoppedResolving = "name-stopped-resolving", Warn;
+    /// Drift since the baseline: a name still does not resolve, with another outcome.
+    DnsOutcomeChanged = "dns-outcome-changed", Info;
+    /// Drift since the baseline: a target is probed that was not, and no address or
+    /// resolution change explains it.
+    TargetAppeared = "target-appeared", Info;
+    /// Drift since the baseline: a target is no longer probed, and no address or resolution
+    /// change explains it.
+    TargetVanished = "target-vanished", Info;
+    /// Drift since the baseline: a target's TLS state changed (trusted, intercepted,
+    /// untrusted, valid for the name, or how the handshake failed).
+    TlsTrustChanged = "tls-trust-changed", Warn;
+    /// Drift since the baseline: a target negotiates an older TLS version.
+    TlsDowngraded = "tls-downgraded", Warn;
+    /// Drift since the baseline: a target negotiates another TLS version, not older.
+    TlsVersionChanged = "tls-version-changed", Info;
 }
 
 impl fmt::Display for Code {
@@ -486,7 +508,7 @@ fn family_answered(dns: &crate::probe::model::DnsObservation, addr: &IpAddr) -> 
     lookup.is_some()
 }
 
-fn outcome_text(outcome: DnsOutcome) -> &'static str {
+pub(crate) fn outcome_text(outcome: DnsOutcome) -> &'static str {
     match outcome {
         DnsOutcome::Answer => "answer",
         DnsOutcome::Nxdomain => "NXDOMAIN",
@@ -563,7 +585,7 @@ fn address_membership(
     }
 }
 
-fn target_label(target: &TargetObservation, host: &DnsName) -> String {
+pub(crate) fn target_label(target: &TargetObservation, host: &DnsName) -> String {
     match target.address {
         Some(addr) => format!("{host} ({addr}) port {}", target.port),
         None => format!("{host} port {}", target.port),
