@@ -145,7 +145,7 @@ fn show_accepts_aliases_and_prints_json_with_a_stable_shape() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|s| s["id"] == "digdir-maskinporten")
+            .any(|s| s["id"] == "digdir-ip")
     );
 
     let out = run(&["data", "show", "--env", "staging"]);
