@@ -121,7 +121,7 @@ fn show_accepts_aliases_and_prints_json_with_a_stable_shape() {
     let doc = json(&out);
     assert_eq!(doc["schema"], 1);
     assert_eq!(doc["data"]["provider"], "Skatteetaten");
-    assert_eq!(doc["data"]["version"], "2026-02-09.1");
+    assert_eq!(doc["data"]["version"], "2026-02-09.2");
     assert_eq!(doc["data"]["prefer_hostname_rules"], true);
     let envs = doc["environments"].as_array().unwrap();
     assert_eq!(envs.len(), 1);
@@ -205,7 +205,7 @@ fn check_source_on_the_current_page_is_consistent() {
     );
     let text = stdout(&out);
     assert!(
-        text.contains(": consistent with Skatteetaten data 2026-02-09.1"),
+        text.contains(": consistent with Skatteetaten data 2026-02-09.2"),
         "{text}"
     );
     // Legacy entries past their sunset are info, and hyperlinks are references.

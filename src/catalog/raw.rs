@@ -37,6 +37,8 @@ pub(crate) struct RawFile {
     #[serde(default)]
     pub legacy: Vec<Spanned<RawLegacy>>,
     #[serde(default)]
+    pub broad_prefix: Vec<Spanned<RawBroadPrefix>>,
+    #[serde(default)]
     pub note: Vec<Spanned<RawNote>>,
     #[serde(default)]
     pub changelog: Vec<Spanned<RawChangelog>>,
@@ -127,6 +129,15 @@ pub(crate) struct RawLegacy {
     pub sunset: Spanned<toml::Value>,
     pub sunset_basis: Text,
     pub replaced_by: Option<Text>,
+    pub source: Text,
+    pub note: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub(crate) struct RawBroadPrefix {
+    pub cidr: Text,
+    pub opens: Text,
     pub source: Text,
     pub note: Option<Text>,
 }
