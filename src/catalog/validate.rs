@@ -14,14 +14,17 @@ use toml::Spanned;
 
 use super::error::{Diagnostic, LoadError, Locator};
 use super::model::{
-    Addresses, BroadPrefix, Catalog, ChangelogEntry, DataInfo, DataVersion, Endpoint, EnvId,
-    Environment, Legacy, Note, Port, Protocol, Service, ServiceId, Source, SourceId, Subnet,
+    Addresses, Catalog, ChangelogEntry, DataInfo, DataVersion, Endpoint, EnvId, Environment,
+    Legacy, Note, Port, Protocol, Service, ServiceId, Source, SourceId, Subnet,
 };
 use super::names::{DnsName, HostPattern};
 use super::raw::{
-    RawBroadPrefix, RawChangelog, RawData, RawEndpoint, RawEnvironment, RawFile, RawLegacy,
-    RawNote, RawService, RawSource, RawSubnet, Text,
+    RawChangelog, RawData, RawEndpoint, RawEnvironment, RawFile, RawLegacy, RawNote, RawService,
+    RawSource, RawSubnet, Text,
 };
+
+mod authorization;
+mod broad;
 
 /// Longest free-text value accepted (notes, titles). Longer text is not a note.
 const MAX_TEXT_LEN: usize = 4096;
@@ -52,13 +55,10 @@ pub(crate) fn validate(
     let endpoints = v.endpoints(&raw.endpoint, &refs);
     let subnets = v.subnets(&raw.subnet, &refs);
     let legacy = v.legacy_entries(&raw.legacy, &refs);
-    let documented: HashSet<IpNet> = endpoints
-        .iter()
-        .flat_map(|e| e.addresses.iter())
-        .chain(legacy.iter().flat_map(|l| l.addresses.iter()))
-        .chain(subnets.iter().map(|s| s.cidr))
-        .collect();
-    let broad_prefixes = v.broad_prefixes(&raw.broad_prefix, &refs, &documented);
+    let authorization_servers =
+        v.authorization_servers(&raw.authorization_server, &refs, &endpoints);
+    let broad_prefixes =
+        v.broad_prefixes(&raw.broad_prefix, &refs, (&endpoints, &legacy, &subnets));
     let notes = raw.note.iter().filter_map(|n| v.note(n, &refs)).collect();
     let changelog = v.changelog(&raw.changelog, data.as_ref());
 
@@ -73,6 +73,7 @@ pub(crate) fn validate(
             endpoints,
             subnets,
             legacy,
+            authorization_servers,
             broad_prefixes,
             notes,
             changelog,
@@ -449,47 +450,6 @@ impl Validator<'_> {
                     sunset,
                     sunset_basis,
                     replaced_by,
-                    source: SourceId(source),
-                    note,
-                });
-            }
-        }
-        out
-    }
-
-    /// Broad-prefix markings: each names a prefix the file documents elsewhere, once.
-    fn broad_prefixes(
-        &mut self,
-        raw: &[Spanned<RawBroadPrefix>],
-        refs: &References,
-        documented: &HashSet<IpNet>,
-    ) -> Vec<BroadPrefix> {
-        let mut seen = HashMap::new();
-        let mut out = Vec::new();
-        for entry in raw {
-            let b = entry.get_ref();
-            let cidr = self.any_prefix(&b.cidr, "broad_prefix.cidr");
-            let opens = self.free_text(&b.opens, "broad_prefix.opens");
-            let source = self.reference(&b.source, "broad_prefix.source", &refs.sources, "source");
-            let note = b
-                .note
-                .as_ref()
-                .and_then(|n| self.free_text(n, "broad_prefix.note"));
-            let Some(cidr) = cidr else { continue };
-            if !documented.contains(&cidr) {
-                self.problem(
-                    b.cidr.span(),
-                    format!("broad_prefix.cidr: found {cidr}, which no endpoint, legacy entry or subnet of this file documents; expected one of the file's own prefixes (mark what the table lists)"),
-                );
-                continue;
-            }
-            if !self.unique(&mut seen, cidr.to_string(), &b.cidr, "broad_prefix", "cidr") {
-                continue;
-            }
-            if let (Some(opens), Some(source)) = (opens, source) {
-                out.push(BroadPrefix {
-                    cidr,
-                    opens,
                     source: SourceId(source),
                     note,
                 });
