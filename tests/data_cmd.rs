@@ -132,6 +132,14 @@ fn show_accepts_aliases_and_prints_json_with_a_stable_shape() {
     assert_eq!(wildcard["ipv6"][0], "2a13:6201::/32");
     assert_eq!(wildcard["ports"][0], 443);
     assert_eq!(envs[0]["legacy"][0]["sunset"], "2024-10-17");
+    let token = &envs[0]["authorization_servers"][0];
+    assert_eq!(
+        token["metadata_url"],
+        "https://test.maskinporten.no/.well-known/oauth-authorization-server"
+    );
+    assert_eq!(token["issuer"], "https://test.maskinporten.no/");
+    assert_eq!(token["api_audience"], "unspecified");
+    assert_eq!(token["host"], "test.maskinporten.no");
     assert!(
         doc["sources"]
             .as_array()
