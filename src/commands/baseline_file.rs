@@ -79,11 +79,28 @@ fn load(path: &Path, shown: &str) -> Result<Option<Baseline>, BaselineError> {
     Baseline::from_json(shown, &bytes).map(Some)
 }
 
-/// `FILE.damaged-20261130T221300Z`.
+/// Attempts at a free name for a kept baseline, should one of the same second exist.
+const KEPT_NAME_TRIES: u32 = 100;
+
+/// `FILE.damaged-20261130T221300Z`, or with `-2`, `-3`… when a file of that name exists (two
+/// unusable baselines in one second).
 fn kept_name(path: &Path, now: DateTime<Utc>) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".damaged-{}", now.format("%Y%m%dT%H%M%SZ")));
-    PathBuf::from(name)
+    let mut base = path.as_os_str().to_owned();
+    base.push(format!(".damaged-{}", now.format("%Y%m%dT%H%M%SZ")));
+    let first = PathBuf::from(&base);
+    if !first.exists() {
+        return first;
+    }
+    for n in 2..=KEPT_NAME_TRIES {
+        let mut name = base.clone();
+        name.push(format!("-{n}"));
+        let candidate = PathBuf::from(name);
+        if !candidate.exists() {
+            return candidate;
+        }
+    }
+    // All taken: keeping refuses to write over one, and the save is not made.
+    first
 }
 
 /// Before `--save` writes over an unusable baseline: keeps it where the report said it
@@ -128,11 +145,16 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
-    fn the_kept_name_carries_the_utc_time() {
+    fn the_kept_name_carries_the_utc_time_and_is_never_taken() {
         let now = Utc.with_ymd_and_hms(2026, 11, 30, 22, 13, 5).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("report.json");
+        let first = dir.path().join("report.json.damaged-20261130T221305Z");
+        assert_eq!(kept_name(&report, now), first);
+        std::fs::write(&first, b"x").unwrap();
         assert_eq!(
-            kept_name(Path::new("/var/lib/egresscheck/report.json"), now),
-            PathBuf::from("/var/lib/egresscheck/report.json.damaged-20261130T221305Z")
+            kept_name(&report, now),
+            dir.path().join("report.json.damaged-20261130T221305Z-2")
         );
     }
 }
