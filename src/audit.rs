@@ -335,14 +335,43 @@ impl Context<'_> {
         port: Option<Port>,
         message: String,
     ) -> Finding {
+        Finding::about(self.planned, code, address, port, message)
+    }
+}
+
+impl Finding {
+    /// A finding about a planned name (and an address and port of it, when given), with the
+    /// code's severity.
+    pub fn about(
+        planned: &PlannedName,
+        code: Code,
+        address: Option<IpAddr>,
+        port: Option<Port>,
+        message: String,
+    ) -> Finding {
         Finding {
             code,
             severity: code.severity(),
-            environment: Some(self.planned.environment.to_string()),
-            service: Some(self.planned.service.to_string()),
-            host: Some(self.planned.name.to_string()),
+            environment: Some(planned.environment.to_string()),
+            service: Some(planned.service.to_string()),
+            host: Some(planned.name.to_string()),
             address,
             port: port.map(Port::get),
+            message,
+        }
+    }
+
+    /// A finding about the run as a whole (the data, the baseline), with the code's
+    /// severity.
+    pub fn general(code: Code, message: String) -> Finding {
+        Finding {
+            code,
+            severity: code.severity(),
+            environment: None,
+            service: None,
+            host: None,
+            address: None,
+            port: None,
             message,
         }
     }
@@ -362,19 +391,13 @@ fn data_staleness(
     };
     let age = (as_of - date).num_days();
     if age > options.stale_days {
-        findings.push(Finding {
-            code: Code::DataStale,
-            severity: Code::DataStale.severity(),
-            environment: None,
-            service: None,
-            host: None,
-            address: None,
-            port: None,
-            message: format!(
+        findings.push(Finding::general(
+            Code::DataStale,
+            format!(
                 "the data (version {}) follows {}'s page of {date}, {age} days old: check {} for changes (`egresscheck data check-source`)",
                 catalog.data.version, source.publisher, source.url
             ),
-        });
+        ));
     }
 }
 

@@ -66,16 +66,8 @@ struct Context<'a> {
 
 impl Context<'_> {
     fn push(&mut self, code: Code, address: Option<IpAddr>, port: Option<Port>, message: String) {
-        self.findings.push(Finding {
-            code,
-            severity: code.severity(),
-            environment: Some(self.planned.environment.to_string()),
-            service: Some(self.planned.service.to_string()),
-            host: Some(self.planned.name.to_string()),
-            address,
-            port: port.map(Port::get),
-            message,
-        });
+        self.findings
+            .push(Finding::about(self.planned, code, address, port, message));
     }
 
     fn host(&self) -> &DnsName {

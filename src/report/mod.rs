@@ -216,18 +216,12 @@ fn unusable(file: &str, reason: &str, kept_as: Option<&str>) -> Finding {
             "the file is left as it is; start a new baseline with `--save {file}` (a damaged file is then kept beside it)"
         ),
     };
-    Finding {
-        code: Code::BaselineUnusable,
-        severity: Code::BaselineUnusable.severity(),
-        environment: None,
-        service: None,
-        host: None,
-        address: None,
-        port: None,
-        message: format!(
+    Finding::general(
+        Code::BaselineUnusable,
+        format!(
             "{file} is not a usable baseline ({reason}): drift is not reported this run; {next}"
         ),
-    }
+    )
 }
 
 /// Why a rule is needed.

@@ -256,6 +256,14 @@ impl Healthy {
         cmd.output().unwrap()
     }
 
+    /// A scheduled run: `--baseline STATE --save STATE --format FORMAT` and `extra`.
+    fn scheduled(&self, state: &Path, format: &str, extra: &[&str]) -> Output {
+        let state = state.to_str().unwrap();
+        let mut args = vec!["--baseline", state, "--save", state, "--format", format];
+        args.extend_from_slice(extra);
+        self.check(&args)
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -279,15 +287,7 @@ impl Healthy {
 fn a_missing_baseline_is_the_first_run_said_once() {
     let lab = Healthy::new();
     let state = lab.path("state.json");
-    let state_arg = state.to_str().unwrap();
-    let first = lab.check(&[
-        "--baseline",
-        state_arg,
-        "--save",
-        state_arg,
-        "--format",
-        "json",
-    ]);
+    let first = lab.scheduled(&state, "json", &[]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let err = stderr(&first);
     assert_eq!(err.matches("no baseline at").count(), 1, "{err}");
@@ -307,14 +307,7 @@ fn a_missing_baseline_is_the_first_run_said_once() {
         stderr(&elsewhere)
     );
 
-    let second = lab.check(&[
-        "--baseline",
-        state_arg,
-        "--save",
-        state_arg,
-        "--format",
-        "json",
-    ]);
+    let second = lab.scheduled(&state, "json", &[]);
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     assert!(second.stderr.is_empty(), "{}", stderr(&second));
     let report: Value = serde_json::from_slice(&second.stdout).unwrap();
@@ -326,19 +319,8 @@ fn a_damaged_baseline_is_a_finding_and_is_kept_beside_the_fresh_state() {
     let lab = Healthy::new();
     let state = lab.path("state.json");
     let metrics = lab.path("egresscheck.prom");
-    let state_arg = state.to_str().unwrap();
-    let scheduled = |format: &str| {
-        lab.check(&[
-            "--baseline",
-            state_arg,
-            "--save",
-            state_arg,
-            "--format",
-            format,
-            "--output",
-            metrics.to_str().unwrap(),
-        ])
-    };
+    let scheduled =
+        |format: &str| lab.scheduled(&state, format, &["--output", metrics.to_str().unwrap()]);
     assert_eq!(scheduled("prometheus").status.code(), Some(0));
     // Cut short, as a full disk or a copy gone wrong leaves it.
     let saved = std::fs::read(&state).unwrap();
@@ -388,14 +370,7 @@ fn a_damaged_baseline_is_a_finding_and_is_kept_beside_the_fresh_state() {
 
     // Nagios: UNKNOWN while the baseline is unusable, OK once the fresh one is read.
     std::fs::write(&state, b"not json at all").unwrap();
-    let out = lab.check(&[
-        "--baseline",
-        state_arg,
-        "--save",
-        state_arg,
-        "--format",
-        "nagios",
-    ]);
+    let out = lab.scheduled(&state, "nagios", &[]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let line = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -403,14 +378,7 @@ fn a_damaged_baseline_is_a_finding_and_is_kept_beside_the_fresh_state() {
         "{line}"
     );
     assert_eq!(lab.files("state.json.damaged-").len(), 2, "each kept");
-    let out = lab.check(&[
-        "--baseline",
-        state_arg,
-        "--save",
-        state_arg,
-        "--format",
-        "nagios",
-    ]);
+    let out = lab.scheduled(&state, "nagios", &[]);
     assert_eq!(
         out.status.code(),
         Some(0),

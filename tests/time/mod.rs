@@ -6,19 +6,11 @@
 mod baseline;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-/// The binary with a clean environment (no proxy, no colour, no system CA override).
-pub fn egresscheck() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_egresscheck"));
-    for var in crate::probe::PROBE_ENV {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
+pub use crate::hardening::egresscheck;
 
 /// Standard error as text.
 pub fn stderr(out: &Output) -> String {
