@@ -5,7 +5,9 @@
 //! high-level split).
 
 mod check;
+pub mod completions;
 mod data;
+pub mod man;
 pub mod probe;
 mod rules;
 
@@ -53,6 +55,10 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Print firewall rules for the documented endpoints, in a firewall's own dialect.
     Rules(rules::RulesArgs),
+    /// Print shell completions for bash, zsh, fish, powershell or elvish.
+    Completions(completions::CompletionsArgs),
+    /// Write the manual pages (egresscheck(1) and one per subcommand) into a directory.
+    Man(man::ManArgs),
 }
 
 impl Cli {
@@ -99,6 +105,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
         Command::Data(command) => command.run(data, out),
         Command::Probe(args) => args.run(out),
         Command::Rules(args) => args.run(data, data_given, out),
+        Command::Completions(args) => args.run(out),
+        Command::Man(args) => args.run(out),
     }
 }
 
