@@ -18,3 +18,4 @@ mod harness_selftest;
 mod probe;
 mod rules;
 mod support;
+mod usage;
