@@ -103,17 +103,11 @@ pub async fn run_with<R: Resolve>(
         .enumerate()
     {
         for target in options.connect_to.targets(given) {
-            let slot = observation.targets.len();
-            observation.targets.push(placeholder(
-                Some(target.address),
-                target.port,
-                target.origin,
-                None,
-                NOT_PROBED_DEADLINE,
-            ));
-            let task = direct_target(Arc::clone(&shared), request.name.clone(), target);
-            let handle = tasks.spawn(async move { Done::Target(index, slot, task.await) });
-            slots.insert(handle.id(), Slot::Target(index, slot));
+            let mut running = Running {
+                tasks: &mut tasks,
+                slots: &mut slots,
+            };
+            running.start_direct(&shared, index, observation, target);
             count.targets += 1;
         }
         if request.ports.is_empty() {
@@ -232,16 +226,11 @@ pub async fn run_with<R: Resolve>(
                         }
                         continue;
                     }
-                    observation.targets.push(placeholder(
-                        Some(target.address),
-                        target.port,
-                        target.origin,
-                        None,
-                        NOT_PROBED_DEADLINE,
-                    ));
-                    let task = direct_target(Arc::clone(&shared), request.name.clone(), target);
-                    let handle = tasks.spawn(async move { Done::Target(index, slot, task.await) });
-                    slots.insert(handle.id(), Slot::Target(index, slot));
+                    let mut running = Running {
+                        tasks: &mut tasks,
+                        slots: &mut slots,
+                    };
+                    running.start_direct(&shared, index, observation, target);
                     count.targets += 1;
                 }
             }
@@ -403,6 +392,38 @@ enum Done {
     Name(usize, DnsObservation),
     Target(usize, usize, TargetObservation),
     Early(usize, TargetKey, TargetObservation),
+}
+
+/// The tasks of a run and what each stands for.
+struct Running<'a> {
+    tasks: &'a mut JoinSet<Done>,
+    slots: &'a mut HashMap<Id, Slot>,
+}
+
+impl Running<'_> {
+    /// Starts `target` of request `index` directly (no proxy) in the next place among
+    /// `observation`'s targets, which holds a placeholder until the result replaces it.
+    fn start_direct<R: Resolve + Send + Sync + 'static>(
+        &mut self,
+        shared: &Arc<Shared<R>>,
+        index: usize,
+        observation: &mut NameObservation,
+        target: Target,
+    ) {
+        let slot = observation.targets.len();
+        observation.targets.push(placeholder(
+            Some(target.address),
+            target.port,
+            target.origin,
+            None,
+            NOT_PROBED_DEADLINE,
+        ));
+        let task = direct_target(Arc::clone(shared), observation.name.clone(), target);
+        let handle = self
+            .tasks
+            .spawn(async move { Done::Target(index, slot, task.await) });
+        self.slots.insert(handle.id(), Slot::Target(index, slot));
+    }
 }
 
 fn report(progress: Option<&ProgressFn<'_>>, count: Progress) {
