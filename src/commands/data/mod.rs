@@ -41,7 +41,7 @@ pub fn summary(catalog: &Catalog) -> String {
         .map(|e| e.addresses.iter().count())
         .sum();
     format!(
-        "{origin}: valid (schema {schema}): {provider} data {version}: {envs}, {services}, {endpoints} ({probe_names}, {prefixes}), {subnets}, {legacy}, {sources}",
+        "{origin}: valid (schema {schema}): {provider} data {version}: {envs}, {services}, {endpoints} ({probe_names}, {prefixes}), {subnets}, {legacy}, {authorization}, {sources}",
         origin = catalog.origin,
         schema = catalog.schema,
         provider = catalog.data.provider,
@@ -53,6 +53,11 @@ pub fn summary(catalog: &Catalog) -> String {
         prefixes = plural(prefixes, "address or prefix", "addresses and prefixes"),
         subnets = plural(catalog.subnets.len(), "subnet", "subnets"),
         legacy = plural(catalog.legacy.len(), "legacy endpoint", "legacy endpoints"),
+        authorization = plural(
+            catalog.authorization_servers.len(),
+            "authorization server",
+            "authorization servers",
+        ),
         sources = plural(catalog.sources.len(), "source", "sources"),
     )
 }
