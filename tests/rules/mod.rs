@@ -2,7 +2,9 @@
 //! the network-namespace proof.
 
 mod cli;
+mod enterprise;
 pub(crate) mod hostile;
+mod models;
 mod netns;
 mod snapshots;
 pub(crate) mod tools;
