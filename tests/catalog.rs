@@ -96,12 +96,13 @@ fn bundled_data_holds_the_published_table() {
     let legacy: Vec<(String, String, String)> = c
         .legacy
         .iter()
-        .map(|l| {
-            (
+        .filter_map(|l| {
+            // ver2.maskinporten.no has no published address.
+            Some((
                 l.host.to_string(),
-                l.addresses.iter().next().unwrap().to_string(),
+                l.addresses.iter().next()?.to_string(),
                 l.sunset.to_string(),
-            )
+            ))
         })
         .collect();
     assert!(legacy.contains(&(
@@ -122,8 +123,95 @@ fn bundled_data_holds_the_published_table() {
         .collect();
     assert_eq!(
         maskinporten,
-        ["digdir-maskinporten", "digdir-maskinporten"],
-        "Maskinporten cites Digdir"
+        ["digdir-ip", "digdir-ip"],
+        "Maskinporten cites Digdir's IP page"
+    );
+}
+
+/// Issue 12, data fixes: Maskinporten as Digdir publishes it, each fact cited to the Digdir
+/// page that states it, and ports said to be inferred where the cited page has no port column.
+#[test]
+fn bundled_maskinporten_follows_digdirs_pages() {
+    let c = catalog::bundled().unwrap();
+    let source = |id: &str| {
+        c.sources
+            .iter()
+            .find(|s| s.id.as_str() == id)
+            .unwrap_or_else(|| panic!("no source {id}"))
+    };
+    assert_eq!(
+        source("digdir-ip").url.as_str(),
+        "https://docs.digdir.no/docs/general/IP"
+    );
+    assert_eq!(
+        source("digdir-eformidling-test").url.as_str(),
+        "https://docs.digdir.no/docs/eFormidling/Miljo/test"
+    );
+    assert!(
+        source("digdir-wellknown")
+            .url
+            .as_str()
+            .starts_with("https://docs.digdir.no/docs/Maskinporten/")
+    );
+    for s in &c.sources {
+        let note = s.note.as_deref().unwrap_or_default();
+        assert!(
+            !note.contains("not archived") && !note.contains("Verify against"),
+            "{}: the Digdir pages settle it: {note}",
+            s.id.as_str()
+        );
+    }
+    let endpoint = |host: &str| {
+        c.endpoints
+            .iter()
+            .find(|e| e.host.to_string() == host)
+            .unwrap_or_else(|| panic!("no endpoint {host}"))
+    };
+    let test = endpoint("test.maskinporten.no");
+    let addresses: Vec<String> = test.addresses.iter().map(|n| n.to_string()).collect();
+    assert_eq!(addresses, ["139.105.36.132/32", "2a02:9cc::301/128"]);
+    assert_eq!(test.source.as_str(), "digdir-ip");
+    let subnet = c
+        .subnets
+        .iter()
+        .find(|s| s.cidr.to_string() == "139.105.36.128/27")
+        .unwrap();
+    assert_eq!(subnet.source.as_str(), "digdir-eformidling-test");
+    let prod = endpoint("maskinporten.no");
+    assert!(
+        prod.note.as_deref().unwrap().contains("443 by inference"),
+        "{:?}",
+        prod.note
+    );
+    for e in c
+        .endpoints
+        .iter()
+        .filter(|e| e.source.as_str() == "sikkerhet-2026-02-09")
+    {
+        assert!(
+            e.note
+                .as_deref()
+                .unwrap_or_default()
+                .contains("443 by inference"),
+            "{}: the 2026-02-09 page has no port column",
+            e.host
+        );
+    }
+    let ver2 = c
+        .legacy
+        .iter()
+        .find(|l| l.host.as_str() == "ver2.maskinporten.no")
+        .expect("ver2.maskinporten.no is a legacy test host");
+    assert_eq!(ver2.environment.as_str(), "test");
+    assert_eq!(ver2.sunset.to_string(), "2024-06-10");
+    assert_eq!(ver2.source.as_str(), "digdir-wellknown");
+    assert_eq!(c.data.version.to_string(), "2026-02-09.2");
+    let latest = c.changelog.first().unwrap();
+    assert_eq!(latest.version.to_string(), "2026-02-09.2");
+    assert!(
+        latest.changes.iter().any(|c| c.contains("2a02:9cc::301")),
+        "{:?}",
+        latest.changes
     );
 }
 

@@ -11,6 +11,7 @@
 
 mod audit;
 mod catalog;
+mod catalog_authorization;
 mod check;
 mod data_cmd;
 mod hardening;

@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use super::probe::{OPEN_FILE_CEILING, ProbeFlags, proxy_env};
 use crate::audit::{AuditOptions, DEFAULT_CERT_WARN_DAYS, DEFAULT_STALE_DAYS, SUNSET_WARN_DAYS};
 use crate::commands::check::{self, CheckFormat, CheckOptions};
+use crate::commands::pipeline::Scope;
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
 use crate::probe::options;
@@ -133,9 +134,11 @@ impl CheckArgs {
         // what a user expects.)
         crate::interrupt::install();
         let options = CheckOptions {
-            environments: self.environments,
-            services: self.services,
-            hosts: self.hosts,
+            scope: Scope {
+                environments: self.environments,
+                services: self.services,
+                hosts: self.hosts,
+            },
             probe,
             as_of: self
                 .as_of

@@ -2,14 +2,14 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use chrono::NaiveDate;
 
 use crate::atomic::write_atomically;
 use crate::audit::AuditOptions;
-use crate::catalog::{Catalog, DnsName};
+use crate::catalog::Catalog;
 use crate::commands::CommandError;
+use crate::commands::pipeline::{Judgement, PlannedRun, Run, Scope};
 use crate::exit::Status;
 use crate::output::Renderer;
 use crate::output::json::JsonRenderer;
@@ -17,7 +17,7 @@ use crate::output::junit::JunitRenderer;
 use crate::output::nagios::NagiosRenderer;
 use crate::output::prometheus::PrometheusRenderer;
 use crate::output::table::TableRenderer;
-use crate::plan::{Plan, Selection};
+use crate::plan::Selection;
 use crate::probe::options::ProbeOptions;
 use crate::report::{Baseline, MAX_BASELINE_BYTES, Report};
 
@@ -39,12 +39,8 @@ pub enum CheckFormat {
 /// Everything `check` needs, already validated by the CLI layer.
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
-    /// `--env` words (ids, names, aliases).
-    pub environments: Vec<String>,
-    /// `--service` words (ids, names).
-    pub services: Vec<String>,
-    /// `--host` names.
-    pub hosts: Vec<String>,
+    /// `--env`, `--service` and `--host` words.
+    pub scope: Scope,
     /// How to probe.
     pub probe: ProbeOptions,
     /// The date findings are judged at.
@@ -67,43 +63,6 @@ pub struct CheckOptions {
     pub progress: bool,
     /// Use colour in the table.
     pub colour: bool,
-}
-
-/// Turns `--env`, `--service` and `--host` into a selection, rejecting unknown words.
-pub fn selection(catalog: &Catalog, options: &CheckOptions) -> Result<Selection, CommandError> {
-    let environments = super::environment_ids(catalog, &options.environments)?;
-    let services = super::service_ids(catalog, &options.services)?;
-    let mut hosts = Vec::new();
-    for word in &options.hosts {
-        let name = DnsName::parse(word).map_err(|err| {
-            CommandError::Usage(format!("--host {:?}: {err}", crate::term::sanitize(word)))
-        })?;
-        hosts.push(name);
-    }
-    let selection = Selection {
-        environments,
-        services,
-        hosts,
-    };
-    if !selection.hosts.is_empty() {
-        let everything = Plan::new(
-            catalog,
-            &Selection {
-                hosts: Vec::new(),
-                ..selection.clone()
-            },
-        );
-        for host in &selection.hosts {
-            if !everything.names.iter().any(|p| &p.name == host) {
-                let known: Vec<&str> = everything.names.iter().map(|p| p.name.as_str()).collect();
-                return Err(CommandError::Usage(format!(
-                    "--host {host}: not a name to probe in the selected environments; known: {}",
-                    known.join(", ")
-                )));
-            }
-        }
-    }
-    Ok(selection)
 }
 
 /// Reads `--baseline`. A missing file is the first run of a schedule when `--save` names the
@@ -159,42 +118,14 @@ pub fn check(
             "--rules prints rules on standard output after the report; with a machine format give the report a file with --output".to_owned(),
         ));
     }
-    let selection = selection(catalog, options)?;
-    let plan = Plan::new(catalog, &selection);
-    if plan.is_empty() {
-        return Err(CommandError::Usage(
-            "nothing to check: the selection names no host".to_owned(),
-        ));
-    }
+    let planned = PlannedRun::new(catalog, &options.scope)?;
     let baseline = read_baseline(options, err)?;
-    let requests = plan.requests();
-
-    let started = Instant::now();
-    let bar = options.progress.then(|| progress_bar(requests.len()));
-    let update = |p: crate::probe::Progress| {
-        if let Some(bar) = &bar {
-            bar.set_length(p.targets.max(p.names) as u64);
-            bar.set_position(p.targets_done as u64);
-            bar.set_message(format!("{}/{} names resolved", p.names_done, p.names));
-        }
+    let run = probe(planned, options)?;
+    let judgement = Judgement {
+        as_of: options.as_of,
+        audit: options.audit,
     };
-    let observations = crate::probe::run_blocking(&requests, &options.probe, Some(&update));
-    // Cleared on every path, so that no half-drawn bar is left above an error message.
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let observations = observations?;
-    let duration = started.elapsed().as_secs_f64();
-
-    let report = Report::build(
-        catalog,
-        &plan,
-        &observations,
-        options.as_of,
-        &options.audit,
-        baseline.as_ref(),
-        duration,
-    );
+    let report = run.report(catalog, &judgement, baseline.as_ref());
 
     let mut rendered = Vec::new();
     let nagios = NagiosRenderer {
@@ -225,13 +156,33 @@ pub fn check(
         if options.output.is_none() {
             writeln!(out)?;
         }
-        out.write_all(rules_needed_text(&report, &selection, options, dialect).as_bytes())?;
+        out.write_all(rules_needed_text(&report, &run.selection, options, dialect).as_bytes())?;
     }
     Ok(match options.format {
         CheckFormat::Nagios => nagios.status(&report),
         _ if report.failed(options.strict) => Status::Fail,
         _ => Status::Pass,
     })
+}
+
+/// Probes the plan, with a progress bar on a terminal.
+fn probe(planned: PlannedRun, options: &CheckOptions) -> Result<Run, CommandError> {
+    let bar = options
+        .progress
+        .then(|| progress_bar(planned.plan.requests().len()));
+    let update = |p: crate::probe::Progress| {
+        if let Some(bar) = &bar {
+            bar.set_length(p.targets.max(p.names) as u64);
+            bar.set_position(p.targets_done as u64);
+            bar.set_message(format!("{}/{} names resolved", p.names_done, p.names));
+        }
+    };
+    let run = planned.probe_blocking(&options.probe, Some(&update));
+    // Cleared on every path, so that no half-drawn bar is left above an error message.
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(run?)
 }
 
 /// The rules that would let through what this run found closed, in `dialect`.

@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod data;
+pub mod pipeline;
 pub mod probe;
 pub mod rules;
 

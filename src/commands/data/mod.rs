@@ -40,7 +40,7 @@ pub fn summary(catalog: &Catalog) -> String {
         .map(|e| e.addresses.iter().count())
         .sum();
     format!(
-        "{origin}: valid (schema {schema}): {provider} data {version}: {envs} environments, {services} services, {endpoints} endpoints ({probe_names} probe names, {prefixes} addresses and prefixes), {subnets} subnets, {legacy} legacy endpoints, {sources} sources",
+        "{origin}: valid (schema {schema}): {provider} data {version}: {envs} environments, {services} services, {endpoints} endpoints ({probe_names} probe names, {prefixes} addresses and prefixes), {subnets} subnets, {legacy} legacy endpoints, {authorization} authorization servers, {sources} sources",
         origin = catalog.origin,
         schema = catalog.schema,
         provider = catalog.data.provider,
@@ -50,6 +50,7 @@ pub fn summary(catalog: &Catalog) -> String {
         endpoints = catalog.endpoints.len(),
         subnets = catalog.subnets.len(),
         legacy = catalog.legacy.len(),
+        authorization = catalog.authorization_servers.len(),
         sources = catalog.sources.len(),
     )
 }

@@ -118,6 +118,20 @@ fn show_table(
                 ]),
             ]);
         }
+        for a in catalog
+            .authorization_servers
+            .iter()
+            .filter(|a| a.environment == env.id)
+        {
+            table.add_row([
+                "token".to_owned(),
+                a.service.to_string(),
+                a.metadata_url.host.to_string(),
+                String::new(),
+                ports(&[a.metadata_url.port], "tcp"),
+                authorization_details(a),
+            ]);
+        }
         writeln!(out, "{table}")?;
     }
     if !catalog.notes.is_empty() {
@@ -133,6 +147,35 @@ fn show_table(
         }
     }
     Ok(())
+}
+
+/// The details cell of an authorization server: what `egresscheck token` judges against.
+fn authorization_details(a: &crate::catalog::AuthorizationServer) -> String {
+    let issuers = if a.certificate_issuers.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "certificates issued by:\n{}",
+            names_list(a.certificate_issuers.iter().map(|p| p.as_str()))
+        )
+    };
+    let audience = match a.api_audience {
+        crate::catalog::ApiAudience::Any => String::new(),
+        crate::catalog::ApiAudience::Unspecified if a.api_scope_prefixes.is_empty() => {
+            "tokens without audience (no resource)".to_owned()
+        }
+        crate::catalog::ApiAudience::Unspecified => format!(
+            "tokens without audience (no resource) for {}",
+            a.api_scope_prefixes.join(" ")
+        ),
+    };
+    join_nonempty(&[
+        format!("metadata: {}", a.metadata_url),
+        format!("issuer: {}", a.issuer),
+        issuers,
+        audience,
+        format!("source: {}", a.source),
+    ])
 }
 
 fn lines(items: impl Iterator<Item = impl ToString>) -> String {
@@ -191,6 +234,21 @@ struct EnvJson<'a> {
     endpoints: Vec<EndpointJson<'a>>,
     subnets: Vec<SubnetJson<'a>>,
     legacy: Vec<LegacyJson<'a>>,
+    authorization_servers: Vec<AuthorizationServerJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct AuthorizationServerJson<'a> {
+    service: &'a str,
+    metadata_url: &'a str,
+    host: &'a str,
+    port: u16,
+    issuer: &'a str,
+    certificate_issuers: Vec<&'a str>,
+    api_scope_prefixes: &'a [String],
+    api_audience: &'a str,
+    source: &'a str,
+    note: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -287,6 +345,27 @@ impl<'a> ShowJson<'a> {
                         replaced_by: l.replaced_by.as_ref().map(ToString::to_string),
                         source: l.source.as_str(),
                         note: l.note.as_deref(),
+                    })
+                    .collect(),
+                authorization_servers: catalog
+                    .authorization_servers
+                    .iter()
+                    .filter(|a| a.environment == env.id)
+                    .map(|a| AuthorizationServerJson {
+                        service: a.service.as_str(),
+                        metadata_url: &a.metadata_url.url,
+                        host: a.metadata_url.host.as_str(),
+                        port: a.metadata_url.port.get(),
+                        issuer: &a.issuer,
+                        certificate_issuers: a
+                            .certificate_issuers
+                            .iter()
+                            .map(|p| p.as_str())
+                            .collect(),
+                        api_scope_prefixes: &a.api_scope_prefixes,
+                        api_audience: a.api_audience.as_str(),
+                        source: a.source.as_str(),
+                        note: a.note.as_deref(),
                     })
                     .collect(),
             })
