@@ -184,18 +184,8 @@ pub(crate) fn prefix_lists<D: Dialect>(
 ) {
     for group in &rules.addresses {
         let key = &group.key;
-        let description = escape::comment(
-            &format!(
-                "egresscheck {} {} {}, {} data {}",
-                key.environment,
-                key.protocol,
-                key.port,
-                rules.header.provider,
-                rules.header.data_version
-            ),
-            max_description,
-            D::CHARSET,
-        );
+        let description =
+            super::objects::policy_description(rules, key, max_description, D::CHARSET);
         for (index, list) in group.rules.chunks(size.max(1)).enumerate() {
             for rule in list {
                 let text = format!(

@@ -23,6 +23,36 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+/// What the tests do with every model.
+pub(crate) trait Model: Default + Clone + PartialEq + std::fmt::Debug {
+    /// Applies a text as the product's CLI would.
+    fn apply(&mut self, text: &str);
+    /// Every reference resolves, as a commit requires.
+    fn check_references(&self) -> Result<(), String>;
+    /// Commands the product refused so far.
+    fn refused(&self) -> &[String] {
+        &[]
+    }
+
+    /// `admin`, then each of `texts`; panics at a refused command or a dangling reference.
+    fn load(admin: &str, texts: &[&str]) -> Self {
+        let mut config = Self::default();
+        config.apply(admin);
+        for text in texts {
+            config.apply(text);
+            assert!(
+                config.refused().is_empty(),
+                "refused: {:?}\n{text}",
+                config.refused()
+            );
+            config
+                .check_references()
+                .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+        config
+    }
+}
+
 /// Splits a command line into words; `"…"` is one word without its quotes, `[ a b ]` stays as
 /// the words `[`, `a`, `b`, `]`.
 pub(crate) fn words(line: &str) -> Vec<String> {
@@ -451,5 +481,38 @@ impl Fortios {
             out.tables.get_mut(t).unwrap().remove(e);
         }
         out
+    }
+}
+
+impl Model for Junos {
+    fn apply(&mut self, text: &str) {
+        Junos::apply(self, text);
+    }
+    fn check_references(&self) -> Result<(), String> {
+        Junos::check_references(self)
+    }
+}
+
+impl Model for Panos {
+    fn apply(&mut self, text: &str) {
+        Panos::apply(self, text);
+    }
+    fn check_references(&self) -> Result<(), String> {
+        Panos::check_references(self)
+    }
+    fn refused(&self) -> &[String] {
+        &self.refused
+    }
+}
+
+impl Model for Fortios {
+    fn apply(&mut self, text: &str) {
+        Fortios::apply(self, text);
+    }
+    fn check_references(&self) -> Result<(), String> {
+        Fortios::check_references(self)
+    }
+    fn refused(&self) -> &[String] {
+        &self.refused
     }
 }
