@@ -99,7 +99,13 @@ pub(crate) trait Dialect {
     /// The whole output.
     fn render(&self, rules: &RuleSet) -> String {
         let mut out = Out::default();
-        for line in header_lines(rules, Self::CHARSET, self.notes(rules)) {
+        // A name-only dialect opens no prefix: no broad-prefix warning.
+        let mut notes = match Self::NAMES {
+            Names::Only => Vec::new(),
+            Names::None | Names::Both => broad_lines(rules, Self::CHARSET),
+        };
+        notes.extend(self.notes(rules));
+        for line in header_lines(rules, Self::CHARSET, notes) {
             ln!(out, "{}", self.comment_line(&line));
         }
         self.body(rules, &mut out);
@@ -287,9 +293,26 @@ pub(crate) fn header_lines(rules: &RuleSet, charset: Charset, notes: Vec<String>
     lines
 }
 
+/// One warning line per broad prefix (`[[broad_prefix]]`) that an address rule holds.
+pub(crate) fn broad_lines(rules: &RuleSet, charset: Charset) -> Vec<String> {
+    rules
+        .broad_in_use()
+        .into_iter()
+        .map(|(broad, envs)| {
+            let envs: Vec<&str> = envs.iter().map(|e| e.as_str()).collect();
+            format!(
+                "WARNING broad prefix: {} ({}) opens more than the services named here: {}. Where this firewall can match host names, allow those instead (README: Broad prefixes).",
+                broad.cidr,
+                envs.join(", "),
+                escape::comment(&broad.opens, usize::MAX, charset)
+            )
+        })
+        .collect()
+}
+
 fn diff_header_lines(diff: &Diff, charset: Charset, notes: Vec<String>) -> Vec<String> {
     let text = |s: &str| escape::comment(s, usize::MAX, charset);
-    let mut lines = header_lines(&diff.new, charset, Vec::new());
+    let mut lines = header_lines(&diff.new, charset, broad_lines(&diff.new, charset));
     if let Some(first) = lines.first_mut() {
         *first = format!(
             "egresscheck rules --diff: changes to the outbound allow-list for {}",
