@@ -81,6 +81,13 @@ impl Panos {
                 .collect();
             let text =
                 objects::policy_description(rules, &policy.key, Self::MAX_COMMENT, Self::CHARSET);
+            // The prefixes are the rule's own: their origins go in notes above it.
+            for member in &policy.members {
+                if let Member::Prefix(prefix) = member {
+                    let text = objects.description(member, usize::MAX, Self::CHARSET);
+                    ln!(out, "{}", self.comment_line(&format!("{prefix}: {text}")));
+                }
+            }
             // The rule lets go of the group before the group changes or goes.
             let rule = format!("rulebase security rules {name}");
             for list in RULE_LISTS {
