@@ -252,8 +252,12 @@ pub(crate) fn header_lines(rules: &RuleSet, charset: Charset, notes: Vec<String>
     let mut scope = format!("Scope: {}; families: {families}", h.scope.as_str());
     if h.subnets_left_out > 0 {
         scope.push_str(&format!(
-            "; {} documented subnet(s) left out (--scope all adds them)",
-            h.subnets_left_out
+            "; {} left out (--scope all adds them)",
+            crate::term::plural(
+                h.subnets_left_out,
+                "documented subnet",
+                "documented subnets"
+            )
         ));
     }
     lines.push(scope);
@@ -265,9 +269,9 @@ pub(crate) fn header_lines(rules: &RuleSet, charset: Charset, notes: Vec<String>
         lines.push(format!("Generated: {}", time.format("%Y-%m-%dT%H:%M:%SZ")));
     }
     lines.push(format!(
-        "Rules: {} address rule(s), {} host name rule(s)",
-        rules.address_count(),
-        rules.name_count()
+        "Rules: {}, {}",
+        crate::term::plural(rules.address_count(), "address rule", "address rules"),
+        crate::term::plural(rules.name_count(), "host name rule", "host name rules")
     ));
     for r in &h.removed {
         let prefixes: Vec<String> = r.prefixes.iter().map(ToString::to_string).collect();
