@@ -30,7 +30,7 @@ fn ip(last: u8) -> IpAddr {
 
 /// The local stand-ins for one provider, and a data file describing them.
 struct Lab {
-    _dns: DnsServer,
+    dns: DnsServer,
     _servers: Vec<TlsServer>,
     _hole: UnansweredPort,
     public_ca: TestCa,
@@ -143,7 +143,7 @@ source = "page"
         std::fs::write(&data, text).unwrap();
         let resolver = dns.resolver_arg();
         Lab {
-            _dns: dns,
+            dns,
             _servers: vec![good, moved, expired, intercepted, legacy],
             _hole: hole,
             public_ca,
@@ -910,8 +910,39 @@ fn progress_bar_only_on_a_terminal() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("names resolved"),
+        text.contains("DNS lookups 1/1, connections 0/1"),
         "no progress bar drawn: {text}"
     );
     assert!(text.contains("egresscheck FAIL"), "{text}");
+}
+
+#[test]
+fn output_and_save_paths_are_checked_before_anything_is_probed() {
+    let lab = Lab::new();
+    let file = lab.path("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let under_file = file.join("report.json");
+    let dir = lab.dir.path().to_str().unwrap().to_owned();
+    for (flag, path, reason) in [
+        (
+            "--output",
+            "/nonexistent/dir/x",
+            "the directory /nonexistent/dir does not exist",
+        ),
+        ("--save", "/nonexistent/dir/state.json", "does not exist"),
+        ("--output", dir.as_str(), "is a directory"),
+        ("--save", under_file.to_str().unwrap(), "is not a directory"),
+    ] {
+        let out = lab.check(&[flag, path]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {path}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("egresscheck: {flag} {path}: ")) && stderr.contains(reason),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+        // Refused before the run: not one DNS question went out.
+        assert!(lab.dns.queries().is_empty(), "{flag} {path}: probed first");
+    }
 }

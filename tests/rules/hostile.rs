@@ -14,9 +14,12 @@ use crate::support::tools;
 
 use super::{fixture, iptables_part, rules};
 
-/// Characters a payload segment may hold once escaped (escape.rs's comment set).
+/// Characters a payload segment may hold once escaped (escape.rs's comment set, with its
+/// typographic apostrophe).
 fn inert(ch: char) -> bool {
-    ch.is_alphanumeric() || " .,:/_+-*()".contains(ch)
+    ch.is_alphanumeric()
+        || " .,:/_+-*()".contains(ch)
+        || ch == egresscheck::rules::escape::APOSTROPHE
 }
 
 /// No control character but line ends and tabs, no bidirectional or invisible character.
