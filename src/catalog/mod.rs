@@ -15,7 +15,7 @@ mod raw;
 mod validate;
 
 pub use error::{Diagnostic, LoadError};
-pub use index::AddressIndex;
+pub use index::{AddressIndex, Documented, DocumentedBy};
 pub use load::{
     BUNDLED_ORIGIN, BUNDLED_TOML, MAX_FILE_BYTES, MAX_NESTING, bundled, load_bytes, load_path,
     load_reader, load_str, read_bounded,
