@@ -20,3 +20,4 @@ mod harness_selftest;
 mod probe;
 mod rules;
 mod support;
+mod usage;
