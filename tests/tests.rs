@@ -11,6 +11,7 @@
 
 mod advice;
 mod audit;
+mod blocking;
 mod catalog;
 mod catalog_authorization;
 mod check;
