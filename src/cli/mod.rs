@@ -8,6 +8,7 @@ mod check;
 mod data;
 pub mod probe;
 mod rules;
+mod serve;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -53,6 +54,10 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Print firewall rules for the documented endpoints, in a firewall's own dialect.
     Rules(rules::RulesArgs),
+    /// Run as a Prometheus exporter: each GET /probe?env=…&service=…&host=… checks that
+    /// selection of the data file (nothing else) and answers in check's metric names. Runs
+    /// until SIGTERM; SIGHUP re-reads the data file.
+    Serve(Box<serve::ServeArgs>),
 }
 
 impl Cli {
@@ -99,6 +104,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
         Command::Data(command) => command.run(data, out),
         Command::Probe(args) => args.run(out),
         Command::Rules(args) => args.run(data, data_given, out),
+        Command::Serve(args) => args.run(data),
     }
 }
 
