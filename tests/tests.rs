@@ -17,4 +17,5 @@ mod hardening;
 mod harness_selftest;
 mod probe;
 mod rules;
+mod serve;
 mod support;

@@ -147,6 +147,7 @@
 
 pub mod data;
 pub mod dns;
+pub mod exporter;
 pub mod netns;
 pub mod pki;
 pub mod proxy;
