@@ -62,7 +62,7 @@ fn minimal_fixture_and_bundled_data_validate() {
     }
     let history = catalog::load_path("data/history/skatteetaten-2024-10.toml".as_ref())
         .expect("history is valid");
-    assert_eq!(history.data.version.to_string(), "2024-10-01.1");
+    assert_eq!(history.data.version.to_string(), "2024-10-01.2");
 }
 
 #[test]
@@ -96,12 +96,13 @@ fn bundled_data_holds_the_published_table() {
     let legacy: Vec<(String, String, String)> = c
         .legacy
         .iter()
-        .map(|l| {
-            (
+        .filter_map(|l| {
+            // ver2.maskinporten.no has no published address.
+            Some((
                 l.host.to_string(),
-                l.addresses.iter().next().unwrap().to_string(),
+                l.addresses.iter().next()?.to_string(),
                 l.sunset.to_string(),
-            )
+            ))
         })
         .collect();
     assert!(legacy.contains(&(
@@ -122,8 +123,95 @@ fn bundled_data_holds_the_published_table() {
         .collect();
     assert_eq!(
         maskinporten,
-        ["digdir-maskinporten", "digdir-maskinporten"],
-        "Maskinporten cites Digdir"
+        ["digdir-ip", "digdir-ip"],
+        "Maskinporten cites Digdir's IP page"
+    );
+}
+
+/// Issue 12, data fixes: Maskinporten as Digdir publishes it, each fact cited to the Digdir
+/// page that states it, and ports said to be inferred where the cited page has no port column.
+#[test]
+fn bundled_maskinporten_follows_digdirs_pages() {
+    let c = catalog::bundled().unwrap();
+    let source = |id: &str| {
+        c.sources
+            .iter()
+            .find(|s| s.id.as_str() == id)
+            .unwrap_or_else(|| panic!("no source {id}"))
+    };
+    assert_eq!(
+        source("digdir-ip").url.as_str(),
+        "https://docs.digdir.no/docs/general/IP"
+    );
+    assert_eq!(
+        source("digdir-eformidling-test").url.as_str(),
+        "https://docs.digdir.no/docs/eFormidling/Miljo/test"
+    );
+    assert!(
+        source("digdir-wellknown")
+            .url
+            .as_str()
+            .starts_with("https://docs.digdir.no/docs/Maskinporten/")
+    );
+    for s in &c.sources {
+        let note = s.note.as_deref().unwrap_or_default();
+        assert!(
+            !note.contains("not archived") && !note.contains("Verify against"),
+            "{}: the Digdir pages settle it: {note}",
+            s.id.as_str()
+        );
+    }
+    let endpoint = |host: &str| {
+        c.endpoints
+            .iter()
+            .find(|e| e.host.to_string() == host)
+            .unwrap_or_else(|| panic!("no endpoint {host}"))
+    };
+    let test = endpoint("test.maskinporten.no");
+    let addresses: Vec<String> = test.addresses.iter().map(|n| n.to_string()).collect();
+    assert_eq!(addresses, ["139.105.36.132/32", "2a02:9cc::301/128"]);
+    assert_eq!(test.source.as_str(), "digdir-ip");
+    let subnet = c
+        .subnets
+        .iter()
+        .find(|s| s.cidr.to_string() == "139.105.36.128/27")
+        .unwrap();
+    assert_eq!(subnet.source.as_str(), "digdir-eformidling-test");
+    let prod = endpoint("maskinporten.no");
+    assert!(
+        prod.note.as_deref().unwrap().contains("443 by inference"),
+        "{:?}",
+        prod.note
+    );
+    for e in c
+        .endpoints
+        .iter()
+        .filter(|e| e.source.as_str() == "sikkerhet-2026-02-09")
+    {
+        assert!(
+            e.note
+                .as_deref()
+                .unwrap_or_default()
+                .contains("443 by inference"),
+            "{}: the 2026-02-09 page has no port column",
+            e.host
+        );
+    }
+    let ver2 = c
+        .legacy
+        .iter()
+        .find(|l| l.host.as_str() == "ver2.maskinporten.no")
+        .expect("ver2.maskinporten.no is a legacy test host");
+    assert_eq!(ver2.environment.as_str(), "test");
+    assert_eq!(ver2.sunset.to_string(), "2024-06-10");
+    assert_eq!(ver2.source.as_str(), "digdir-wellknown");
+    assert_eq!(c.data.version.to_string(), "2026-02-09.2");
+    let latest = c.changelog.first().unwrap();
+    assert_eq!(latest.version.to_string(), "2026-02-09.2");
+    assert!(
+        latest.changes.iter().any(|c| c.contains("2a02:9cc::301")),
+        "{:?}",
+        latest.changes
     );
 }
 
@@ -459,4 +547,77 @@ fn hostile_files_are_errors_not_crashes() {
     // Syntax errors are located too.
     let err = catalog::load_str("schema = 1\n[data\n", "syntax.toml").unwrap_err();
     assert!(err.to_string().starts_with("syntax.toml:2:"), "{err}");
+}
+
+#[test]
+fn broad_prefixes_are_validated_and_loaded() {
+    let marked = format!(
+        "{MINIMAL}\n[[broad_prefix]]\ncidr = \"203.0.113.0/27\"\nopens = \"every service in prod\"\nsource = \"page\"\n"
+    );
+    let catalog = catalog::load_str(&marked, "t.toml").unwrap();
+    assert_eq!(catalog.broad_prefixes.len(), 1);
+    assert_eq!(catalog.broad_prefixes[0].opens, "every service in prod");
+    let opened = catalog.broad_prefixes_opened_by(&"203.0.112.0/23".parse().unwrap());
+    assert_eq!(opened.len(), 1, "a wider prefix opens the marked one");
+    assert!(
+        catalog
+            .broad_prefixes_opened_by(&"203.0.113.1/32".parse().unwrap())
+            .is_empty(),
+        "one address inside it does not"
+    );
+
+    // Only a prefix the file documents can be marked.
+    let stray = marked.replace(
+        "cidr = \"203.0.113.0/27\"\nopens",
+        "cidr = \"203.0.113.0/26\"\nopens",
+    );
+    let found = problems(&stray);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].contains("broad_prefix.cidr")
+            && found[0].contains("no endpoint, legacy entry or subnet"),
+        "{found:?}"
+    );
+    // Once each, with a known source, and no unknown keys.
+    let twice = format!(
+        "{marked}\n[[broad_prefix]]\ncidr = \"203.0.113.0/27\"\nopens = \"again\"\nsource = \"page\"\n"
+    );
+    assert!(
+        problems(&twice)
+            .iter()
+            .any(|p| p.contains("second broad_prefix")),
+        "{:?}",
+        problems(&twice)
+    );
+    let unsourced = marked.replace(
+        "opens = \"every service in prod\"\nsource = \"page\"",
+        "opens = \"x\"\nsource = \"nowhere\"",
+    );
+    assert!(
+        problems(&unsourced)
+            .iter()
+            .any(|p| p.contains("broad_prefix.source")),
+        "{:?}",
+        problems(&unsourced)
+    );
+    let unknown = marked.replace("opens = \"every", "environment = \"prod\"\nopens = \"every");
+    assert!(!problems(&unknown).is_empty());
+}
+
+#[test]
+fn bundled_data_marks_the_skatteetaten_subnets_as_broad() {
+    for path in [
+        "data/skatteetaten.toml",
+        "data/history/skatteetaten-2024-10.toml",
+    ] {
+        let catalog =
+            catalog::load_path(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+                .unwrap();
+        let marked: Vec<String> = catalog
+            .broad_prefixes
+            .iter()
+            .map(|b| b.cidr.to_string())
+            .collect();
+        assert_eq!(marked, ["159.216.17.128/27", "159.216.17.160/28"], "{path}");
+    }
 }

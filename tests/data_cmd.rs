@@ -121,7 +121,7 @@ fn show_accepts_aliases_and_prints_json_with_a_stable_shape() {
     let doc = json(&out);
     assert_eq!(doc["schema"], 1);
     assert_eq!(doc["data"]["provider"], "Skatteetaten");
-    assert_eq!(doc["data"]["version"], "2026-02-09.1");
+    assert_eq!(doc["data"]["version"], "2026-02-09.2");
     assert_eq!(doc["data"]["prefer_hostname_rules"], true);
     let envs = doc["environments"].as_array().unwrap();
     assert_eq!(envs.len(), 1);
@@ -132,12 +132,20 @@ fn show_accepts_aliases_and_prints_json_with_a_stable_shape() {
     assert_eq!(wildcard["ipv6"][0], "2a13:6201::/32");
     assert_eq!(wildcard["ports"][0], 443);
     assert_eq!(envs[0]["legacy"][0]["sunset"], "2024-10-17");
+    let token = &envs[0]["authorization_servers"][0];
+    assert_eq!(
+        token["metadata_url"],
+        "https://test.maskinporten.no/.well-known/oauth-authorization-server"
+    );
+    assert_eq!(token["issuer"], "https://test.maskinporten.no/");
+    assert_eq!(token["api_audience"], "unspecified");
+    assert_eq!(token["host"], "test.maskinporten.no");
     assert!(
         doc["sources"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|s| s["id"] == "digdir-maskinporten")
+            .any(|s| s["id"] == "digdir-ip")
     );
 
     let out = run(&["data", "show", "--env", "staging"]);
@@ -205,7 +213,7 @@ fn check_source_on_the_current_page_is_consistent() {
     );
     let text = stdout(&out);
     assert!(
-        text.contains(": consistent with Skatteetaten data 2026-02-09.1"),
+        text.contains(": consistent with Skatteetaten data 2026-02-09.2"),
         "{text}"
     );
     // Legacy entries past their sunset are info, and hyperlinks are references.

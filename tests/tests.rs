@@ -11,6 +11,7 @@
 
 mod audit;
 mod catalog;
+mod catalog_authorization;
 mod check;
 mod data_cmd;
 mod hardening;
@@ -19,3 +20,4 @@ mod probe;
 mod rules;
 mod serve;
 mod support;
+mod usage;

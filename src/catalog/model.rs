@@ -38,6 +38,11 @@ pub struct Catalog {
     pub subnets: Vec<Subnet>,
     /// Retired or retiring endpoints with a sunset date.
     pub legacy: Vec<Legacy>,
+    /// OAuth2 authorization servers that hand out the tokens the APIs need (Maskinporten),
+    /// at most one per environment and service.
+    pub authorization_servers: Vec<AuthorizationServer>,
+    /// Documented prefixes that open more than the services listing them.
+    pub broad_prefixes: Vec<BroadPrefix>,
     /// Notes that apply to the whole table.
     pub notes: Vec<Note>,
     /// Versions of this data file, newest first.
@@ -379,6 +384,177 @@ impl Legacy {
     }
 }
 
+/// An OAuth2 authorization server (RFC 8414 metadata) that issues the tokens a provider's
+/// APIs expect, with what `egresscheck token` needs to judge a client against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationServer {
+    /// Environment it serves.
+    pub environment: EnvId,
+    /// Service it belongs to (its host is one of that service's endpoints).
+    pub service: ServiceId,
+    /// Its metadata document, `https://HOST[:PORT]/.well-known/oauth-authorization-server`.
+    pub metadata_url: HttpsUrl,
+    /// The issuer its metadata must state: the `aud` of every grant sent to it.
+    pub issuer: String,
+    /// Issuers of the enterprise certificates this environment accepts, as patterns over
+    /// the issuer's common name (`*` matches any run of characters, case ignored). Empty:
+    /// certificates are not judged by issuer.
+    pub certificate_issuers: Vec<IssuerPattern>,
+    /// Scope prefixes of the provider's APIs (`skatteetaten:`) that `api_audience` applies to.
+    pub api_scope_prefixes: Vec<String>,
+    /// What audience the provider's APIs expect in tokens for those scopes.
+    pub api_audience: ApiAudience,
+    /// Source document the entry comes from.
+    pub source: SourceId,
+    /// Free-text note.
+    pub note: Option<String>,
+}
+
+/// An `https://` URL whose host is a valid DNS name, split into its parts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HttpsUrl {
+    /// The whole URL as written.
+    pub url: String,
+    /// The host.
+    pub host: DnsName,
+    /// The port (443 unless given).
+    pub port: Port,
+    /// The path and query, starting with `/`.
+    pub path: String,
+}
+
+impl HttpsUrl {
+    /// Parses `https://HOST[:PORT][/PATH]` with a DNS host name; `None` for anything else
+    /// (other schemes, user info, IP literals, bad ports).
+    pub fn parse(text: &str) -> Option<HttpsUrl> {
+        let rest = text.strip_prefix("https://")?;
+        let (authority, path) = match rest.find(['/', '?', '#']) {
+            Some(i) => (rest.get(..i)?, rest.get(i..)?),
+            None => (rest, ""),
+        };
+        if authority.contains('@') || path.contains('#') {
+            return None;
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => {
+                let number: u16 = port.parse().ok()?;
+                (host, Port::try_from(number).ok()?)
+            }
+            None => (authority, Port(443)),
+        };
+        let host = DnsName::parse(host).ok()?;
+        let path = if path.is_empty() || path.starts_with('?') {
+            format!("/{path}")
+        } else {
+            path.to_owned()
+        };
+        Some(HttpsUrl {
+            url: text.to_owned(),
+            host,
+            port,
+            path,
+        })
+    }
+}
+
+impl fmt::Display for HttpsUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+/// A pattern over a certificate issuer's common name: `*` matches any run of characters,
+/// letters match either case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct IssuerPattern(pub(crate) String);
+
+impl IssuerPattern {
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True when `issuer` matches the whole pattern.
+    pub fn matches(&self, issuer: &str) -> bool {
+        let text: Vec<char> = issuer.to_lowercase().chars().collect();
+        let pattern: Vec<char> = self.0.to_lowercase().chars().collect();
+        glob(&pattern, &text)
+    }
+
+    /// How specific the pattern is: its characters other than `*`. Of two environments whose
+    /// patterns match one issuer, the more specific pattern decides.
+    pub fn specificity(&self) -> usize {
+        self.0.chars().filter(|c| *c != '*').count()
+    }
+}
+
+/// `*`-only glob matching, iterative with one backtrack point (linear in practice, never
+/// exponential).
+fn glob(pattern: &[char], text: &[char]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match (pattern.get(p), text.get(t)) {
+            (Some('*'), _) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            (Some(pc), Some(tc)) if pc == tc => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern
+        .get(p..)
+        .is_some_and(|rest| rest.iter().all(|c| *c == '*'))
+}
+
+/// The audience a provider's APIs expect in a token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiAudience {
+    /// Whatever the client asks for (the default).
+    #[default]
+    Any,
+    /// No audience: the grant must not carry `resource`, and a token with `aud` is refused
+    /// (Skatteetaten: "Resource … skal ikke settes", the audience is "unspecified").
+    Unspecified,
+}
+
+impl ApiAudience {
+    /// The word used in data files and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiAudience::Any => "any",
+            ApiAudience::Unspecified => "unspecified",
+        }
+    }
+}
+
+/// A documented prefix that opens more than the services the table lists under it (a
+/// provider's whole address block, say): every rule that contains it says so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BroadPrefix {
+    /// The prefix, as documented by an endpoint, legacy entry or subnet of the same file.
+    pub cidr: IpNet,
+    /// What else opening it lets through, in the provider's words.
+    pub opens: String,
+    /// Source document that says so.
+    pub source: SourceId,
+    /// Free-text note.
+    pub note: Option<String>,
+}
+
 /// A note on the whole table, with its source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Note {
@@ -428,14 +604,76 @@ impl Catalog {
         self.sources.iter().find(|s| &s.id == id)
     }
 
+    /// The authorization server of `environment` (the first, when several services have
+    /// one).
+    pub fn authorization_server(&self, environment: &EnvId) -> Option<&AuthorizationServer> {
+        self.authorization_servers
+            .iter()
+            .find(|a| &a.environment == environment)
+    }
+
     /// The primary source (the provider's page the table is built from).
     pub fn primary_source(&self) -> Option<&Source> {
         self.source(&self.data.primary_source)
+    }
+
+    /// The marked broad prefixes that `prefix` opens: those equal to it or inside it.
+    pub fn broad_prefixes_opened_by(&self, prefix: &IpNet) -> Vec<&BroadPrefix> {
+        self.broad_prefixes
+            .iter()
+            .filter(|b| prefix.contains(&b.cidr))
+            .collect()
     }
 
     /// Environments whose documented addresses, prefixes or subnets contain `addr`. For many
     /// questions about one catalog, build an [`AddressIndex`](super::AddressIndex) once.
     pub fn environments_documenting(&self, addr: IpAddr) -> Vec<&EnvId> {
         super::AddressIndex::new(self).environments(addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_patterns_match_whole_names_ignoring_case() {
+        let p = IssuerPattern("Buypass Class 3 Test4 CA*".to_owned());
+        assert!(p.matches("Buypass Class 3 Test4 CA G2 ST Business"));
+        assert!(p.matches("BUYPASS CLASS 3 TEST4 CA 3"));
+        assert!(!p.matches("Buypass Class 3 CA G2 ST Business"));
+        assert!(!p.matches("x Buypass Class 3 Test4 CA"));
+        let mid = IssuerPattern("Commfides*TEST*".to_owned());
+        assert!(mid.matches("Commfides Legal Person - G3 TEST"));
+        assert!(!mid.matches("Commfides Legal Person - G3"));
+        assert_eq!(mid.specificity(), 13);
+        // Many stars over a long near-miss stays fast (one backtrack point).
+        let stars = IssuerPattern("*a*a*a*a*a*a*a*a*b".to_owned());
+        assert!(!stars.matches(&"a".repeat(5000)));
+    }
+
+    #[test]
+    fn https_urls_are_split_and_everything_else_refused() {
+        let u =
+            HttpsUrl::parse("https://test.maskinporten.no/.well-known/oauth-authorization-server")
+                .unwrap();
+        assert_eq!(u.host.as_str(), "test.maskinporten.no");
+        assert_eq!(u.port.get(), 443);
+        assert_eq!(u.path, "/.well-known/oauth-authorization-server");
+        let u = HttpsUrl::parse("https://auth.test:8443").unwrap();
+        assert_eq!((u.port.get(), u.path.as_str()), (8443, "/"));
+        let u = HttpsUrl::parse("https://auth.test?x=1").unwrap();
+        assert_eq!(u.path, "/?x=1");
+        for bad in [
+            "http://auth.test/",
+            "https://user@auth.test/",
+            "https://127.0.0.1/",
+            "https://auth.test:0/",
+            "https://auth.test:99999/",
+            "https://auth.test/#frag",
+            "https:///path",
+        ] {
+            assert_eq!(HttpsUrl::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -37,6 +37,10 @@ pub(crate) struct RawFile {
     #[serde(default)]
     pub legacy: Vec<Spanned<RawLegacy>>,
     #[serde(default)]
+    pub authorization_server: Vec<Spanned<RawAuthorizationServer>>,
+    #[serde(default)]
+    pub broad_prefix: Vec<Spanned<RawBroadPrefix>>,
+    #[serde(default)]
     pub note: Vec<Spanned<RawNote>>,
     #[serde(default)]
     pub changelog: Vec<Spanned<RawChangelog>>,
@@ -127,6 +131,31 @@ pub(crate) struct RawLegacy {
     pub sunset: Spanned<toml::Value>,
     pub sunset_basis: Text,
     pub replaced_by: Option<Text>,
+    pub source: Text,
+    pub note: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub(crate) struct RawAuthorizationServer {
+    pub environment: Text,
+    pub service: Text,
+    pub metadata_url: Text,
+    pub issuer: Text,
+    #[serde(default)]
+    pub certificate_issuers: Vec<Text>,
+    #[serde(default)]
+    pub api_scope_prefixes: Vec<Text>,
+    pub api_audience: Option<Text>,
+    pub source: Text,
+    pub note: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub(crate) struct RawBroadPrefix {
+    pub cidr: Text,
+    pub opens: Text,
     pub source: Text,
     pub note: Option<Text>,
 }

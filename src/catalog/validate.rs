@@ -23,6 +23,9 @@ use super::raw::{
     RawSource, RawSubnet, Text,
 };
 
+mod authorization;
+mod broad;
+
 /// Longest free-text value accepted (notes, titles). Longer text is not a note.
 const MAX_TEXT_LEN: usize = 4096;
 /// Longest id (environment, service, source).
@@ -52,6 +55,10 @@ pub(crate) fn validate(
     let endpoints = v.endpoints(&raw.endpoint, &refs);
     let subnets = v.subnets(&raw.subnet, &refs);
     let legacy = v.legacy_entries(&raw.legacy, &refs);
+    let authorization_servers =
+        v.authorization_servers(&raw.authorization_server, &refs, &endpoints);
+    let broad_prefixes =
+        v.broad_prefixes(&raw.broad_prefix, &refs, (&endpoints, &legacy, &subnets));
     let notes = raw.note.iter().filter_map(|n| v.note(n, &refs)).collect();
     let changelog = v.changelog(&raw.changelog, data.as_ref());
 
@@ -66,6 +73,8 @@ pub(crate) fn validate(
             endpoints,
             subnets,
             legacy,
+            authorization_servers,
+            broad_prefixes,
             notes,
             changelog,
         }),

@@ -8,16 +8,21 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::TypedValueParser as _;
 use clap::{Args, ValueEnum};
 
-use super::probe::{OPEN_FILE_CEILING, ProbeFlags, parse_duration, proxy_env};
+use super::probe::{OPEN_FILE_CEILING, ProbeFlags, proxy_env};
+use super::values::{count_between, duration_between};
 use crate::audit::{AuditOptions, DEFAULT_CERT_WARN_DAYS, DEFAULT_STALE_DAYS, SUNSET_WARN_DAYS};
 use crate::commands::serve::log::{Level, LogFormat};
 use crate::commands::serve::{self, ServeOptions};
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
 use crate::probe::options;
+
+/// Longest `--timeout-offset`, `--probe-queue-wait` and `--web.read-timeout`.
+const MAX_WAIT: Duration = Duration::from_secs(300);
+/// Shortest `--web.read-timeout`.
+const MIN_READ_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// `--log.format`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -57,28 +62,28 @@ pub struct ServeArgs {
 
     /// Taken off Prometheus's scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to give
     /// the run's deadline, so that the answer arrives before Prometheus gives up.
-    #[arg(long = "timeout-offset", value_name = "DURATION", default_value = "0.5s", value_parser = parse_offset)]
+    #[arg(long = "timeout-offset", value_name = "DURATION", default_value = "0.5s", value_parser = duration_between(Duration::ZERO, MAX_WAIT))]
     pub timeout_offset: Duration,
 
     /// Probe runs at once; a scrape over the bound waits --probe-queue-wait for a turn, then
     /// gets 503.
-    #[arg(long = "max-concurrent-probes", value_name = "N", default_value_t = serve::DEFAULT_MAX_CONCURRENT_PROBES, value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
+    #[arg(long = "max-concurrent-probes", value_name = "N", default_value_t = serve::DEFAULT_MAX_CONCURRENT_PROBES, value_parser = count_between(1, serve::MAX_CONCURRENT_PROBES))]
     pub max_concurrent_probes: usize,
 
     /// How long a scrape over --max-concurrent-probes waits for a turn (at most half its
     /// deadline) before 503.
-    #[arg(long = "probe-queue-wait", value_name = "DURATION", default_value = "1s", value_parser = parse_offset)]
+    #[arg(long = "probe-queue-wait", value_name = "DURATION", default_value = "1s", value_parser = duration_between(Duration::ZERO, MAX_WAIT))]
     pub probe_queue_wait: Duration,
 
     /// Connections open at once; one more is closed at once (and counted in
     /// egresscheck_exporter_connections_rejected_total).
-    #[arg(long = "web.max-connections", value_name = "N", default_value_t = serve::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u16).range(1..=16384).map(usize::from))]
+    #[arg(long = "web.max-connections", value_name = "N", default_value_t = serve::DEFAULT_MAX_CONNECTIONS, value_parser = count_between(1, serve::MAX_CONNECTIONS))]
     pub max_connections: usize,
 
     /// A request's head (and a TLS handshake) must arrive within this; a connection idle
     /// for this long is closed, and so is one whose client reads nothing of an answer for
     /// this long.
-    #[arg(long = "web.read-timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long = "web.read-timeout", value_name = "DURATION", default_value = "10s", value_parser = duration_between(MIN_READ_TIMEOUT, MAX_WAIT))]
     pub read_timeout: Duration,
 
     /// Least level logged (debug: one line per scrape).
@@ -101,17 +106,6 @@ pub struct ServeArgs {
     /// Report the data as stale when its source page is older than this many days.
     #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_STALE_DAYS, value_parser = clap::value_parser!(i64).range(1..=36500))]
     pub stale_days: i64,
-}
-
-/// A duration that may be zero: `0`, `0.5s`, `250ms`.
-fn parse_offset(text: &str) -> Result<Duration, String> {
-    let number = text
-        .trim()
-        .trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    if !number.is_empty() && number.parse::<f64>() == Ok(0.0) {
-        return Ok(Duration::ZERO);
-    }
-    parse_duration(text)
 }
 
 impl From<LogFormatArg> for LogFormat {
@@ -160,21 +154,5 @@ impl ServeArgs {
             },
             Box::new(std::io::stderr()),
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offsets_may_be_zero() {
-        assert_eq!(parse_offset("0").unwrap(), Duration::ZERO);
-        assert_eq!(parse_offset("0s").unwrap(), Duration::ZERO);
-        assert_eq!(parse_offset("0.0s").unwrap(), Duration::ZERO);
-        assert_eq!(parse_offset("0.5s").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_offset("250ms").unwrap(), Duration::from_millis(250));
-        assert!(parse_offset("").is_err());
-        assert!(parse_offset("-1s").is_err());
     }
 }

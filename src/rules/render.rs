@@ -99,7 +99,13 @@ pub(crate) trait Dialect {
     /// The whole output.
     fn render(&self, rules: &RuleSet) -> String {
         let mut out = Out::default();
-        for line in header_lines(rules, Self::CHARSET, self.notes(rules)) {
+        // A name-only dialect opens no prefix: no broad-prefix warning.
+        let mut notes = match Self::NAMES {
+            Names::Only => Vec::new(),
+            Names::None | Names::Both => broad_lines(rules, Self::CHARSET),
+        };
+        notes.extend(self.notes(rules));
+        for line in header_lines(rules, Self::CHARSET, notes) {
             ln!(out, "{}", self.comment_line(&line));
         }
         self.body(rules, &mut out);
@@ -256,8 +262,12 @@ pub(crate) fn header_lines(rules: &RuleSet, charset: Charset, notes: Vec<String>
     let mut scope = format!("Scope: {}; families: {families}", h.scope.as_str());
     if h.subnets_left_out > 0 {
         scope.push_str(&format!(
-            "; {} documented subnet(s) left out (--scope all adds them)",
-            h.subnets_left_out
+            "; {} left out (--scope all adds them)",
+            crate::term::plural(
+                h.subnets_left_out,
+                "documented subnet",
+                "documented subnets"
+            )
         ));
     }
     lines.push(scope);
@@ -269,9 +279,9 @@ pub(crate) fn header_lines(rules: &RuleSet, charset: Charset, notes: Vec<String>
         lines.push(format!("Generated: {}", time.format("%Y-%m-%dT%H:%M:%SZ")));
     }
     lines.push(format!(
-        "Rules: {} address rule(s), {} host name rule(s)",
-        rules.address_count(),
-        rules.name_count()
+        "Rules: {}, {}",
+        crate::term::plural(rules.address_count(), "address rule", "address rules"),
+        crate::term::plural(rules.name_count(), "host name rule", "host name rules")
     ));
     for r in &h.removed {
         let prefixes: Vec<String> = r.prefixes.iter().map(ToString::to_string).collect();
@@ -297,9 +307,26 @@ pub(crate) fn header_lines(rules: &RuleSet, charset: Charset, notes: Vec<String>
     lines
 }
 
+/// One warning line per broad prefix (`[[broad_prefix]]`) that an address rule holds.
+pub(crate) fn broad_lines(rules: &RuleSet, charset: Charset) -> Vec<String> {
+    rules
+        .broad_in_use()
+        .into_iter()
+        .map(|(broad, envs)| {
+            let envs: Vec<&str> = envs.iter().map(|e| e.as_str()).collect();
+            format!(
+                "WARNING broad prefix: {} ({}) opens more than the services named here: {}. Where this firewall can match host names, allow those instead (README: Broad prefixes).",
+                broad.cidr,
+                envs.join(", "),
+                escape::comment(&broad.opens, usize::MAX, charset)
+            )
+        })
+        .collect()
+}
+
 fn diff_header_lines(diff: &Diff, charset: Charset, notes: Vec<String>) -> Vec<String> {
     let text = |s: &str| escape::comment(s, usize::MAX, charset);
-    let mut lines = header_lines(&diff.new, charset, Vec::new());
+    let mut lines = header_lines(&diff.new, charset, broad_lines(&diff.new, charset));
     if let Some(first) = lines.first_mut() {
         *first = format!(
             "egresscheck rules --diff: changes to the outbound allow-list for {}",

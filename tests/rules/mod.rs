@@ -1,6 +1,7 @@
 //! `egresscheck rules`: snapshots per dialect, the real tools, hostile data, usage errors and
 //! the network-namespace proof.
 
+mod broad;
 mod cli;
 pub(crate) mod hostile;
 mod netns;

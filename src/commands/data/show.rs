@@ -81,7 +81,7 @@ fn show_table(
                 "endpoint".to_owned(),
                 e.service.to_string(),
                 e.host.to_string(),
-                lines(e.addresses.iter()),
+                lines(e.addresses.iter().map(|a| marked(catalog, a))),
                 ports(&e.ports, e.protocol.as_str()),
                 join_nonempty(&[probe, format!("source: {}", e.source)]),
             ]);
@@ -91,7 +91,7 @@ fn show_table(
                 "subnet".to_owned(),
                 s.service.to_string(),
                 String::new(),
-                s.cidr.to_string(),
+                marked(catalog, s.cidr),
                 ports(&s.ports, s.protocol.as_str()),
                 join_nonempty(&[
                     format!("covers: {}", s.covers),
@@ -118,7 +118,31 @@ fn show_table(
                 ]),
             ]);
         }
+        for a in catalog
+            .authorization_servers
+            .iter()
+            .filter(|a| a.environment == env.id)
+        {
+            table.add_row([
+                "token".to_owned(),
+                a.service.to_string(),
+                a.metadata_url.host.to_string(),
+                String::new(),
+                ports(&[a.metadata_url.port], "tcp"),
+                authorization_details(a),
+            ]);
+        }
         writeln!(out, "{table}")?;
+    }
+    if !catalog.broad_prefixes.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Broad prefixes (each opens more than the services listed with it):"
+        )?;
+        for b in &catalog.broad_prefixes {
+            writeln!(out, "- {} opens {} [{}]", b.cidr, b.opens, b.source)?;
+        }
     }
     if !catalog.notes.is_empty() {
         writeln!(out)?;
@@ -133,6 +157,44 @@ fn show_table(
         }
     }
     Ok(())
+}
+
+/// The details cell of an authorization server: what `egresscheck token` judges against.
+fn authorization_details(a: &crate::catalog::AuthorizationServer) -> String {
+    let issuers = if a.certificate_issuers.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "certificates issued by:\n{}",
+            names_list(a.certificate_issuers.iter().map(|p| p.as_str()))
+        )
+    };
+    let audience = match a.api_audience {
+        crate::catalog::ApiAudience::Any => String::new(),
+        crate::catalog::ApiAudience::Unspecified if a.api_scope_prefixes.is_empty() => {
+            "tokens without audience (no resource)".to_owned()
+        }
+        crate::catalog::ApiAudience::Unspecified => format!(
+            "tokens without audience (no resource) for {}",
+            a.api_scope_prefixes.join(" ")
+        ),
+    };
+    join_nonempty(&[
+        format!("metadata: {}", a.metadata_url),
+        format!("issuer: {}", a.issuer),
+        issuers,
+        audience,
+        format!("source: {}", a.source),
+    ])
+}
+
+/// A prefix as the table shows it: `(broad)` after one the data marks as opening more.
+fn marked(catalog: &Catalog, prefix: ipnet::IpNet) -> String {
+    if catalog.broad_prefixes.iter().any(|b| b.cidr == prefix) {
+        format!("{prefix} (broad)")
+    } else {
+        prefix.to_string()
+    }
 }
 
 fn lines(items: impl Iterator<Item = impl ToString>) -> String {
@@ -170,6 +232,7 @@ struct ShowJson<'a> {
     sources: &'a [crate::catalog::Source],
     services: &'a [crate::catalog::Service],
     environments: Vec<EnvJson<'a>>,
+    broad_prefixes: &'a [crate::catalog::BroadPrefix],
     notes: &'a [crate::catalog::Note],
     changelog: &'a [crate::catalog::ChangelogEntry],
 }
@@ -191,6 +254,21 @@ struct EnvJson<'a> {
     endpoints: Vec<EndpointJson<'a>>,
     subnets: Vec<SubnetJson<'a>>,
     legacy: Vec<LegacyJson<'a>>,
+    authorization_servers: Vec<AuthorizationServerJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct AuthorizationServerJson<'a> {
+    service: &'a str,
+    metadata_url: &'a str,
+    host: &'a str,
+    port: u16,
+    issuer: &'a str,
+    certificate_issuers: Vec<&'a str>,
+    api_scope_prefixes: &'a [String],
+    api_audience: &'a str,
+    source: &'a str,
+    note: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -289,6 +367,27 @@ impl<'a> ShowJson<'a> {
                         note: l.note.as_deref(),
                     })
                     .collect(),
+                authorization_servers: catalog
+                    .authorization_servers
+                    .iter()
+                    .filter(|a| a.environment == env.id)
+                    .map(|a| AuthorizationServerJson {
+                        service: a.service.as_str(),
+                        metadata_url: &a.metadata_url.url,
+                        host: a.metadata_url.host.as_str(),
+                        port: a.metadata_url.port.get(),
+                        issuer: &a.issuer,
+                        certificate_issuers: a
+                            .certificate_issuers
+                            .iter()
+                            .map(|p| p.as_str())
+                            .collect(),
+                        api_scope_prefixes: &a.api_scope_prefixes,
+                        api_audience: a.api_audience.as_str(),
+                        source: a.source.as_str(),
+                        note: a.note.as_deref(),
+                    })
+                    .collect(),
             })
             .collect();
         ShowJson {
@@ -303,6 +402,7 @@ impl<'a> ShowJson<'a> {
             sources: &catalog.sources,
             services: &catalog.services,
             environments,
+            broad_prefixes: &catalog.broad_prefixes,
             notes: &catalog.notes,
             changelog: &catalog.changelog,
         }
