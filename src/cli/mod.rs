@@ -5,7 +5,9 @@
 //! high-level split).
 
 mod check;
+pub mod completions;
 mod data;
+pub mod man;
 pub mod probe;
 mod rules;
 mod serve;
@@ -66,6 +68,10 @@ pub enum Command {
     /// selection of the data file (nothing else) and answers in check's metric names. Runs
     /// until SIGTERM; SIGHUP re-reads the data file.
     Serve(Box<serve::ServeArgs>),
+    /// Print shell completions for bash, zsh, fish, powershell or elvish.
+    Completions(completions::CompletionsArgs),
+    /// Write the manual pages (egresscheck(1) and one per subcommand) into a directory.
+    Man(man::ManArgs),
 }
 
 impl Command {
@@ -77,6 +83,8 @@ impl Command {
             Command::Data(command) => command.ignores_data(),
             Command::Rules(args) => args.ignores_data(),
             Command::Check(_) | Command::Serve(_) => None,
+            Command::Completions(_) => Some("`egresscheck completions` reads no data file"),
+            Command::Man(_) => Some("`egresscheck man` reads no data file"),
         }
     }
 }
@@ -137,6 +145,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
         Command::Probe(args) => args.run(out),
         Command::Rules(args) => args.run(data, out),
         Command::Serve(args) => args.run(data),
+        Command::Completions(args) => args.run(out),
+        Command::Man(args) => args.run(out),
     }
 }
 
