@@ -21,4 +21,5 @@ mod probe;
 mod rules;
 mod serve;
 mod support;
+mod time;
 mod usage;
