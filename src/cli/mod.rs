@@ -4,6 +4,7 @@
 //! plain options struct of [`crate::commands`], validated on the way (ripgrep's low-level /
 //! high-level split).
 
+mod audit;
 mod check;
 pub mod completions;
 mod data;

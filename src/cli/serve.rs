@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use super::audit::AuditFlags;
 use super::probe::{OPEN_FILE_CEILING, ProbeFlags, proxy_env};
 use super::values::{count_between, duration_between};
-use crate::audit::{AuditOptions, DEFAULT_CERT_WARN_DAYS, DEFAULT_STALE_DAYS, SUNSET_WARN_DAYS};
 use crate::commands::serve::log::{Level, LogFormat};
 use crate::commands::serve::{self, ServeOptions};
 use crate::commands::{CommandError, DataSource};
@@ -99,13 +99,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub flags: ProbeFlags,
 
-    /// Warn when a certificate expires within this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_CERT_WARN_DAYS, value_parser = clap::value_parser!(i64).range(0..=3650))]
-    pub cert_warn_days: i64,
-
-    /// Report the data as stale when its source page is older than this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_STALE_DAYS, value_parser = clap::value_parser!(i64).range(1..=36500))]
-    pub stale_days: i64,
+    /// Audit thresholds.
+    #[command(flatten)]
+    pub audit: AuditFlags,
 }
 
 impl From<LogFormatArg> for LogFormat {
@@ -144,11 +140,7 @@ impl ServeArgs {
                 probe_queue_wait: self.probe_queue_wait,
                 max_connections: self.max_connections,
                 read_timeout: self.read_timeout,
-                audit: AuditOptions {
-                    cert_warn_days: self.cert_warn_days,
-                    stale_days: self.stale_days,
-                    sunset_warn_days: SUNSET_WARN_DAYS,
-                },
+                audit: self.audit.to_options()?,
                 log_level: self.log_level.into(),
                 log_format: self.log_format.into(),
             },
