@@ -62,11 +62,11 @@ fn normalized(listing: &str) -> String {
             out.push_str("}\n");
         } else if line.starts_with("\tset ") || line.starts_with("\tchain ") {
             blocks.push(format!("{line}\n"));
-        } else if !line.is_empty() {
-            if let Some(block) = blocks.last_mut() {
-                block.push_str(line);
-                block.push('\n');
-            }
+        } else if !line.is_empty()
+            && let Some(block) = blocks.last_mut()
+        {
+            block.push_str(line);
+            block.push('\n');
         }
     }
     out
@@ -109,6 +109,7 @@ fn nftables_twice_and_over_older_data_equals_the_new_alone() {
         let reference = nft_reference(&new);
         assert!(reference.contains("policy drop;") && reference.contains("admin: DNS"));
         assert!(reference.contains("the admin's own"));
+        assert!(reference.contains("timeout 1h"), "DNS sets time out");
         assert_eq!(
             nft_upgraded(&new, &new),
             reference,
@@ -198,7 +199,10 @@ fn nftables_sets_only_fill_the_admins_own_table() {
     load(&ns, admin);
     load(&ns, &new);
     load(&ns, &new);
-    assert_eq!(normalized(&ns.list_nft()), normalized(&reference.list_nft()));
+    assert_eq!(
+        normalized(&ns.list_nft()),
+        normalized(&reference.list_nft())
+    );
     assert!(ns.list_nft().contains("@egresscheck_prod_v4 accept"));
     assert!(!ns.list_nft().contains("table inet egresscheck"));
 }

@@ -4,9 +4,11 @@
 mod apply;
 mod broad;
 mod cli;
+pub(crate) mod dnsmasq;
 pub(crate) mod hostile;
 mod netns;
 mod snapshots;
+mod squid;
 pub(crate) mod tools;
 
 use std::path::PathBuf;

@@ -117,7 +117,7 @@ pub(crate) fn nft_state(ns: &Netns) -> (BTreeMap<String, BTreeSet<String>>, BTre
 }
 
 /// One set element of `nft -j` as text: `addr` or `addr/len`.
-fn element(value: &serde_json::Value) -> String {
+pub(crate) fn element(value: &serde_json::Value) -> String {
     let value = value.get("elem").map_or(value, |e| &e["val"]);
     if let Some(text) = value.as_str() {
         return text.to_owned();
