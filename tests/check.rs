@@ -15,6 +15,7 @@ use crate::support::netns;
 use crate::support::pki::TestCa;
 use crate::support::tcp::UnansweredPort;
 use crate::support::tls::TlsServer;
+use crate::support::tools;
 
 const BIN: &str = env!("CARGO_BIN_EXE_egresscheck");
 const AS_OF: &str = "2026-11-28";
@@ -29,7 +30,7 @@ fn ip(last: u8) -> IpAddr {
 
 /// The local stand-ins for one provider, and a data file describing them.
 struct Lab {
-    _dns: DnsServer,
+    dns: DnsServer,
     _servers: Vec<TlsServer>,
     _hole: UnansweredPort,
     public_ca: TestCa,
@@ -142,7 +143,7 @@ source = "page"
         std::fs::write(&data, text).unwrap();
         let resolver = dns.resolver_arg();
         Lab {
-            _dns: dns,
+            dns,
             _servers: vec![good, moved, expired, intercepted, legacy],
             _hole: hole,
             public_ca,
@@ -482,6 +483,7 @@ fn every_output_format_matches_its_snapshot() {
 
 #[test]
 fn prometheus_output_passes_promtool() {
+    tools::require(&["promtool"]);
     let lab = Lab::new();
     let out = lab.check(&["--format", "prometheus"]);
     let metrics = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -499,9 +501,6 @@ fn prometheus_output_passes_promtool() {
     ] {
         assert!(metrics.contains(name), "missing {name:?} in\n{metrics}");
     }
-    if !netns::require_tools(&["promtool"]) {
-        return;
-    }
     assert_promtool_accepts(&metrics);
 }
 
@@ -518,6 +517,7 @@ pub(crate) fn assert_promtool_accepts(metrics: &str) {
 
 #[test]
 fn junit_output_is_well_formed_xml() {
+    tools::require(&["xmllint"]);
     let lab = Lab::new();
     let out = lab.check(&["--format", "junit"]);
     let xml = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -526,9 +526,6 @@ fn junit_output_is_well_formed_xml() {
         "{xml}"
     );
     assert!(xml.contains("<failure type=\"blocked\""), "{xml}");
-    if !netns::require_tools(&["xmllint"]) {
-        return;
-    }
     assert_xmllint_accepts(&xml);
 }
 
@@ -675,9 +672,7 @@ fn run_with_stdin(tool: &str, args: &[&str], stdin: &[u8]) -> Output {
 fn with_no_network_check_ends_quickly_with_dns_failures_and_advice() {
     // A namespace with only loopback is a machine with no network: nothing can leave it, so
     // the bundled data's real hosts are never contacted.
-    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-        return;
-    }
+    tools::require_root_and(netns::NETNS_TOOLS);
     let ns = netns::Netns::new();
     let started = std::time::Instant::now();
     let out = ns
@@ -733,6 +728,7 @@ fn with_no_network_check_ends_quickly_with_dns_failures_and_advice() {
 
 #[test]
 fn rules_needed_cover_what_was_closed_and_undocumented() {
+    tools::require_root_and(&["ip", "nft"]);
     let lab = Lab::new();
     let report = json(&lab.check(&["--format", "json"]));
     let needed: Vec<(String, String, Vec<String>, bool)> = report["rules_needed"]
@@ -790,18 +786,16 @@ fn rules_needed_cover_what_was_closed_and_undocumented() {
         text.contains("only what egresscheck check found closed on 2026-11-28"),
         "{text}"
     );
-    if netns::require_root_and_tools(&["ip", "nft"]) {
-        let ns = netns::Netns::new();
-        let start = text
-            .find("#!/usr/sbin/nft")
-            .or_else(|| text.find("# egresscheck"))
-            .unwrap_or(0);
-        let nft_text = &text[text[..text.find("table inet egresscheck").unwrap()]
-            .rfind("\n\n")
-            .map_or(start, |i| i + 2)..];
-        ns.check_nft(nft_text)
-            .unwrap_or_else(|e| panic!("nft -c rejects the rules needed: {e}\n{nft_text}"));
-    }
+    let ns = netns::Netns::new();
+    let start = text
+        .find("#!/usr/sbin/nft")
+        .or_else(|| text.find("# egresscheck"))
+        .unwrap_or(0);
+    let nft_text = &text[text[..text.find("table inet egresscheck").unwrap()]
+        .rfind("\n\n")
+        .map_or(start, |i| i + 2)..];
+    ns.check_nft(nft_text)
+        .unwrap_or_else(|e| panic!("nft -c rejects the rules needed: {e}\n{nft_text}"));
 
     // With a machine format the report needs a file of its own.
     let bad = lab.check(&["--rules", "nftables", "--format", "json"]);
@@ -833,6 +827,7 @@ fn collapse_padding(text: &str) -> String {
 
 #[test]
 fn progress_bar_only_on_a_terminal() {
+    tools::require(&["script"]);
     let lab = Lab::new();
     // Piped stderr: not a byte of progress.
     let out = lab.check(&["--host", "good.api.egress.test"]);
@@ -845,9 +840,6 @@ fn progress_bar_only_on_a_terminal() {
 
     // On a terminal (script(1) gives the child a pseudo-terminal), the bar is drawn on stderr
     // and cleared; the report still arrives whole. The slow black hole keeps the bar up.
-    if !netns::require_tools(&["script"]) {
-        return;
-    }
     let command = format!(
         "{BIN} --data {} check --resolver {} --timeout 1s --as-of {AS_OF} --no-proxy --ca-file {} --host hole.api.egress.test",
         lab.data.display(),
@@ -862,8 +854,39 @@ fn progress_bar_only_on_a_terminal() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("names resolved"),
+        text.contains("DNS lookups 1/1, connections 0/1"),
         "no progress bar drawn: {text}"
     );
     assert!(text.contains("egresscheck FAIL"), "{text}");
+}
+
+#[test]
+fn output_and_save_paths_are_checked_before_anything_is_probed() {
+    let lab = Lab::new();
+    let file = lab.path("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let under_file = file.join("report.json");
+    let dir = lab.dir.path().to_str().unwrap().to_owned();
+    for (flag, path, reason) in [
+        (
+            "--output",
+            "/nonexistent/dir/x",
+            "the directory /nonexistent/dir does not exist",
+        ),
+        ("--save", "/nonexistent/dir/state.json", "does not exist"),
+        ("--output", dir.as_str(), "is a directory"),
+        ("--save", under_file.to_str().unwrap(), "is not a directory"),
+    ] {
+        let out = lab.check(&[flag, path]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {path}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("egresscheck: {flag} {path}: ")) && stderr.contains(reason),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+        // Refused before the run: not one DNS question went out.
+        assert!(lab.dns.queries().is_empty(), "{flag} {path}: probed first");
+    }
 }

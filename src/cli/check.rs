@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::probe::{OPEN_FILE_CEILING, ProbeFlags, proxy_env};
+use super::values::count_between;
 use crate::audit::{AuditOptions, DEFAULT_CERT_WARN_DAYS, DEFAULT_STALE_DAYS, SUNSET_WARN_DAYS};
 use crate::commands::check::{self, CheckFormat, CheckOptions};
 use crate::commands::pipeline::Scope;
@@ -64,11 +65,11 @@ pub struct CheckArgs {
     pub as_of: Option<chrono::NaiveDate>,
 
     /// Warn when a certificate expires within this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_CERT_WARN_DAYS, value_parser = clap::value_parser!(i64).range(0..=3650))]
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_CERT_WARN_DAYS, value_parser = count_between(0_i64, 3650))]
     pub cert_warn_days: i64,
 
     /// Report the data as stale when its source page is older than this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_STALE_DAYS, value_parser = clap::value_parser!(i64).range(1..=36500))]
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_STALE_DAYS, value_parser = count_between(1_i64, 36500))]
     pub stale_days: i64,
 
     /// Exit 1 on warnings too.

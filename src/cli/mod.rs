@@ -8,6 +8,7 @@ mod check;
 mod data;
 pub mod probe;
 mod rules;
+mod values;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -52,7 +53,27 @@ pub enum Command {
     /// trusted TLS, 1 otherwise.
     Probe(probe::ProbeArgs),
     /// Print firewall rules for the documented endpoints, in a firewall's own dialect.
+    // `--format` is required unless `--list-formats` is given, which clap's generated usage
+    // (`rules [OPTIONS]`) does not show.
+    #[command(
+        override_usage = "egresscheck rules --format <FORMAT> [OPTIONS]\n       \
+        egresscheck rules --diff <OLD> <NEW> --format <FORMAT> [OPTIONS]\n       \
+        egresscheck rules --list-formats"
+    )]
     Rules(rules::RulesArgs),
+}
+
+impl Command {
+    /// Why a command would ignore `--data` (it is refused rather than silently unused);
+    /// `None` when the command reads the data file.
+    fn ignores_data(&self) -> Option<&'static str> {
+        match self {
+            Command::Probe(_) => Some("`egresscheck probe` reads no data file"),
+            Command::Data(command) => command.ignores_data(),
+            Command::Rules(args) => args.ignores_data(),
+            Command::Check(_) => None,
+        }
+    }
 }
 
 impl Cli {
@@ -87,18 +108,29 @@ pub fn nagios_usage_error(err: &clap::Error) -> String {
     )
 }
 
+/// Parses the command line. The open-file limit is raised first: `--max-connects` is
+/// checked against it as it is read.
+pub fn parse(args: &[OsString]) -> Result<Cli, clap::Error> {
+    crate::probe::options::raise_open_file_limit(probe::OPEN_FILE_CEILING);
+    Cli::try_parse_from(args)
+}
+
 /// Runs the parsed command line, writing results to `out`.
 ///
 /// Errors are returned, not printed: `main` decides how to report them and which exit code
 /// they map to.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
     let data = cli.data_source();
-    let data_given = cli.data.is_some();
+    if cli.data.is_some()
+        && let Some(why) = cli.command.ignores_data()
+    {
+        return Err(CommandError::Usage(format!("{why}: leave out --data")));
+    }
     match cli.command {
         Command::Check(args) => args.run(data, out),
         Command::Data(command) => command.run(data, out),
         Command::Probe(args) => args.run(out),
-        Command::Rules(args) => args.run(data, data_given, out),
+        Command::Rules(args) => args.run(data, out),
     }
 }
 

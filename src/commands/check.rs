@@ -106,6 +106,19 @@ fn read_baseline(
     }
 }
 
+/// Refuses, before anything is probed, a `--output` or `--save` that could not be written
+/// after the run.
+fn check_files(options: &CheckOptions) -> Result<(), CommandError> {
+    for (flag, path) in [("--output", &options.output), ("--save", &options.save)] {
+        if let Some(path) = path {
+            crate::atomic::check_writable(path).map_err(|reason| {
+                CommandError::Usage(format!("{flag} {}: {reason}", path.display()))
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs `check`, writing the report to `out` (or `--output`) and notes to `err`.
 pub fn check(
     catalog: &Catalog,
@@ -118,6 +131,7 @@ pub fn check(
             "--rules prints rules on standard output after the report; with a machine format give the report a file with --output".to_owned(),
         ));
     }
+    check_files(options)?;
     let planned = PlannedRun::new(catalog, &options.scope)?;
     let baseline = read_baseline(options, err)?;
     let run = probe(planned, options)?;
@@ -172,9 +186,10 @@ fn probe(planned: PlannedRun, options: &CheckOptions) -> Result<Run, CommandErro
         .then(|| progress_bar(planned.plan.requests().len()));
     let update = |p: crate::probe::Progress| {
         if let Some(bar) = &bar {
-            bar.set_length(p.targets.max(p.names) as u64);
-            bar.set_position(p.targets_done as u64);
-            bar.set_message(format!("{}/{} names resolved", p.names_done, p.names));
+            let view = ProgressView::of(p);
+            bar.set_length(view.length);
+            bar.set_position(view.position);
+            bar.set_message(view.message);
         }
     };
     let run = planned.probe_blocking(&options.probe, Some(&update));
@@ -216,16 +231,53 @@ fn save(report: &Report<'_>, path: &Path) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// What the progress bar shows for a [`Progress`]: lookups and connections apart, and a bar
+/// that counts both, so that it cannot fill while a lookup is still pending (its targets are
+/// not even known yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ProgressView {
+    position: u64,
+    length: u64,
+    message: String,
+}
+
+impl ProgressView {
+    fn of(p: crate::probe::Progress) -> ProgressView {
+        let pending_lookups = p.names_done < p.names;
+        let connections = if pending_lookups {
+            format!("{}/{} so far", p.targets_done, p.targets)
+        } else {
+            format!("{}/{}", p.targets_done, p.targets)
+        };
+        ProgressView {
+            position: (p.names_done + p.targets_done) as u64,
+            length: (p.names + p.targets).max(1) as u64,
+            message: format!(
+                "DNS lookups {}/{}, connections {connections}",
+                p.names_done, p.names
+            ),
+        }
+    }
+}
+
 fn progress_bar(names: usize) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(names as u64),
         indicatif::ProgressDrawTarget::stderr(),
     );
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {bar:30} {pos}/{len} targets, {msg} ({elapsed})",
-    ) {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {bar:24} {msg} ({elapsed})")
+    {
         bar.set_style(style);
     }
+    // The first frame already says what is being waited for.
+    bar.set_message(
+        ProgressView::of(crate::probe::Progress {
+            names,
+            ..crate::probe::Progress::default()
+        })
+        .message,
+    );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
@@ -233,4 +285,40 @@ fn progress_bar(names: usize) -> indicatif::ProgressBar {
 /// True when standard error is a terminal (the progress bar goes there).
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Progress;
+
+    #[test]
+    fn progress_never_looks_finished_while_a_lookup_waits() {
+        let start = ProgressView::of(Progress {
+            names: 20,
+            ..Progress::default()
+        });
+        assert_eq!(start.message, "DNS lookups 0/20, connections 0/0 so far");
+        assert_eq!((start.position, start.length), (0, 20));
+        // Every documented target done, every lookup still waiting: far from full.
+        let waiting = ProgressView::of(Progress {
+            names: 20,
+            names_done: 0,
+            targets: 30,
+            targets_done: 30,
+        });
+        assert!(waiting.position < waiting.length, "{waiting:?}");
+        assert_eq!(
+            waiting.message,
+            "DNS lookups 0/20, connections 30/30 so far"
+        );
+        let done = ProgressView::of(Progress {
+            names: 20,
+            names_done: 20,
+            targets: 33,
+            targets_done: 33,
+        });
+        assert_eq!(done.position, done.length);
+        assert_eq!(done.message, "DNS lookups 20/20, connections 33/33");
+    }
 }

@@ -8,6 +8,7 @@
 //! [`cert`] (what a certificate says), and [`engine`] (the concurrent run).
 
 pub mod cert;
+pub mod connect_to;
 pub mod dns;
 pub mod engine;
 pub mod model;

@@ -150,6 +150,8 @@ pub enum AddressOrigin {
     DnsAndDocumented,
     /// No address: the proxy resolved and connected.
     Proxy,
+    /// Given on the command line (`probe --connect-to`); DNS was not asked.
+    ConnectTo,
 }
 
 /// One (address, port) probed.

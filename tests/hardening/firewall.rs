@@ -17,6 +17,7 @@ use crate::support::dns::DnsServer;
 use crate::support::netns::{self, NetnsPair, SERVER_V4};
 use crate::support::pki::TestCa;
 use crate::support::tls::TlsServer;
+use crate::support::tools;
 
 use super::{Endpoint, data_file, egresscheck};
 
@@ -31,9 +32,7 @@ fn target<'a>(report: &'a Value, host: &str) -> &'a Value {
 
 #[test]
 fn check_behind_generated_rules_passes_the_documented_endpoint_and_blocks_the_other() {
-    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-        return;
-    }
+    tools::require_root_and(netns::NETNS_TOOLS);
     let pair = NetnsPair::new();
     let server_ip = IpAddr::V4(SERVER_V4);
     let ca = TestCa::new("Egress Firewall Test CA");

@@ -8,3 +8,4 @@ mod netns;
 mod proxy;
 mod tcp;
 mod tls;
+mod tools;

@@ -3,7 +3,8 @@
 //! configuration. The result must equal the new output applied alone, with the admin's own
 //! rules and policy untouched. Each check runs in a network namespace of its own.
 
-use crate::support::netns::{self, Netns};
+use crate::support::netns::Netns;
+use crate::support::tools;
 
 use super::{fixture, old_rules_then, rules};
 
@@ -100,9 +101,7 @@ fn nft_upgraded(old: &str, new: &str) -> String {
 
 #[test]
 fn nftables_twice_and_over_older_data_equals_the_new_alone() {
-    if !netns::require_root_and_tools(&["ip", "nft"]) {
-        return;
-    }
+    tools::require_root_and(&["ip", "nft"]);
     for family in ["4", "6", "both"] {
         let args = ["--format", "nftables", "--family", family, "--scope", "all"];
         let new = rules("rules.toml", &args);
@@ -133,9 +132,7 @@ fn nftables_twice_and_over_older_data_equals_the_new_alone() {
 
 #[test]
 fn nftables_of_the_previous_version_then_this_one_equals_this_one_alone() {
-    if !netns::require_root_and_tools(&["ip", "nft"]) {
-        return;
-    }
+    tools::require_root_and(&["ip", "nft"]);
     let previous = std::fs::read_to_string(fixture("previous/nftables.txt")).unwrap();
     let new = rules("rules.toml", &["--format", "nftables", "--scope", "all"]);
     assert_eq!(nft_upgraded(&previous, &new), nft_reference(&new));
@@ -143,9 +140,7 @@ fn nftables_of_the_previous_version_then_this_one_equals_this_one_alone() {
 
 #[test]
 fn nftables_history_then_bundled_moves_the_address_to_prod() {
-    if !netns::require_root_and_tools(&["ip", "nft"]) {
-        return;
-    }
+    tools::require_root_and(&["ip", "nft"]);
     let history = history();
     let old = real(Some(&history), "2024-10-01", &["--format", "nftables"]);
     let new = real(None, "2026-03-01", &["--format", "nftables"]);
@@ -172,9 +167,7 @@ fn nftables_history_then_bundled_moves_the_address_to_prod() {
 
 #[test]
 fn nftables_sets_only_fill_the_admins_own_table() {
-    if !netns::require_root_and_tools(&["ip", "nft"]) {
-        return;
-    }
+    tools::require_root_and(&["ip", "nft"]);
     let args = |data: &str| {
         rules(
             data,
@@ -209,9 +202,7 @@ fn nftables_sets_only_fill_the_admins_own_table() {
 
 #[test]
 fn check_rules_for_nftables_add_to_the_full_rules() {
-    if !netns::require_root_and_tools(&["ip", "nft"]) {
-        return;
-    }
+    tools::require_root_and(&["ip", "nft"]);
     use egresscheck::catalog;
     use egresscheck::rules::{Destination, Entry, Format, Header, Options, RuleSet};
     let catalog = catalog::load_path(&fixture("rules.toml")).unwrap();
@@ -306,15 +297,13 @@ fn admin(ns: &Netns, v6: bool) {
 
 #[test]
 fn iptables_twice_and_over_older_data_equals_the_new_alone_per_family() {
-    if !netns::require_root_and_tools(&[
+    tools::require_root_and(&[
         "ip",
         "iptables-restore",
         "ip6tables-restore",
         "iptables-save",
         "ip6tables-save",
-    ]) {
-        return;
-    }
+    ]);
     for (v6, family) in [(false, "4"), (true, "6")] {
         let args = ["--format", "iptables", "--family", family, "--scope", "all"];
         let new = rules("rules.toml", &args);
@@ -342,9 +331,7 @@ fn iptables_twice_and_over_older_data_equals_the_new_alone_per_family() {
 
 #[test]
 fn iptables_history_then_bundled_moves_the_address_to_prod() {
-    if !netns::require_root_and_tools(&["ip", "iptables-restore", "iptables-save"]) {
-        return;
-    }
+    tools::require_root_and(&["ip", "iptables-restore", "iptables-save"]);
     let history = history();
     let old = real(
         Some(&history),

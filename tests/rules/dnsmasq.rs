@@ -9,7 +9,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::dns::DnsServer;
-use crate::support::netns::{self, Netns};
+use crate::support::netns::Netns;
+use crate::support::tools;
 
 /// Where dnsmasq listens inside the namespace (any 127/8 address is local there).
 const LISTEN: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 53);
@@ -228,9 +229,7 @@ fn filled(args: &[&str]) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String
 
 #[test]
 fn dnsmasq_accepts_every_output() {
-    if !netns::require_root_and_tools(&["dnsmasq"]) {
-        return;
-    }
+    tools::require_root_and(&["dnsmasq"]);
     let bundled = super::egresscheck(&["rules", "--format", "dnsmasq-nftset", "--include-expired"]);
     let mut outputs = vec![String::from_utf8(bundled.stdout).unwrap()];
     for args in [
@@ -261,9 +260,7 @@ fn dnsmasq_accepts_every_output() {
 
 #[test]
 fn dnsmasq_fills_the_right_sets_and_keeps_siblings_and_retired_hosts_out() {
-    if !netns::require_root_and_tools(&["ip", "nft", "dnsmasq"]) {
-        return;
-    }
+    tools::require_root_and(&["ip", "nft", "dnsmasq"]);
     // Prod only: the test sibling under token.egress.test and the retired base of the
     // wildcard go to the set no rule accepts.
     let (prod, test, unlisted) = filled(&["--env", "prod"]);

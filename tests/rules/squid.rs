@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::netns::{self, Netns};
+use crate::support::netns::Netns;
+use crate::support::tools;
 
 const NAMES: &[&str] = &[
     "a.api.egress.test",
@@ -128,9 +129,7 @@ fn squid_rules(data: &Path, args: &[&str]) -> String {
 
 #[test]
 fn squid_parses_every_output() {
-    if !netns::require_tools(&["squid"]) {
-        return;
-    }
+    tools::require(&["squid"]);
     let dir = tempfile::tempdir().unwrap();
     let bundled = super::egresscheck(&["rules", "--format", "squid", "--include-expired"]);
     let mut outputs = vec![String::from_utf8(bundled.stdout).unwrap()];
@@ -148,9 +147,7 @@ fn squid_parses_every_output() {
 
 #[test]
 fn squid_lets_through_exactly_the_names_of_the_data() {
-    if !netns::require_root_and_tools(&["ip", "squid"]) {
-        return;
-    }
+    tools::require_root_and(&["ip", "squid"]);
     let dir = tempfile::tempdir().unwrap();
     // squid drops root for its own user, which must read and write here.
     std::fs::set_permissions(

@@ -3,12 +3,13 @@
 //! namespace turns the rules of OLD into exactly the rules of NEW.
 //!
 //! Each check runs inside a network namespace of its own, so it never depends on (or
-//! touches) the host's firewall. Without root or the tools these tests skip with a message;
-//! with `CI` set they fail instead.
+//! touches) the host's firewall. Without root or the tools these tests fail with the command
+//! that installs them (`support::tools`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::support::netns::{self, Netns};
+use crate::support::netns::Netns;
+use crate::support::tools;
 
 use super::{rules, rules_diff};
 
@@ -65,9 +66,7 @@ pub(crate) fn iptables_test(ns: &Netns, text: &str, v6: bool) -> Result<(), Stri
 
 #[test]
 fn nft_accepts_every_selection() {
-    if !netns::require_root_and_tools(NFT_TOOLS) {
-        return;
-    }
+    tools::require_root_and(NFT_TOOLS);
     let ns = Netns::new();
     for (selection, text) in every_selection("nftables") {
         ns.check_nft(&text)
@@ -80,9 +79,7 @@ fn nft_accepts_every_selection() {
 
 #[test]
 fn iptables_restore_accepts_every_selection() {
-    if !netns::require_root_and_tools(IPTABLES_TOOLS) {
-        return;
-    }
+    tools::require_root_and(IPTABLES_TOOLS);
     let ns = Netns::new();
     for (selection, text) in every_selection("iptables") {
         // With one family the output as a whole is the restore tool's input.
@@ -130,9 +127,7 @@ pub(crate) fn element(value: &serde_json::Value) -> String {
 
 #[test]
 fn an_nftables_diff_turns_old_into_new() {
-    if !netns::require_root_and_tools(NFT_TOOLS) {
-        return;
-    }
+    tools::require_root_and(NFT_TOOLS);
     for family in ["4", "6", "both"] {
         let args = ["--format", "nftables", "--family", family];
         let new = rules("rules.toml", &args);
@@ -173,9 +168,7 @@ fn saved_rules(ns: &Netns, v6: bool) -> BTreeSet<String> {
 
 #[test]
 fn an_iptables_diff_turns_old_into_new() {
-    if !netns::require_root_and_tools(IPTABLES_TOOLS) {
-        return;
-    }
+    tools::require_root_and(IPTABLES_TOOLS);
     let ns = Netns::new();
     for (v6, family) in [(false, "4"), (true, "6")] {
         let args = ["--format", "iptables", "--family", family];
