@@ -5,6 +5,7 @@ mod broad;
 mod cli;
 mod enterprise;
 pub(crate) mod hostile;
+mod lists;
 mod models;
 mod netns;
 mod snapshots;
