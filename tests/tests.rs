@@ -14,6 +14,7 @@ mod catalog;
 mod catalog_authorization;
 mod check;
 mod data_cmd;
+mod generated_docs;
 mod hardening;
 mod harness_selftest;
 mod probe;
