@@ -6,8 +6,8 @@
 //! reader's own semantics decide, and most let `*` stand for more than one label), followed
 //! by the concrete names the data lists under it for readers without wildcards. The base name
 //! of a wildcard is never written for it, so a retired host that is the base
-//! (`api.skatteetaten.no`) is not let in. Like the address list, no header (the readers take
-//! lines as entries), and one list per selection: each fetch replaces the whole list.
+//! (`api.skatteetaten.no`) is not let in. Like the address list: the header as `#` lines, one
+//! list per selection, and each fetch replaces the whole list.
 
 use std::collections::BTreeSet;
 
@@ -18,18 +18,23 @@ use super::render::{Dialect, Names, Out, ln};
 pub(crate) struct EdlDomain;
 
 impl Dialect for EdlDomain {
-    const NAMES: Names = Names::Both;
+    const NAMES: Names = Names::Only;
 
-    fn render(&self, rules: &RuleSet) -> String {
-        let mut out = Out::default();
-        self.body(rules, &mut out);
-        out.into_string()
+    fn notes(&self, _rules: &RuleSet) -> Vec<String> {
+        vec![
+            "One name per line; # lines are comments. A *. line is the data's one-label wildcard: most readers let * stand for any number of labels; the names listed under it follow for readers without wildcards. Each fetch replaces the list.".to_owned(),
+        ]
     }
 
     fn body(&self, rules: &RuleSet, out: &mut Out) {
         let mut seen = BTreeSet::new();
         for group in &rules.names {
             for rule in &group.rules {
+                ln!(
+                    out,
+                    "{}",
+                    self.comment_line(&self.rule_comment(&group.key, &rule.origins))
+                );
                 let pattern = rule.pattern.to_string();
                 let names = rule.names.iter().map(ToString::to_string);
                 for entry in std::iter::once(pattern).chain(names) {

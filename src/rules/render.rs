@@ -570,10 +570,10 @@ impl Format {
                 "Juniper SRX set commands in the group egresscheck: global address book (dns-name), address-sets and global policies"
             }
             Format::EdlIp => {
-                "plain list, one address or prefix per line, no header: PAN-OS and FortiGate external lists, pfSense/OPNsense URL tables (one list per --env)"
+                "plain list, one address or prefix per line (# comments): PAN-OS and FortiGate external lists, pfSense/OPNsense URL tables (one list per --env)"
             }
             Format::EdlDomain => {
-                "plain list, one host name or *. wildcard per line, no header: PAN-OS and FortiGate domain lists (one list per --env)"
+                "plain list, one host name or *. wildcard per line (# comments): PAN-OS and FortiGate domain lists (one list per --env)"
             }
             Format::Ipset => {
                 "ipset restore input: a hash:net,port set per environment and family, filled aside and swapped in"

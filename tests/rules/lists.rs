@@ -164,16 +164,21 @@ fn the_address_list_feeds_a_real_ipset_line_by_line() {
             "2025-01-15",
             &["--scope", "all", "--family", family],
         );
-        assert!(!list.is_empty() && !list.contains('#'), "{list}");
+        assert!(list.starts_with("# egresscheck rules"), "{list}");
         let set = format!("edl-v{family}");
         let inet = if v6 { "inet6" } else { "inet" };
         let mut input = format!("create {set} hash:net family {inet}\n");
-        for line in list.lines() {
+        // What a feeder does: every line that is not a comment is an entry.
+        let entries: Vec<&str> = list
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        for line in &entries {
             input.push_str(&format!("add {set} {line}\n"));
         }
         ns.run_with_stdin("ipset", &["restore"], &input)
             .unwrap_or_else(|e| panic!("{e}\n{list}"));
-        assert_eq!(sets(&ns)[&set].1.len(), list.lines().count());
+        assert_eq!(sets(&ns)[&set].1.len(), entries.len());
     }
 }
 
@@ -185,7 +190,7 @@ fn the_plain_lists_hold_entries_only_and_nothing_of_another_environment() {
         "2026-03-01",
         &["--env", "test"],
     );
-    for line in ip.lines() {
+    for line in ip.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
         assert!(
             line.parse::<ipnet::IpNet>().is_ok() || line.parse::<std::net::IpAddr>().is_ok(),
             "{line:?}"
@@ -201,7 +206,10 @@ fn the_plain_lists_hold_entries_only_and_nothing_of_another_environment() {
         "2026-03-01",
         &["--env", "prod"],
     );
-    let lines: Vec<&str> = names.lines().collect();
+    let lines: Vec<&str> = names
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
     assert!(
         lines.contains(&"*.api.skatteetaten.no")
             && lines.contains(&"mvamelding.api.skatteetaten.no")
@@ -225,5 +233,28 @@ fn the_plain_lists_hold_entries_only_and_nothing_of_another_environment() {
             "2026-03-01",
             &["--env", "prod"]
         )
+    );
+}
+
+#[test]
+fn a_broad_prefix_in_the_address_list_is_announced_above_its_line() {
+    let ip = render(
+        "edl-ip",
+        "../../data/skatteetaten.toml",
+        "2026-03-01",
+        &["--env", "prod"],
+    );
+    let lines: Vec<&str> = ip.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == "159.216.17.160/28")
+        .expect("the prod subnet");
+    assert!(
+        lines[at - 1].starts_with("# 159.216.17.160/28 prod: BROAD, opens every external service"),
+        "{ip}"
+    );
+    assert!(
+        ip.contains("# WARNING broad prefix: 159.216.17.160/28"),
+        "{ip}"
     );
 }
