@@ -20,4 +20,5 @@ mod harness_selftest;
 mod probe;
 mod rules;
 mod support;
+mod time;
 mod usage;
