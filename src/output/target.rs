@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Port;
 use crate::probe::model::{
-    AddressOrigin, DnsAnswer, DnsObservation, DnsOutcome, NameObservation, ProbeRequest,
-    TargetObservation, TcpObservation, TlsObservation,
+    AddressOrigin, DnsAnswer, DnsObservation, DnsOutcome, HttpObservation, NameObservation,
+    ProbeRequest, TargetObservation, TcpObservation, TlsObservation,
 };
 
 /// One target as the JSON outputs show it.
@@ -64,6 +64,10 @@ pub struct TargetReport {
     pub tcp: Option<TcpObservation>,
     /// The TLS handshake; null when TCP did not connect.
     pub tls: Option<TlsObservation>,
+    /// The HTTP exchange after TLS; present only where the data file asks for an HTTP check
+    /// (and the handshake completed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpObservation>,
 }
 
 /// The DNS results of a host, A and AAAA together.
@@ -137,6 +141,7 @@ impl TargetReport {
             dns: observation.dns.as_ref().map(DnsReport::from_observation),
             tcp: Some(target.tcp.clone()),
             tls: target.tls.clone(),
+            http: target.http.clone(),
         }
     }
 
@@ -154,6 +159,7 @@ impl TargetReport {
             dns: observation.dns.as_ref().map(DnsReport::from_observation),
             tcp: None,
             tls: None,
+            http: None,
         }
     }
 }
@@ -213,6 +219,7 @@ mod tests {
             name: DnsName::parse("api.example.no").unwrap(),
             ports: ports.iter().map(|&p| Port::try_from(p).unwrap()).collect(),
             documented: documented.iter().map(|a| a.parse().unwrap()).collect(),
+            http: None,
         }
     }
 
@@ -282,6 +289,7 @@ mod tests {
                     proxy_status: None,
                 },
                 tls: None,
+                http: None,
             }],
         };
         let reports = reports(&observation, &request(&[443], &["192.0.2.1"]));

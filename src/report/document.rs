@@ -164,6 +164,7 @@ mod tests {
                 proxy_status: Some(407),
             },
             tls: None,
+            http: None,
         };
         let row = TargetEntry {
             environment: Some("prod".into()),

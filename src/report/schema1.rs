@@ -102,6 +102,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<(Tool, Vec<NameObservation>), serde_j
             proxy: target.proxy,
             tcp,
             tls: target.tls,
+            http: None,
         });
     }
     Ok((report.tool, observations))
