@@ -18,5 +18,6 @@ mod hardening;
 mod harness_selftest;
 mod probe;
 mod rules;
+mod screen;
 mod support;
 mod usage;
