@@ -10,14 +10,17 @@
 )]
 
 mod audit;
+mod blocking;
 mod catalog;
 mod catalog_authorization;
 mod check;
 mod data_cmd;
+mod generated_docs;
 mod hardening;
 mod harness_selftest;
 mod probe;
 mod rules;
 mod screen;
 mod support;
+mod time;
 mod usage;

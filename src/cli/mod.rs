@@ -5,7 +5,9 @@
 //! high-level split).
 
 mod check;
+pub mod completions;
 mod data;
+pub mod man;
 pub mod probe;
 mod rules;
 mod values;
@@ -93,6 +95,10 @@ pub enum Command {
         egresscheck rules --list-formats"
     )]
     Rules(rules::RulesArgs),
+    /// Print shell completions for bash, zsh, fish, powershell or elvish.
+    Completions(completions::CompletionsArgs),
+    /// Write the manual pages (egresscheck(1) and one per subcommand) into a directory.
+    Man(man::ManArgs),
 }
 
 impl Command {
@@ -104,6 +110,8 @@ impl Command {
             Command::Data(command) => command.ignores_data(),
             Command::Rules(args) => args.ignores_data(),
             Command::Check(_) => None,
+            Command::Completions(_) => Some("`egresscheck completions` reads no data file"),
+            Command::Man(_) => Some("`egresscheck man` reads no data file"),
         }
     }
 }
@@ -164,6 +172,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
         Command::Data(command) => command.run(data, Screen::detect(colour, false), out),
         Command::Probe(args) => args.run(Screen::detect(colour, false), out),
         Command::Rules(args) => args.run(data, out),
+        Command::Completions(args) => args.run(out),
+        Command::Man(args) => args.run(out),
     }
 }
 

@@ -61,16 +61,24 @@ impl Renderer for TableRenderer {
             }
             writeln!(out)?;
             writeln!(out, "{} ({})", env.name, env.id)?;
-            let mut table = Grid::new(vec![
+            // The HTTP column only when the data asks some target for an HTTP check.
+            let http = rows.iter().any(|r| r.target.http.is_some());
+            let mut columns = vec![
                 Column::names("host"),
                 Column::spaced("address"),
                 Column::atoms("port").drop_order(4),
                 Column::words("DNS").drop_order(1),
                 Column::words("TCP").drop_order(3),
                 Column::words("TLS").drop_order(5),
+            ];
+            if http {
+                columns.push(Column::words("HTTP").drop_order(6));
+            }
+            columns.extend([
                 Column::atoms("cert days").right().drop_order(2),
                 Column::atoms("verdict"),
             ]);
+            let mut table = Grid::new(columns);
             for (index, p) in planned {
                 let Some(name) = report.observation(&p.name) else {
                     continue;
@@ -85,7 +93,7 @@ impl Renderer for TableRenderer {
                         .findings_for_host(env.id.as_str(), p.name.as_str())
                         .map(|f| f.severity)
                         .max();
-                    table.row(vec![
+                    let mut cells = vec![
                         Cell::from(host.as_str()),
                         Cell::from("-"),
                         Cell::from(
@@ -98,9 +106,12 @@ impl Renderer for TableRenderer {
                         Cell::from(cells::dns(name, None)),
                         Cell::from("-"),
                         Cell::from("-"),
-                        Cell::from("-"),
-                        Self::severity_cell(worst),
-                    ]);
+                    ];
+                    if http {
+                        cells.push(Cell::from("-"));
+                    }
+                    cells.extend([Cell::from("-"), Self::severity_cell(worst)]);
+                    table.row(cells);
                 }
                 for row in targets {
                     let worst = report.findings_for(row).map(|f| f.severity).max();
@@ -116,16 +127,19 @@ impl Renderer for TableRenderer {
                         .and_then(|t| t.chain.first())
                         .map(|c| days_left(c.not_after, report.as_of).to_string())
                         .unwrap_or_else(|| "-".to_owned());
-                    table.row(vec![
+                    let mut cells = vec![
                         Cell::from(host.as_str()),
                         Cell::from(address),
                         Cell::from(row.target.port.to_string()),
                         Cell::from(cells::dns(name, Some(row.target))),
                         Cell::from(cells::tcp(row.target)),
                         Cell::from(cells::tls(row.target)),
-                        Cell::from(cert_days),
-                        Self::severity_cell(worst),
-                    ]);
+                    ];
+                    if http {
+                        cells.push(Cell::from(cells::http(row.target)));
+                    }
+                    cells.extend([Cell::from(cert_days), Self::severity_cell(worst)]);
+                    table.row(cells);
                 }
             }
             let rendered = table.render(self.screen.width, Frame::Boxed, self.screen.colour);

@@ -244,8 +244,9 @@ pub fn fit_name(name: &str, max: usize, separator: char) -> String {
     format!("{start}{separator}{hash}")
 }
 
-/// FNV-1a, 32 bits: a stable, dependency-free hash for name suffixes (not for security).
-fn fnv1a(bytes: &[u8]) -> u32 {
+/// FNV-1a, 32 bits: a stable, dependency-free hash for name suffixes and ids derived from
+/// names (not for security).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5_u32, |hash, byte| {
         (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193)
     })

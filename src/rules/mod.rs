@@ -20,6 +20,7 @@
 mod aggregate;
 pub mod diff;
 pub mod escape;
+mod objects;
 mod render;
 
 mod aws;
@@ -29,13 +30,16 @@ mod cisco_asa;
 mod csv;
 mod dnsmasq_nftset;
 mod firewalld;
+mod fortigate;
 mod gcp;
 mod iptables;
 mod json;
 mod k8s;
 mod nftables;
+mod panos;
 mod pf;
 mod squid;
+mod srx;
 mod ufw;
 mod windows;
 

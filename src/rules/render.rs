@@ -190,18 +190,8 @@ pub(crate) fn prefix_lists<D: Dialect>(
 ) {
     for group in &rules.addresses {
         let key = &group.key;
-        let description = escape::comment(
-            &format!(
-                "egresscheck {} {} {}, {} data {}",
-                key.environment,
-                key.protocol,
-                key.port,
-                rules.header.provider,
-                rules.header.data_version
-            ),
-            max_description,
-            D::CHARSET,
-        );
+        let description =
+            super::objects::policy_description(rules, key, max_description, D::CHARSET);
         for (index, list) in group.rules.chunks(size.max(1)).enumerate() {
             for rule in list {
                 let text = format!(
@@ -369,6 +359,12 @@ pub enum Format {
     Windows,
     /// Cisco ASA object-groups and access-list.
     CiscoAsa,
+    /// Palo Alto PAN-OS `set` commands.
+    Panos,
+    /// FortiGate `config firewall` blocks.
+    Fortigate,
+    /// Juniper SRX `set` commands in a configuration group.
+    Srx,
     /// Kubernetes NetworkPolicy.
     K8s,
     /// CiliumNetworkPolicy.
@@ -421,6 +417,18 @@ macro_rules! with_dialect {
                 let $d = &super::cisco_asa::CiscoAsa;
                 $body
             }
+            Format::Panos => {
+                let $d = &super::panos::Panos;
+                $body
+            }
+            Format::Fortigate => {
+                let $d = &super::fortigate::Fortigate;
+                $body
+            }
+            Format::Srx => {
+                let $d = &super::srx::Srx;
+                $body
+            }
             Format::K8s => {
                 let $d = &super::k8s::K8s;
                 $body
@@ -463,7 +471,7 @@ macro_rules! with_dialect {
 
 impl Format {
     /// Every format, in the order `--list-formats` prints them.
-    pub const ALL: [Format; 16] = [
+    pub const ALL: [Format; 19] = [
         Format::Nftables,
         Format::Iptables,
         Format::Ufw,
@@ -471,6 +479,9 @@ impl Format {
         Format::Pf,
         Format::Windows,
         Format::CiscoAsa,
+        Format::Panos,
+        Format::Fortigate,
+        Format::Srx,
         Format::K8s,
         Format::Cilium,
         Format::Aws,
@@ -492,6 +503,9 @@ impl Format {
             Format::Pf => "pf",
             Format::Windows => "windows",
             Format::CiscoAsa => "cisco-asa",
+            Format::Panos => "panos",
+            Format::Fortigate => "fortigate",
+            Format::Srx => "srx",
             Format::K8s => "k8s",
             Format::Cilium => "cilium",
             Format::Aws => "aws",
@@ -521,6 +535,15 @@ impl Format {
             Format::Windows => "PowerShell `New-NetFirewallRule -Direction Outbound` commands",
             Format::CiscoAsa => {
                 "Cisco ASA object-groups (addresses and FQDN objects) and an access-list"
+            }
+            Format::Panos => {
+                "Palo Alto PAN-OS set commands: FQDN address objects, an address group and a security rule per environment, protocol and port"
+            }
+            Format::Fortigate => {
+                "FortiGate config firewall blocks: ipmask, fqdn and wildcard-fqdn addresses, address groups, services and a policy each"
+            }
+            Format::Srx => {
+                "Juniper SRX set commands in the group egresscheck: global address book (dns-name), address-sets and global policies"
             }
             Format::K8s => "Kubernetes NetworkPolicy per environment with egress ipBlocks",
             Format::Cilium => {
@@ -553,6 +576,8 @@ impl Format {
                 | Format::Firewalld
                 | Format::Pf
                 | Format::Windows
+                | Format::Panos
+                | Format::Fortigate
                 | Format::Csv
                 | Format::Json
         )

@@ -3,7 +3,9 @@
 
 mod broad;
 mod cli;
+mod enterprise;
 pub(crate) mod hostile;
+mod models;
 mod netns;
 mod snapshots;
 pub(crate) mod tools;
