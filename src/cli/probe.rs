@@ -233,7 +233,11 @@ impl From<ProbeFormatArg> for probe::ProbeFormat {
 
 impl ProbeArgs {
     /// Runs the command, writing to `out`.
-    pub fn run(self, out: &mut dyn Write) -> Result<Status, CommandError> {
+    pub fn run(
+        self,
+        screen: crate::term::Screen,
+        out: &mut dyn Write,
+    ) -> Result<Status, CommandError> {
         // Before the defaults are computed: they follow the open-file limit (`parse` raised
         // it already; this is for callers that built the arguments themselves).
         options::raise_open_file_limit(OPEN_FILE_CEILING);
@@ -247,6 +251,7 @@ impl ProbeArgs {
                 format: self.format.into(),
                 labels: crate::labels::Labels::parse(&self.labels)
                     .map_err(|err| CommandError::Usage(err.to_string()))?,
+                screen,
             },
             out,
         )

@@ -28,6 +28,8 @@ pub struct ProbeCommand {
     pub format: ProbeFormat,
     /// `--label`s, carried by the JSON formats.
     pub labels: crate::labels::Labels,
+    /// Width of the table.
+    pub screen: crate::term::Screen,
 }
 
 /// The JSON document of `probe --format json`.
@@ -69,9 +71,13 @@ struct Tool {
 pub fn probe(command: &ProbeCommand, out: &mut dyn Write) -> Result<Status, CommandError> {
     let observations = probe::run_blocking(&command.requests, &command.options, None)?;
     match command.format {
-        ProbeFormat::Table => {
-            probe_table::render(&observations, &command.requests, Utc::now(), out)?
-        }
+        ProbeFormat::Table => probe_table::render(
+            &observations,
+            &command.requests,
+            Utc::now(),
+            command.screen,
+            out,
+        )?,
         ProbeFormat::Jsonl => {
             for target in &reports(&observations, &command.requests) {
                 crate::output::jsonl::line(
