@@ -310,6 +310,16 @@ fn json(o: &Output) -> Value {
     })
 }
 
+/// The entry of `name` in a JSON report's `names[]`: its DNS observation, once.
+pub(crate) fn name_entry<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["names"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no names array in {report}"))
+        .iter()
+        .find(|n| n["name"] == name)
+        .unwrap_or_else(|| panic!("no name {name} in {report}"))
+}
+
 /// The finding codes of `host` in a JSON report, sorted.
 pub(crate) fn codes_for(report: &Value, host: &str) -> Vec<String> {
     let mut codes: Vec<String> = report["findings"]
@@ -334,7 +344,7 @@ fn check_reports_each_kind_of_target_with_its_finding() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report = json(&out);
-    assert_eq!(report["schema"], 1);
+    assert_eq!(report["schema"], 2);
     assert_eq!(report["tool"]["name"], "egresscheck");
     assert_eq!(report["data"]["provider"], "Egress Test Provider");
     assert_eq!(report["as_of"], AS_OF);
@@ -396,6 +406,27 @@ fn check_reports_each_kind_of_target_with_its_finding() {
         .find(|t| t["host"] == "moved.api.egress.test")
         .unwrap();
     assert_eq!(moved["documented"], false);
+    assert!(
+        moved.get("dns").is_none(),
+        "DNS is in names[], once: {moved}"
+    );
+    // Each name once, with its DNS lookups and the entries that name it.
+    let names: Vec<&str> = report["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+    let good = name_entry(&report, "good.api.egress.test");
+    assert_eq!(good["outcome"], "answer");
+    assert_eq!(good["dns"]["a"]["answers"][0]["address"], "127.0.0.11");
+    assert_eq!(good["entries"][0]["environment"], "prod");
+    assert_eq!(good["entries"][0]["kind"], "endpoint");
+    assert_eq!(
+        name_entry(&report, "old.egress.test")["entries"][0]["kind"],
+        "legacy"
+    );
 }
 
 #[test]
@@ -570,10 +601,11 @@ fn output_and_save_are_atomic_and_baselines_report_drift() {
             .contains("egresscheck_check_success 0")
     );
     let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
-    assert_eq!(saved["schema"], 1);
+    assert_eq!(saved["schema"], 2);
     assert_no_temporaries(lab.dir.path());
 
-    // Doctor the baseline: another address and certificate for good.api, another state for hole.api.
+    // Doctor the baseline: another certificate for good.api, another state for hole.api, and
+    // moved.api resolved to 127.0.0.99 then (to 127.0.0.12 now).
     let mut doctored = saved.clone();
     for target in doctored["targets"].as_array_mut().unwrap() {
         if target["host"] == "good.api.egress.test" {
@@ -582,16 +614,24 @@ fn output_and_save_are_atomic_and_baselines_report_drift() {
         if target["host"] == "hole.api.egress.test" {
             target["tcp"]["state"] = Value::from("open");
         }
-    }
-    // moved.api resolved to 127.0.0.99 then, to 127.0.0.12 now.
-    for target in doctored["targets"].as_array_mut().unwrap() {
         if target["host"] == "moved.api.egress.test" {
             target["address"] = Value::from("127.0.0.99");
+        }
+    }
+    for name in doctored["names"].as_array_mut().unwrap() {
+        if name["name"] == "moved.api.egress.test" {
+            name["dns"]["a"]["answers"][0]["address"] = Value::from("127.0.0.99");
         }
     }
     let baseline = lab.path("baseline.json");
     std::fs::write(&baseline, serde_json::to_vec(&doctored).unwrap()).unwrap();
     let second = json(&lab.check(&["--baseline", baseline.to_str().unwrap(), "--format", "json"]));
+    assert_eq!(
+        second["baseline"]["state"], "read",
+        "{}",
+        second["baseline"]
+    );
+    assert_eq!(second["baseline"]["schema"], 2);
     let drift: Vec<(String, String)> = second["findings"]
         .as_array()
         .unwrap()
@@ -602,6 +642,8 @@ fn output_and_save_are_atomic_and_baselines_report_drift() {
                 "address-removed",
                 "certificate-changed",
                 "reachability-changed",
+                "target-appeared",
+                "target-vanished",
             ]
             .contains(&f["code"].as_str().unwrap())
         })
@@ -612,38 +654,52 @@ fn output_and_save_are_atomic_and_baselines_report_drift() {
             )
         })
         .collect();
-    assert!(
-        drift.contains(&("certificate-changed".into(), "good.api.egress.test".into())),
-        "{drift:?}"
-    );
-    assert!(
-        drift.contains(&("reachability-changed".into(), "hole.api.egress.test".into())),
-        "{drift:?}"
-    );
-    assert!(
-        drift.contains(&("address-removed".into(), "moved.api.egress.test".into())),
-        "{drift:?}"
-    );
-    assert!(
-        drift.contains(&("address-added".into(), "moved.api.egress.test".into())),
-        "{drift:?}"
-    );
+    let mut expected: Vec<(String, String)> = [
+        ("certificate-changed", "good.api.egress.test"),
+        ("reachability-changed", "hole.api.egress.test"),
+        ("address-removed", "moved.api.egress.test"),
+        ("address-added", "moved.api.egress.test"),
+    ]
+    .iter()
+    .map(|(c, h)| ((*c).to_owned(), (*h).to_owned()))
+    .collect();
+    let mut found = drift.clone();
+    expected.sort();
+    found.sort();
+    assert_eq!(found, expected, "each change once: {drift:?}");
 
-    // A damaged baseline or one of another schema is a clear error, exit 2.
-    std::fs::write(&baseline, b"{\"schema\": 1, \"tool\"").unwrap();
-    let damaged = lab.check(&["--baseline", baseline.to_str().unwrap()]);
-    assert_eq!(damaged.status.code(), Some(2));
+    // A damaged baseline, or one of another schema, is a finding: the run goes on.
+    std::fs::write(&baseline, b"{\"schema\": 2, \"tool\"").unwrap();
+    let damaged = lab.check(&["--baseline", baseline.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(damaged.status.code(), Some(1));
+    let report = json(&damaged);
+    assert_eq!(messages_of(&report, "baseline-unusable").len(), 1);
     assert!(
-        String::from_utf8_lossy(&damaged.stderr).contains("not a usable baseline: damaged JSON"),
-        "{}",
-        String::from_utf8_lossy(&damaged.stderr)
+        messages_of(&report, "baseline-unusable")[0].contains("damaged JSON"),
+        "{report}"
     );
     std::fs::write(&baseline, b"{\"schema\": 7}").unwrap();
-    let other = lab.check(&["--baseline", baseline.to_str().unwrap()]);
-    assert_eq!(other.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&other.stderr).contains("schema 7"));
+    let other = json(&lab.check(&["--baseline", baseline.to_str().unwrap(), "--format", "json"]));
+    assert!(
+        messages_of(&other, "baseline-unusable")[0].contains("schema 7"),
+        "{other}"
+    );
+    // A missing baseline is the first run: said once, not an error.
     let missing = lab.check(&["--baseline", lab.path("nothing.json").to_str().unwrap()]);
-    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(missing.status.code(), Some(1), "the lab's findings");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(stderr.matches("no baseline at").count(), 1, "{stderr}");
+}
+
+/// The messages of the findings of `code` in a JSON report.
+pub(crate) fn messages_of(report: &Value, code: &str) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == code)
+        .map(|f| f["message"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn assert_no_temporaries(dir: &Path) {

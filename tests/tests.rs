@@ -10,6 +10,7 @@
 )]
 
 mod audit;
+mod blocking;
 mod catalog;
 mod catalog_authorization;
 mod check;
@@ -19,5 +20,7 @@ mod hardening;
 mod harness_selftest;
 mod probe;
 mod rules;
+mod serve;
 mod support;
+mod time;
 mod usage;

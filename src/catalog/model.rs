@@ -217,6 +217,15 @@ impl fmt::Display for Port {
     }
 }
 
+/// Read back from reports (a baseline): 1–65535, as in the data.
+impl<'de> serde::Deserialize<'de> for Port {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = u16::deserialize(deserializer)?;
+        Port::try_from(value)
+            .map_err(|_| serde::de::Error::custom("port 0, expected a port from 1 to 65535"))
+    }
+}
+
 impl TryFrom<u16> for Port {
     type Error = u16;
     fn try_from(value: u16) -> Result<Self, u16> {
@@ -329,6 +338,8 @@ pub struct Endpoint {
     pub source: SourceId,
     /// Free-text note.
     pub note: Option<String>,
+    /// The HTTP request to send after TLS, and what its answer must be.
+    pub http: Option<super::HttpCheck>,
 }
 
 /// A subnet the provider documents as a whole (opening it covers many services).

@@ -5,9 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::audit::AuditFlags;
 use super::probe::{OPEN_FILE_CEILING, ProbeFlags, proxy_env};
-use super::values::count_between;
-use crate::audit::{AuditOptions, DEFAULT_CERT_WARN_DAYS, DEFAULT_STALE_DAYS, SUNSET_WARN_DAYS};
 use crate::commands::check::{self, CheckFormat, CheckOptions};
 use crate::commands::pipeline::Scope;
 use crate::commands::{CommandError, DataSource};
@@ -64,13 +63,9 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<chrono::NaiveDate>,
 
-    /// Warn when a certificate expires within this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_CERT_WARN_DAYS, value_parser = count_between(0_i64, 3650))]
-    pub cert_warn_days: i64,
-
-    /// Report the data as stale when its source page is older than this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_STALE_DAYS, value_parser = count_between(1_i64, 36500))]
-    pub stale_days: i64,
+    /// Audit thresholds.
+    #[command(flatten)]
+    pub audit: AuditFlags,
 
     /// Exit 1 on warnings too.
     #[arg(long)]
@@ -130,6 +125,7 @@ impl CheckArgs {
         options::raise_open_file_limit(OPEN_FILE_CEILING);
         let catalog = data.load()?;
         let probe = self.flags.to_options(&proxy_env())?;
+        let audit = self.audit.to_options()?;
         // `check` writes files (`--save`, `--output`): from here on Ctrl-C must not leave one
         // half done. (Before, while a data file is read from a pipe, the default action is
         // what a user expects.)
@@ -144,11 +140,7 @@ impl CheckArgs {
             as_of: self
                 .as_of
                 .unwrap_or_else(|| chrono::Utc::now().date_naive()),
-            audit: AuditOptions {
-                cert_warn_days: self.cert_warn_days,
-                stale_days: self.stale_days,
-                sunset_warn_days: SUNSET_WARN_DAYS,
-            },
+            audit,
             strict: self.strict,
             format: self.format.into(),
             output: self.output,

@@ -20,7 +20,8 @@ use crate::probe::connect_to::{ConnectRule, ConnectTo};
 use crate::probe::model::{Family, ProbeRequest};
 use crate::probe::options::{
     self, MAX_ADDRESSES_PER_NAME, MAX_CONNECTS_WHY, MAX_DEADLINE, MAX_HANDSHAKE_CONCURRENCY,
-    MAX_TIMEOUT, MAX_TLS_BYTES, MIN_TIMEOUT, MIN_TLS_BYTES, ProbeOptions,
+    MAX_HTTP_BYTES, MAX_TIMEOUT, MAX_TLS_BYTES, MIN_HTTP_BYTES, MIN_TIMEOUT, MIN_TLS_BYTES,
+    ProbeOptions,
 };
 use crate::probe::proxy::{ProxyEnv, ProxySettings};
 
@@ -77,10 +78,15 @@ pub struct ProbeFlags {
     #[arg(long = "ca-file", value_name = "PEM")]
     pub ca_files: Vec<PathBuf>,
 
-    /// Timeout of each TCP connect and each TLS handshake, e.g. 5s, 500ms (10ms to 5m)
-    /// [default: 5s].
+    /// Timeout of each TCP connect, each TLS handshake and (unless --http-timeout is given)
+    /// each HTTP exchange, e.g. 5s, 500ms (10ms to 5m) [default: 5s].
     #[arg(long, value_name = "DURATION", value_parser = duration_between(MIN_TIMEOUT, MAX_TIMEOUT))]
     pub timeout: Option<Duration>,
+
+    /// Timeout of each HTTP exchange after TLS (the data file's `http` checks; 10ms to 5m)
+    /// [default: --timeout, else 5s].
+    #[arg(long = "http-timeout", value_name = "DURATION", value_parser = duration_between(MIN_TIMEOUT, MAX_TIMEOUT))]
+    pub http_timeout: Option<Duration>,
 
     /// Timeout of the DNS lookups of each name (10ms to 5m) [default: 5s].
     #[arg(long = "dns-timeout", value_name = "DURATION", value_parser = duration_between(MIN_TIMEOUT, MAX_TIMEOUT))]
@@ -111,6 +117,15 @@ pub struct ProbeFlags {
     #[arg(long = "max-tls-bytes", value_name = "BYTES", value_parser = count_between(MIN_TLS_BYTES, MAX_TLS_BYTES))]
     pub max_tls_bytes: Option<usize>,
 
+    /// Body bytes read from an HTTP answer; the rest is left unread (1024 to 16777216)
+    /// [default: 65536].
+    #[arg(long = "max-http-bytes", value_name = "BYTES", value_parser = count_between(MIN_HTTP_BYTES, MAX_HTTP_BYTES))]
+    pub max_http_bytes: Option<usize>,
+
+    /// Send no HTTP request after TLS, even where the data file asks for an HTTP check.
+    #[arg(long = "no-http")]
+    pub no_http: bool,
+
     /// Address family to resolve and probe.
     #[arg(long, value_enum, default_value = "both")]
     pub family: FamilyArg,
@@ -139,6 +154,12 @@ impl ProbeFlags {
                 .max_addresses
                 .unwrap_or(defaults.max_addresses_per_name),
             max_tls_bytes: self.max_tls_bytes.unwrap_or(defaults.max_tls_bytes),
+            http_checks: !self.no_http,
+            http_timeout: self
+                .http_timeout
+                .or(self.timeout)
+                .unwrap_or(defaults.http_timeout),
+            max_http_bytes: self.max_http_bytes.unwrap_or(defaults.max_http_bytes),
             connect_to: defaults.connect_to,
         };
         options
@@ -217,6 +238,7 @@ pub fn requests(targets: &[String]) -> Result<Vec<ProbeRequest>, CommandError> {
                 name,
                 ports: vec![port],
                 documented: Vec::new(),
+                http: None,
             }),
         }
     }

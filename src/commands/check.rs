@@ -3,13 +3,13 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 
 use crate::atomic::write_atomically;
 use crate::audit::AuditOptions;
 use crate::catalog::Catalog;
-use crate::commands::CommandError;
 use crate::commands::pipeline::{Judgement, PlannedRun, Run, Scope};
+use crate::commands::{CommandError, baseline_file};
 use crate::exit::Status;
 use crate::output::Renderer;
 use crate::output::json::JsonRenderer;
@@ -19,7 +19,7 @@ use crate::output::prometheus::PrometheusRenderer;
 use crate::output::table::TableRenderer;
 use crate::plan::Selection;
 use crate::probe::options::ProbeOptions;
-use crate::report::{Baseline, MAX_BASELINE_BYTES, Report};
+use crate::report::{Baseline, Report};
 
 /// Report formats of `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +65,7 @@ pub struct CheckOptions {
     pub colour: bool,
 }
 
-/// Reads `--baseline`. A missing file is the first run of a schedule when `--save` names the
-/// same file; otherwise it is an error.
+/// Reads `--baseline`, when given: never an error (see [`super::baseline_file`]).
 fn read_baseline(
     options: &CheckOptions,
     err: &mut dyn Write,
@@ -74,36 +73,8 @@ fn read_baseline(
     let Some(path) = &options.baseline else {
         return Ok(None);
     };
-    let shown = path.display().to_string();
-    match std::fs::File::open(path) {
-        Ok(file) => {
-            // One byte over the bound is enough for `from_json` to say it is too large.
-            let limit = u64::try_from(MAX_BASELINE_BYTES).unwrap_or(u64::MAX);
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut bytes)
-                .map_err(|source| {
-                    CommandError::Baseline(crate::report::BaselineError::Read {
-                        file: shown.clone(),
-                        source,
-                    })
-                })?;
-            Ok(Some(Baseline::from_json(&shown, &bytes)?))
-        }
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound
-                && options.save.as_deref() == Some(path.as_path()) =>
-        {
-            writeln!(
-                err,
-                "egresscheck: no baseline at {shown} yet; this run writes it, drift is reported from the next run on"
-            )?;
-            Ok(None)
-        }
-        Err(source) => Err(CommandError::Baseline(crate::report::BaselineError::Read {
-            file: shown,
-            source,
-        })),
-    }
+    let baseline = baseline_file::read(path, options.save.as_deref(), Utc::now(), err)?;
+    Ok(Some(baseline))
 }
 
 /// Refuses, before anything is probed, a `--output` or `--save` that could not be written
@@ -164,6 +135,9 @@ pub fn check(
         None => out.write_all(&rendered)?,
     }
     if let Some(path) = &options.save {
+        if let Some(baseline) = &baseline {
+            baseline_file::keep_unusable(baseline)?;
+        }
         save(&report, path)?;
     }
     if let Some(dialect) = options.rules {
@@ -213,6 +187,8 @@ fn rules_needed_text(
     rule_options.environments = selection.environments.clone();
     rule_options.services = selection.services.clone();
     let mut header = Header::for_catalog(report.catalog, &rule_options);
+    // What a run found closed adds to the full rules; it never replaces them.
+    header.additive = true;
     header.purpose = Some(format!(
         "only what egresscheck check found closed on {}: blocked, refused or unreachable targets, and DNS answers outside the provider's table ({} openings)",
         options.as_of,

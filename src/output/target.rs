@@ -1,7 +1,9 @@
-//! The target object of the JSON outputs: one (host, address, port) and what DNS, TCP and
-//! TLS showed for it. `probe --format json` and `check --format json` both emit it, and
-//! `check --baseline` reads it back, so it is owned, serialisable both ways, and its field
-//! names are public interface (documented in the README's JSON schema).
+//! The target object of `probe --format json` (report schema 1's shape): one (host,
+//! address, port) and what DNS, TCP and TLS showed for it, DNS merged over both lookups and
+//! repeated per target. Its field names are public interface (documented in the README's
+//! JSON schema). `check --format json` writes schema 2 instead, where each name's DNS comes
+//! once ([`crate::report::document`]); `check --baseline` reads schema-1 reports with its own
+//! reader (`report::schema1`).
 //!
 //! ```json
 //! {"environment": "prod", "service": "mva",            // set by check only
@@ -31,8 +33,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Port;
 use crate::probe::model::{
-    AddressOrigin, DnsAnswer, DnsObservation, DnsOutcome, NameObservation, ProbeRequest,
-    TargetObservation, TcpObservation, TlsObservation,
+    AddressOrigin, DnsAnswer, DnsObservation, DnsOutcome, HttpObservation, NameObservation,
+    ProbeRequest, TargetObservation, TcpObservation, TlsObservation,
 };
 
 /// One target as the JSON outputs show it.
@@ -62,6 +64,10 @@ pub struct TargetReport {
     pub tcp: Option<TcpObservation>,
     /// The TLS handshake; null when TCP did not connect.
     pub tls: Option<TlsObservation>,
+    /// The HTTP exchange after TLS; present only where the data file asks for an HTTP check
+    /// (and the handshake completed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpObservation>,
 }
 
 /// The DNS results of a host, A and AAAA together.
@@ -135,6 +141,7 @@ impl TargetReport {
             dns: observation.dns.as_ref().map(DnsReport::from_observation),
             tcp: Some(target.tcp.clone()),
             tls: target.tls.clone(),
+            http: target.http.clone(),
         }
     }
 
@@ -152,6 +159,7 @@ impl TargetReport {
             dns: observation.dns.as_ref().map(DnsReport::from_observation),
             tcp: None,
             tls: None,
+            http: None,
         }
     }
 }
@@ -211,6 +219,7 @@ mod tests {
             name: DnsName::parse("api.example.no").unwrap(),
             ports: ports.iter().map(|&p| Port::try_from(p).unwrap()).collect(),
             documented: documented.iter().map(|a| a.parse().unwrap()).collect(),
+            http: None,
         }
     }
 
@@ -280,6 +289,7 @@ mod tests {
                     proxy_status: None,
                 },
                 tls: None,
+                http: None,
             }],
         };
         let reports = reports(&observation, &request(&[443], &["192.0.2.1"]));

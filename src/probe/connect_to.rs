@@ -220,6 +220,7 @@ mod tests {
             name: name("a.example.no"),
             ports: vec![port(443), port(8443)],
             documented: Vec::new(),
+            http: None,
         };
         let targets: Vec<String> = rules
             .targets(&request)
@@ -232,6 +233,7 @@ mod tests {
             name: name("b.example.no"),
             ports: vec![port(443), port(8443)],
             documented: Vec::new(),
+            http: None,
         };
         assert_eq!(rules.lookup(&other.name, port(443)).unwrap().1, port(443));
         assert_eq!(rules.remaining(&other).ports, vec![port(8443)]);

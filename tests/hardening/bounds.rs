@@ -57,15 +57,31 @@ fn a_baseline_is_read_up_to_64_mib_and_refused_beyond() {
         "read, then a refused target: {}",
         stderr(&out)
     );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["baseline"]["state"], "read",
+        "{}",
+        report["baseline"]
+    );
 
     let huge = lab.path("huge.json");
     padded(&huge, head, 64 * MIB + 1, "\"}");
     let out = check(&huge);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // Refused, as a finding: the run goes on without drift.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let refused = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "baseline-unusable")
+        .unwrap_or_else(|| panic!("no baseline-unusable finding: {report}"));
     assert!(
-        stderr(&out).contains("larger than 67108864 bytes"),
-        "{}",
-        stderr(&out)
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 67108864 bytes"),
+        "{refused}"
     );
 }
 
@@ -195,6 +211,32 @@ fn the_readme_states_every_bound_with_its_value() {
                 "| {} | 1 – {} |",
                 o::DEFAULT_MAX_ADDRESSES_PER_NAME,
                 o::MAX_ADDRESSES_PER_NAME
+            ),
+        ),
+        (
+            "HTTP exchange after TLS",
+            format!(
+                "| {} | {} – {} |",
+                duration(o::DEFAULT_HTTP_TIMEOUT),
+                duration(o::MIN_TIMEOUT),
+                duration(o::MAX_TIMEOUT)
+            ),
+        ),
+        (
+            "an HTTP answer's header",
+            format!(
+                "| {}, {} fields |",
+                size(egresscheck::probe::http::MAX_HTTP_HEADER_BYTES),
+                egresscheck::probe::http::MAX_HTTP_HEADERS
+            ),
+        ),
+        (
+            "an HTTP answer's body",
+            format!(
+                "| {} | {} – {} |",
+                size(o::DEFAULT_MAX_HTTP_BYTES),
+                size(o::MIN_HTTP_BYTES),
+                size(o::MAX_HTTP_BYTES)
             ),
         ),
         ("TCP connect", duration(o::DEFAULT_CONNECT_TIMEOUT)),
