@@ -20,3 +20,4 @@ pub mod probe;
 pub mod report;
 pub mod rules;
 pub mod term;
+pub mod token;
