@@ -19,3 +19,4 @@ mod harness_selftest;
 mod probe;
 mod rules;
 mod support;
+mod token;

@@ -8,6 +8,7 @@ mod check;
 mod data;
 pub mod probe;
 mod rules;
+mod token;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -53,6 +54,10 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Print firewall rules for the documented endpoints, in a firewall's own dialect.
     Rules(rules::RulesArgs),
+    /// Can this host get a token? The enterprise certificate or key, the authorization
+    /// server's metadata over the probe path, a JWT grant, the token request and its answer
+    /// (Maskinporten readiness). Exit 0 pass, 1 fail, 2 bad usage or data.
+    Token(Box<token::TokenArgs>),
 }
 
 impl Cli {
@@ -99,6 +104,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
         Command::Data(command) => command.run(data, out),
         Command::Probe(args) => args.run(out),
         Command::Rules(args) => args.run(data, data_given, out),
+        Command::Token(args) => args.run(data, out),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod data;
 pub mod pipeline;
 pub mod probe;
 pub mod rules;
+pub mod token;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};

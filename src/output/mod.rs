@@ -14,6 +14,7 @@ pub mod probe_table;
 pub mod prometheus;
 pub mod table;
 pub mod target;
+pub mod token;
 
 use std::io::{self, Write};
 

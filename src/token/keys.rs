@@ -395,6 +395,28 @@ fn jwk_to_pkcs1(jwk: &Jwk) -> Result<Zeroizing<Vec<u8>>, String> {
         .map_err(|_| "the JWK's RSA numbers cannot be encoded".to_owned())
 }
 
+/// True when `leaf`'s public key is the RSA key's (a key and certificate given apart may
+/// not belong together); true as well when there is nothing to compare (not RSA).
+pub fn matches_certificate(key: &ClientKey, leaf: &CertificateDer<'_>) -> bool {
+    use x509_parser::prelude::FromDer as _;
+    let PrivateKey::Rsa(der) = &key.key else {
+        return true;
+    };
+    let Ok(private) = pkcs1::RsaPrivateKeyRef::try_from(der.as_slice()) else {
+        return false;
+    };
+    let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(leaf) else {
+        return false;
+    };
+    let trim = |b: &[u8]| -> Vec<u8> { b.iter().copied().skip_while(|x| *x == 0).collect() };
+    match cert.public_key().parsed() {
+        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
+            trim(rsa.modulus) == trim(private.modulus.as_bytes())
+        }
+        _ => false,
+    }
+}
+
 fn uint(bytes: &[u8]) -> Result<pkcs1::UintRef<'_>, String> {
     pkcs1::UintRef::new(bytes).map_err(|_| "the JWK holds a malformed number".to_owned())
 }

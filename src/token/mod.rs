@@ -13,6 +13,7 @@
 
 pub mod answer;
 pub mod certificate;
+pub mod flow;
 pub mod grant;
 mod jose;
 pub mod keys;
