@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,8 @@ impl fmt::Display for Severity {
         f.write_str(self.as_str())
     }
 }
+
+mod http;
 
 macro_rules! codes {
     ($( $(#[$doc:meta])* $variant:ident = $text:literal, $severity:ident; )*) => {
@@ -110,6 +113,13 @@ codes! {
     CertificateNotYetValid = "certificate-not-yet-valid", Fail;
     /// The certificate expires within `--cert-warn-days`.
     CertificateExpiring = "certificate-expiring", Warn;
+    /// The HTTP check got the wrong status, a proxy's block page, an answer without the
+    /// expected header or JSON key, or no complete answer.
+    HttpUnexpected = "http-unexpected", Fail;
+    /// This host's clock differs from the server's (its HTTP `Date`) by more than
+    /// `--clock-skew-fail` (fail) or `--clock-skew-warn` (warn): the one code whose severity
+    /// depends on the size of what was found.
+    ClockSkew = "clock-skew", Fail;
     /// A legacy host still resolves or answers after its sunset: its rules can go.
     LegacySunsetPassed = "legacy-sunset-passed", Warn;
     /// A legacy host's sunset is within 30 days: migrate.
@@ -144,6 +154,21 @@ codes! {
     ClientKeyUnusable = "client-key-unusable", Fail;
     /// A file holding key material or a password is readable by others on this host.
     KeyFileReadable = "key-file-readable", Warn;
+}
+
+impl Code {
+    /// Every severity findings of this code can have, least first: the code's own, and for
+    /// `clock-skew` also `warn` (a skew between the two thresholds).
+    pub fn severities(self) -> &'static [Severity] {
+        match self {
+            Code::ClockSkew => &[Severity::Warn, Severity::Fail],
+            other => match other.severity() {
+                Severity::Info => &[Severity::Info],
+                Severity::Warn => &[Severity::Warn],
+                Severity::Fail => &[Severity::Fail],
+            },
+        }
+    }
 }
 
 impl fmt::Display for Code {
@@ -182,6 +207,12 @@ pub struct AuditOptions {
     pub stale_days: i64,
     /// Warn this many days before a legacy sunset.
     pub sunset_warn_days: i64,
+    /// `clock-skew` warns when the server's clock is at least this far from ours
+    /// (`--clock-skew-warn`).
+    pub clock_skew_warn: Duration,
+    /// `clock-skew` fails when the server's clock is at least this far from ours
+    /// (`--clock-skew-fail`).
+    pub clock_skew_fail: Duration,
 }
 
 /// Default of `--cert-warn-days`.
@@ -190,6 +221,15 @@ pub const DEFAULT_CERT_WARN_DAYS: i64 = 21;
 pub const DEFAULT_STALE_DAYS: i64 = 365;
 /// Days before a legacy sunset at which `legacy-sunset-soon` starts.
 pub const SUNSET_WARN_DAYS: i64 = 30;
+/// Default of `--clock-skew-warn`: 5 s.
+pub const DEFAULT_CLOCK_SKEW_WARN: Duration = Duration::from_secs(5);
+/// Default of `--clock-skew-fail`: 10 s, Maskinporten's limit for a JWT grant's `iat`
+/// (Digdir's JWT grant specification).
+pub const DEFAULT_CLOCK_SKEW_FAIL: Duration = Duration::from_secs(10);
+/// Smallest accepted clock-skew threshold: 1 s (the resolution of HTTP's `Date`).
+pub const MIN_CLOCK_SKEW: Duration = Duration::from_secs(1);
+/// Largest accepted clock-skew threshold: 1 hour.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(3600);
 
 impl Default for AuditOptions {
     fn default() -> Self {
@@ -197,7 +237,55 @@ impl Default for AuditOptions {
             cert_warn_days: DEFAULT_CERT_WARN_DAYS,
             stale_days: DEFAULT_STALE_DAYS,
             sunset_warn_days: SUNSET_WARN_DAYS,
+            clock_skew_warn: DEFAULT_CLOCK_SKEW_WARN,
+            clock_skew_fail: DEFAULT_CLOCK_SKEW_FAIL,
         }
+    }
+}
+
+/// A threshold outside its range, or the warning threshold above the failing one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{flag} {value}: {reason}")]
+pub struct AuditOptionsError {
+    /// The flag.
+    pub flag: &'static str,
+    /// The value given.
+    pub value: String,
+    /// What is allowed.
+    pub reason: String,
+}
+
+impl AuditOptions {
+    /// Checks the clock-skew thresholds against their range and each other.
+    pub fn validate(&self) -> Result<(), AuditOptionsError> {
+        let shown = |d: Duration| crate::probe::options::Millis(d).to_string();
+        for (flag, value) in [
+            ("--clock-skew-warn", self.clock_skew_warn),
+            ("--clock-skew-fail", self.clock_skew_fail),
+        ] {
+            if value < MIN_CLOCK_SKEW || value > MAX_CLOCK_SKEW {
+                return Err(AuditOptionsError {
+                    flag,
+                    value: shown(value),
+                    reason: format!(
+                        "must be between {} and {}",
+                        shown(MIN_CLOCK_SKEW),
+                        shown(MAX_CLOCK_SKEW)
+                    ),
+                });
+            }
+        }
+        if self.clock_skew_warn > self.clock_skew_fail {
+            return Err(AuditOptionsError {
+                flag: "--clock-skew-warn",
+                value: shown(self.clock_skew_warn),
+                reason: format!(
+                    "must not exceed --clock-skew-fail ({})",
+                    shown(self.clock_skew_fail)
+                ),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -496,7 +584,11 @@ fn audit_name(
         if let Some(tls) = &target.tls {
             tls_findings(&ctx, target, tls, as_of, options, findings);
         }
+        if let (Some(check), Some(http)) = (&planned.http, &target.http) {
+            http::exchange_findings(&ctx, target, check, http, findings);
+        }
     }
+    http::clock_findings(&ctx, name, options, findings);
 }
 
 fn family_answered(dns: &crate::probe::model::DnsObservation, addr: &IpAddr) -> bool {

@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::catalog::{Catalog, DnsName, EnvId, HostPattern, Port, ServiceId};
+use crate::catalog::{Catalog, DnsName, EnvId, HostPattern, HttpCheck, Port, ServiceId};
+use crate::probe::http::HttpRequest;
 use crate::probe::model::ProbeRequest;
 
 /// What the user asked to check; empty lists mean "all".
@@ -51,6 +52,8 @@ pub struct PlannedName {
     pub ports: Vec<Port>,
     /// The entry's single documented addresses.
     pub documented: Vec<IpAddr>,
+    /// The entry's HTTP check, when it has one (legacy entries have none).
+    pub http: Option<HttpCheck>,
 }
 
 /// The names to probe, in catalog order.
@@ -83,6 +86,7 @@ impl Plan {
                     name: name.clone(),
                     ports: endpoint.ports.clone(),
                     documented: documented.clone(),
+                    http: endpoint.http.clone(),
                 });
             }
         }
@@ -101,13 +105,15 @@ impl Plan {
                 name: legacy.host.clone(),
                 ports: legacy.ports.clone(),
                 documented: legacy.addresses.single_addresses().collect(),
+                http: None,
             });
         }
         Plan { names }
     }
 
     /// One probe request per distinct name, with the union of ports and documented addresses
-    /// of every entry that names it, in first-seen order.
+    /// of every entry that names it, in first-seen order, and the HTTP check of the first
+    /// entry that has one (the loader allows one check per name).
     pub fn requests(&self) -> Vec<ProbeRequest> {
         let mut requests: Vec<ProbeRequest> = Vec::new();
         let mut index: HashMap<&DnsName, usize> = HashMap::with_capacity(self.names.len());
@@ -124,6 +130,9 @@ impl Plan {
                             request.documented.push(*addr);
                         }
                     }
+                    if request.http.is_none() {
+                        request.http = http_request(planned);
+                    }
                 }
                 None => {
                     index.insert(&planned.name, requests.len());
@@ -131,6 +140,7 @@ impl Plan {
                         name: planned.name.clone(),
                         ports: planned.ports.clone(),
                         documented: planned.documented.clone(),
+                        http: http_request(planned),
                     });
                 }
             }
@@ -142,6 +152,15 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
+}
+
+/// The request of a planned name's HTTP check. The loader checked the path with the same
+/// grammar, so a check without a request cannot come from a loaded catalog.
+fn http_request(planned: &PlannedName) -> Option<HttpRequest> {
+    planned
+        .http
+        .as_ref()
+        .and_then(|check| HttpRequest::for_check(check).ok())
 }
 
 #[cfg(test)]

@@ -118,6 +118,7 @@ pub fn target(address: &str, state: TcpState, tls: Option<TlsObservation>) -> Ta
             proxy_status: None,
         },
         tls,
+        http: None,
     }
 }
 

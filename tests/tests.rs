@@ -10,6 +10,7 @@
 )]
 
 mod audit;
+mod blocking;
 mod catalog;
 mod catalog_authorization;
 mod check;

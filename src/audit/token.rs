@@ -323,6 +323,7 @@ pub fn planned_host(
                 name: url.host.clone(),
                 ports: vec![url.port],
                 documented: Vec::new(),
+                http: None,
             },
             false,
         ),

@@ -7,6 +7,7 @@
 
 pub mod diff;
 mod error;
+pub mod http;
 pub mod index;
 mod load;
 pub mod model;
@@ -15,6 +16,10 @@ mod raw;
 mod validate;
 
 pub use error::{Diagnostic, LoadError};
+pub use http::{
+    HttpCheck, HttpMethod, MAX_HTTP_NAME_CHARS, MAX_HTTP_PATH_CHARS, check_header_name,
+    check_http_path,
+};
 pub use index::AddressIndex;
 pub use load::{
     BUNDLED_ORIGIN, BUNDLED_TOML, MAX_FILE_BYTES, MAX_NESTING, bundled, load_bytes, load_path,

@@ -327,6 +327,8 @@ pub struct Endpoint {
     pub source: SourceId,
     /// Free-text note.
     pub note: Option<String>,
+    /// The HTTP request to send after TLS, and what its answer must be.
+    pub http: Option<super::HttpCheck>,
 }
 
 /// A subnet the provider documents as a whole (opening it covers many services).

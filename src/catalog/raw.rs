@@ -100,6 +100,19 @@ pub(crate) struct RawEndpoint {
     pub protocol: Option<Text>,
     pub source: Text,
     pub note: Option<Text>,
+    pub http: Option<Spanned<RawHttp>>,
+}
+
+/// An endpoint's `http` table: one request after TLS, and what its answer must be.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub(crate) struct RawHttp {
+    pub method: Option<Text>,
+    pub path: Text,
+    #[serde(default)]
+    pub expect_status: Vec<Spanned<i64>>,
+    pub expect_header: Option<Text>,
+    pub expect_json_key: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -24,6 +24,7 @@ use super::raw::{
 };
 
 mod authorization;
+mod http;
 
 /// Longest free-text value accepted (notes, titles). Longer text is not a note.
 const MAX_TEXT_LEN: usize = 4096;
@@ -274,6 +275,7 @@ impl Validator<'_> {
 
     fn endpoints(&mut self, raw: &[Spanned<RawEndpoint>], refs: &References) -> Vec<Endpoint> {
         let mut seen = HashMap::new();
+        let mut checks = HashMap::new();
         let mut out = Vec::new();
         for entry in raw {
             let e = entry.get_ref();
@@ -296,6 +298,13 @@ impl Validator<'_> {
                 .note
                 .as_ref()
                 .and_then(|n| self.free_text(n, "endpoint.note"));
+            let http = match &e.http {
+                None => Some(None),
+                Some(raw) => self.http_check(raw, protocol).map(Some),
+            };
+            if let (Some(Some(check)), Some(names), Some(raw)) = (&http, &probe, &e.http) {
+                self.one_http_check_per_name(&mut checks, names, check, raw);
+            }
             if let (Some(env), Some(host)) = (&environment, &host) {
                 let _ = self.unique(
                     &mut seen,
@@ -313,8 +322,17 @@ impl Validator<'_> {
                 Some(probe),
                 Some(ports),
                 Some(protocol),
-            ) = (environment, service, source, host, probe, ports, protocol)
-            {
+                Some(http),
+            ) = (
+                environment,
+                service,
+                source,
+                host,
+                probe,
+                ports,
+                protocol,
+                http,
+            ) {
                 out.push(Endpoint {
                     environment: EnvId(environment),
                     service: ServiceId(service),
@@ -325,6 +343,7 @@ impl Validator<'_> {
                     protocol,
                     source: SourceId(source),
                     note,
+                    http,
                 });
             }
         }

@@ -5,8 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::probe::{OPEN_FILE_CEILING, ProbeFlags, proxy_env};
-use crate::audit::{AuditOptions, DEFAULT_CERT_WARN_DAYS, DEFAULT_STALE_DAYS, SUNSET_WARN_DAYS};
+use std::time::Duration;
+
+use super::probe::{OPEN_FILE_CEILING, ProbeFlags, parse_duration, proxy_env};
+use crate::audit::{
+    AuditOptions, DEFAULT_CERT_WARN_DAYS, DEFAULT_CLOCK_SKEW_FAIL, DEFAULT_CLOCK_SKEW_WARN,
+    DEFAULT_STALE_DAYS, SUNSET_WARN_DAYS,
+};
 use crate::commands::check::{self, CheckFormat, CheckOptions};
 use crate::commands::pipeline::Scope;
 use crate::commands::{CommandError, DataSource};
@@ -71,6 +76,16 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_STALE_DAYS, value_parser = clap::value_parser!(i64).range(1..=36500))]
     pub stale_days: i64,
 
+    /// Warn (`clock-skew`) when a server's HTTP `Date` shows this host's clock off by more
+    /// than this [default: 5s].
+    #[arg(long = "clock-skew-warn", value_name = "DURATION", value_parser = parse_duration)]
+    pub clock_skew_warn: Option<Duration>,
+
+    /// Fail (`clock-skew`) when a server's HTTP `Date` shows this host's clock off by more
+    /// than this; Maskinporten refuses token grants beyond 10 s [default: 10s].
+    #[arg(long = "clock-skew-fail", value_name = "DURATION", value_parser = parse_duration)]
+    pub clock_skew_fail: Option<Duration>,
+
     /// Exit 1 on warnings too.
     #[arg(long)]
     pub strict: bool,
@@ -129,6 +144,16 @@ impl CheckArgs {
         options::raise_open_file_limit(OPEN_FILE_CEILING);
         let catalog = data.load()?;
         let probe = self.flags.to_options(&proxy_env())?;
+        let audit = AuditOptions {
+            cert_warn_days: self.cert_warn_days,
+            stale_days: self.stale_days,
+            sunset_warn_days: SUNSET_WARN_DAYS,
+            clock_skew_warn: self.clock_skew_warn.unwrap_or(DEFAULT_CLOCK_SKEW_WARN),
+            clock_skew_fail: self.clock_skew_fail.unwrap_or(DEFAULT_CLOCK_SKEW_FAIL),
+        };
+        audit
+            .validate()
+            .map_err(|err| CommandError::Usage(err.to_string()))?;
         // `check` writes files (`--save`, `--output`): from here on Ctrl-C must not leave one
         // half done. (Before, while a data file is read from a pipe, the default action is
         // what a user expects.)
@@ -143,11 +168,7 @@ impl CheckArgs {
             as_of: self
                 .as_of
                 .unwrap_or_else(|| chrono::Utc::now().date_naive()),
-            audit: AuditOptions {
-                cert_warn_days: self.cert_warn_days,
-                stale_days: self.stale_days,
-                sunset_warn_days: SUNSET_WARN_DAYS,
-            },
+            audit,
             strict: self.strict,
             format: self.format.into(),
             output: self.output,

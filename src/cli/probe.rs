@@ -72,9 +72,15 @@ pub struct ProbeFlags {
     #[arg(long = "ca-file", value_name = "PEM")]
     pub ca_files: Vec<PathBuf>,
 
-    /// Timeout of each TCP connect and each TLS handshake, e.g. 5s, 500ms [default: 5s].
+    /// Timeout of each TCP connect, each TLS handshake and (unless --http-timeout is given)
+    /// each HTTP exchange, e.g. 5s, 500ms [default: 5s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+
+    /// Timeout of each HTTP exchange after TLS (the data file's `http` checks) [default:
+    /// --timeout, else 5s].
+    #[arg(long = "http-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub http_timeout: Option<Duration>,
 
     /// Timeout of the DNS lookups of each name [default: 5s].
     #[arg(long = "dns-timeout", value_name = "DURATION", value_parser = parse_duration)]
@@ -102,6 +108,14 @@ pub struct ProbeFlags {
     /// Bytes read from a TLS server before its handshake is abandoned [default: 262144].
     #[arg(long = "max-tls-bytes", value_name = "BYTES")]
     pub max_tls_bytes: Option<usize>,
+
+    /// Body bytes read from an HTTP answer; the rest is left unread [default: 65536].
+    #[arg(long = "max-http-bytes", value_name = "BYTES")]
+    pub max_http_bytes: Option<usize>,
+
+    /// Send no HTTP request after TLS, even where the data file asks for an HTTP check.
+    #[arg(long = "no-http")]
+    pub no_http: bool,
 
     /// Address family to resolve and probe.
     #[arg(long, value_enum, default_value = "both")]
@@ -131,6 +145,12 @@ impl ProbeFlags {
                 .max_addresses
                 .unwrap_or(defaults.max_addresses_per_name),
             max_tls_bytes: self.max_tls_bytes.unwrap_or(defaults.max_tls_bytes),
+            http_checks: !self.no_http,
+            http_timeout: self
+                .http_timeout
+                .or(self.timeout)
+                .unwrap_or(defaults.http_timeout),
+            max_http_bytes: self.max_http_bytes.unwrap_or(defaults.max_http_bytes),
         };
         options
             .validate()
@@ -198,6 +218,7 @@ pub fn requests(targets: &[String]) -> Result<Vec<ProbeRequest>, CommandError> {
                 name,
                 ports: vec![port],
                 documented: Vec::new(),
+                http: None,
             }),
         }
     }

@@ -13,8 +13,10 @@ use crate::commands::CommandError;
 use crate::exit::Status;
 use crate::output::target::reports;
 use crate::output::token::{TokenReport, render_json, render_table};
-use crate::probe::model::ProbeRequest;
-use crate::token::flow::{self, TokenObservation, TokenOptions, Transport};
+use crate::probe::http::{HttpRequest, Method};
+use crate::probe::model::{NameObservation, ProbeRequest, TcpState};
+use crate::probe::{FetchRequest, ProbeError, ProbeOptions, SendPolicy};
+use crate::token::flow::{self, Answer, Delivered, TokenObservation, TokenOptions, Transport};
 use crate::token::grant::GrantAlgorithm;
 use crate::token::keys::{self, KeySource, Secret};
 
@@ -76,6 +78,7 @@ pub fn report<'a>(
                 name: url.host.clone(),
                 ports: vec![url.port],
                 documented: planned.documented.clone(),
+                http: None,
             },
         );
         findings.extend(audit::token::path_findings(
@@ -112,6 +115,116 @@ pub fn token_with<T: Transport>(
         TokenFormat::Json => render_json(&report, out)?,
     }
     Ok(status(&report.findings, strict))
+}
+
+/// The token step's two requests over the probe's own path ([`crate::probe::fetch_blocking`]):
+/// the name resolved as `check` resolves it (or handed to the proxy), TCP, TLS with the
+/// recording verifier, one bounded HTTP exchange. The metadata `GET` goes over any
+/// connection, so that what an intercepting middlebox answers is seen; the token `POST`,
+/// which carries the signed grant, only over one that public roots (or `--ca-file`) trust
+/// for the name.
+#[derive(Debug, Clone)]
+pub struct ProbeTransport {
+    options: ProbeOptions,
+}
+
+impl ProbeTransport {
+    /// A transport with these probe options (resolver, proxy, trust anchors, timeouts).
+    pub fn new(options: ProbeOptions) -> Self {
+        ProbeTransport { options }
+    }
+
+    fn send(&self, url: &HttpsUrl, request: Result<HttpRequest, String>, policy: SendPolicy) -> Result<Delivered, ProbeError> {
+        let request = match request {
+            Ok(request) => request,
+            Err(problem) => {
+                return Ok(Delivered {
+                    observation: NameObservation {
+                        name: url.host.clone(),
+                        dns: None,
+                        targets: Vec::new(),
+                    },
+                    answer: None,
+                    problem: Some(problem),
+                });
+            }
+        };
+        let fetched = crate::probe::fetch_blocking(
+            &FetchRequest {
+                name: url.host.clone(),
+                port: url.port,
+                http: request,
+                policy,
+            },
+            &self.options,
+        )?;
+        let problem = fetched
+            .response
+            .is_none()
+            .then(|| why_no_answer(&fetched.observation));
+        Ok(Delivered {
+            answer: fetched.response.map(|r| Answer {
+                status: r.status,
+                body: r.body.to_vec(),
+            }),
+            observation: fetched.observation,
+            problem,
+        })
+    }
+}
+
+impl Transport for ProbeTransport {
+    fn get(&self, url: &HttpsUrl) -> Result<Delivered, ProbeError> {
+        let request = HttpRequest::new(Method::Get, &url.path)
+            .and_then(|r| r.with_header("accept", "application/json"))
+            .map_err(|e| e.to_string());
+        self.send(url, request, SendPolicy::Always)
+    }
+
+    fn post_form(
+        &self,
+        url: &HttpsUrl,
+        body: zeroize::Zeroizing<Vec<u8>>,
+    ) -> Result<Delivered, ProbeError> {
+        // The request owns its body from here (hyper's buffers are not wiped; the grant in
+        // them is single-use and expires within two minutes).
+        let request = HttpRequest::post(&url.path, "application/x-www-form-urlencoded", body.to_vec())
+            .and_then(|r| r.with_header("accept", "application/json"))
+            .map_err(|e| e.to_string());
+        self.send(url, request, SendPolicy::Trusted)
+    }
+}
+
+/// Why no target answered, from the last one tried (or DNS, when none was).
+fn why_no_answer(observation: &NameObservation) -> String {
+    let Some(target) = observation.targets.last() else {
+        return observation
+            .dns
+            .as_ref()
+            .and_then(|d| d.a.iter().chain(d.aaaa.iter()).find_map(|l| l.message.clone()))
+            .map_or_else(
+                || format!("{} has no address to connect to", observation.name),
+                |m| format!("{} did not resolve: {m}", observation.name),
+            );
+    };
+    let at = target
+        .address
+        .map_or_else(|| "through the proxy".to_owned(), |a| format!("at {a}"));
+    if target.tcp.state != TcpState::Open {
+        let why = target.tcp.message.clone().unwrap_or_else(|| "no connection".to_owned());
+        return format!("{} {at}: {why}", observation.name);
+    }
+    if let Some(tls) = &target.tls
+        && let Some(error) = &tls.error
+    {
+        return format!("{} {at}: TLS failed: {error}", observation.name);
+    }
+    if let Some(http) = &target.http
+        && let Some(error) = &http.error
+    {
+        return format!("{} {at}: {error}", observation.name);
+    }
+    format!("{} {at}: no HTTP answer", observation.name)
 }
 
 /// Exit status as `check`: 1 on a `fail` finding, or on a `warn` with `--strict`.

@@ -79,6 +79,21 @@ pub(crate) mod cells {
         }
     }
 
+    /// The HTTP column: the check's status and time, or how it failed; `-` without one.
+    pub fn http(target: &TargetObservation) -> String {
+        match &target.http {
+            None => "-".to_owned(),
+            Some(http) => match http.status {
+                Some(status) => format!("{status} {:.0} ms", http.ms),
+                None => match http.failure {
+                    Some(crate::probe::model::HttpFailure::Timeout) => "timeout".to_owned(),
+                    Some(crate::probe::model::HttpFailure::NotSent) => "not sent".to_owned(),
+                    _ => "failed".to_owned(),
+                },
+            },
+        }
+    }
+
     /// The TLS column.
     pub fn tls(target: &TargetObservation) -> String {
         match &target.tls {

@@ -56,6 +56,56 @@ impl Family<'_> {
     }
 }
 
+/// The HTTP check's status and time, and the server's clock against ours, per target that
+/// got an answer.
+fn http_samples(
+    m: &mut Family<'_>,
+    rows: &[crate::audit::TargetRow<'_>],
+    labels: &dyn Fn(&crate::audit::TargetRow<'_>) -> Vec<(&'static str, String)>,
+) {
+    let answered = || {
+        rows.iter().filter_map(|row| {
+            let http = row.target.http.as_ref()?;
+            http.status.map(|status| (row, http, status))
+        })
+    };
+    m.header(
+        "egresscheck_http_status_code",
+        "Status code of the HTTP check's answer, for targets whose data asks for one.",
+    );
+    for (row, _, status) in answered() {
+        m.sample(
+            "egresscheck_http_status_code",
+            &labels(row),
+            f64::from(status),
+        );
+    }
+    m.header(
+        "egresscheck_http_request_seconds",
+        "Time of the HTTP check, request sent to answer read.",
+    );
+    for (row, http, _) in answered() {
+        m.sample(
+            "egresscheck_http_request_seconds",
+            &labels(row),
+            http.ms / 1000.0,
+        );
+    }
+    m.header(
+        "egresscheck_clock_skew_seconds",
+        "The server's clock (its HTTP Date) minus this host's, best estimate.",
+    );
+    for (row, http, _) in answered() {
+        if let Some(clock) = http.clock {
+            m.sample(
+                "egresscheck_clock_skew_seconds",
+                &labels(row),
+                clock.skew_seconds,
+            );
+        }
+    }
+}
+
 impl Renderer for PrometheusRenderer {
     fn render(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
         let mut text = String::new();
@@ -150,23 +200,30 @@ impl Renderer for PrometheusRenderer {
                 );
             }
         }
+        http_samples(&mut m, rows, &target_labels);
         m.header(
             "egresscheck_findings",
             "Number of findings per code and severity.",
         );
         for code in Code::ALL {
-            let count = report.findings.iter().filter(|f| f.code == *code).count();
-            // A count of findings is far below 2^53, where f64 starts to round.
-            #[allow(clippy::cast_precision_loss)]
-            let value = count as f64;
-            m.sample(
-                "egresscheck_findings",
-                &[
-                    ("code", code.as_str().to_owned()),
-                    ("severity", code.severity().as_str().to_owned()),
-                ],
-                value,
-            );
+            for severity in code.severities() {
+                let count = report
+                    .findings
+                    .iter()
+                    .filter(|f| f.code == *code && f.severity == *severity)
+                    .count();
+                // A count of findings is far below 2^53, where f64 starts to round.
+                #[allow(clippy::cast_precision_loss)]
+                let value = count as f64;
+                m.sample(
+                    "egresscheck_findings",
+                    &[
+                        ("code", code.as_str().to_owned()),
+                        ("severity", severity.as_str().to_owned()),
+                    ],
+                    value,
+                );
+            }
         }
         m.header(
             "egresscheck_legacy_sunset_timestamp_seconds",

@@ -63,16 +63,14 @@ impl Renderer for TableRenderer {
             }
             writeln!(out)?;
             writeln!(out, "{} ({})", env.name, env.id)?;
-            let mut table = term::table([
-                "host",
-                "address",
-                "port",
-                "DNS",
-                "TCP",
-                "TLS",
-                "cert days",
-                "verdict",
-            ]);
+            // The HTTP column only when the data asks some target for an HTTP check.
+            let http = rows.iter().any(|r| r.target.http.is_some());
+            let mut header = vec!["host", "address", "port", "DNS", "TCP", "TLS"];
+            if http {
+                header.push("HTTP");
+            }
+            header.extend(["cert days", "verdict"]);
+            let mut table = term::table(header);
             if self.colour {
                 table.enforce_styling();
             } else {
@@ -92,7 +90,7 @@ impl Renderer for TableRenderer {
                         .findings_for_host(env.id.as_str(), p.name.as_str())
                         .map(|f| f.severity)
                         .max();
-                    table.add_row(vec![
+                    let mut cells = vec![
                         Cell::new(&host),
                         Cell::new("-"),
                         Cell::new(
@@ -105,9 +103,12 @@ impl Renderer for TableRenderer {
                         Cell::new(cells::dns(name, None)),
                         Cell::new("-"),
                         Cell::new("-"),
-                        Cell::new("-"),
-                        self.severity_cell(worst),
-                    ]);
+                    ];
+                    if http {
+                        cells.push(Cell::new("-"));
+                    }
+                    cells.extend([Cell::new("-"), self.severity_cell(worst)]);
+                    table.add_row(cells);
                 }
                 for row in targets {
                     let worst = report.findings_for(row).map(|f| f.severity).max();
@@ -123,16 +124,19 @@ impl Renderer for TableRenderer {
                         .and_then(|t| t.chain.first())
                         .map(|c| days_left(c.not_after, report.as_of).to_string())
                         .unwrap_or_else(|| "-".to_owned());
-                    table.add_row(vec![
+                    let mut cells = vec![
                         Cell::new(&host),
                         Cell::new(address),
                         Cell::new(row.target.port.to_string()),
                         Cell::new(cells::dns(name, Some(row.target))),
                         Cell::new(cells::tcp(row.target)),
                         Cell::new(cells::tls(row.target)),
-                        Cell::new(cert_days),
-                        self.severity_cell(worst),
-                    ]);
+                    ];
+                    if http {
+                        cells.push(Cell::new(cells::http(row.target)));
+                    }
+                    cells.extend([Cell::new(cert_days), self.severity_cell(worst)]);
+                    table.add_row(cells);
                 }
             }
             writeln!(out, "{table}")?;

@@ -31,8 +31,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Port;
 use crate::probe::model::{
-    AddressOrigin, DnsAnswer, DnsObservation, DnsOutcome, NameObservation, ProbeRequest,
-    TargetObservation, TcpObservation, TlsObservation,
+    AddressOrigin, DnsAnswer, DnsObservation, DnsOutcome, HttpObservation, NameObservation,
+    ProbeRequest, TargetObservation, TcpObservation, TlsObservation,
 };
 
 /// One target as the JSON outputs show it.
@@ -62,6 +62,10 @@ pub struct TargetReport {
     pub tcp: Option<TcpObservation>,
     /// The TLS handshake; null when TCP did not connect.
     pub tls: Option<TlsObservation>,
+    /// The HTTP exchange after TLS; present only where the data file asks for an HTTP check
+    /// (and the handshake completed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpObservation>,
 }
 
 /// The DNS results of a host, A and AAAA together.
@@ -135,6 +139,7 @@ impl TargetReport {
             dns: observation.dns.as_ref().map(DnsReport::from_observation),
             tcp: Some(target.tcp.clone()),
             tls: target.tls.clone(),
+            http: target.http.clone(),
         }
     }
 
@@ -152,6 +157,7 @@ impl TargetReport {
             dns: observation.dns.as_ref().map(DnsReport::from_observation),
             tcp: None,
             tls: None,
+            http: None,
         }
     }
 }
@@ -211,6 +217,7 @@ mod tests {
             name: DnsName::parse("api.example.no").unwrap(),
             ports: ports.iter().map(|&p| Port::try_from(p).unwrap()).collect(),
             documented: documented.iter().map(|a| a.parse().unwrap()).collect(),
+            http: None,
         }
     }
 
@@ -280,6 +287,7 @@ mod tests {
                     proxy_status: None,
                 },
                 tls: None,
+                http: None,
             }],
         };
         let reports = reports(&observation, &request(&[443], &["192.0.2.1"]));

@@ -8,6 +8,12 @@
 //! own timeout and by the run's deadline, so the run ends by the deadline plus a short grace;
 //! whatever is cut short is recorded as such, never silently dropped. A task that fails
 //! (which would be a bug) leaves an observation saying so rather than taking the run down.
+//!
+//! [`fetch`] reuses the same steps for one request whose answer a command needs.
+
+mod fetch;
+
+pub use fetch::{FetchRequest, Fetched, fetch};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,14 +27,16 @@ use tokio::time::Instant;
 
 use crate::catalog::{DnsName, Port};
 use crate::probe::dns::{self, RecordKind, Resolve};
+use crate::probe::http::{self, HttpExchange, HttpLimits, HttpRequest};
 use crate::probe::model::{
     AddressOrigin, DnsLookup, DnsObservation, DnsOutcome, Family, NameObservation, ProbeRequest,
     TargetObservation, TcpObservation, TcpState, TlsObservation,
 };
 use crate::probe::options::{CONNECT_AHEAD_PATIENCE_DIVISOR, CONNECT_AHEAD_STALL, ProbeOptions};
 use crate::probe::proxy::{self, ProxyConfig};
+use crate::probe::stream::TlsStream;
 use crate::probe::targets::{self, Target};
-use crate::probe::tls::TlsClient;
+use crate::probe::tls::{Handshake, Hello, TlsClient, Ungated};
 use crate::probe::{Progress, ProgressFn, StepLimit, tcp};
 
 /// Time granted after the deadline for tasks to record that they were cut short.
@@ -56,17 +64,13 @@ pub async fn run_with<R: Resolve>(
         }
         _ => None,
     };
-    let shared = Arc::new(Shared {
-        options: options.clone(),
-        resolver,
-        tls,
-        deadline,
-        dns_slots: Semaphore::new(options.dns_concurrency.max(1)),
-        sockets: Semaphore::new(options.max_pending_connects.max(1)),
-        connect_ahead: Semaphore::new(options.handshake_concurrency.max(1)),
-        handshakes: Semaphore::new(options.handshake_concurrency.max(1)),
-    });
+    let shared = Arc::new(Shared::new(options, resolver, tls, deadline));
 
+    // Each name's HTTP request, shared by its targets' tasks.
+    let https: Vec<Option<Arc<HttpRequest>>> = requests
+        .iter()
+        .map(|r| r.http.clone().map(Arc::new))
+        .collect();
     let mut observations: Vec<NameObservation> = requests
         .iter()
         .map(|r| NameObservation {
@@ -103,6 +107,7 @@ pub async fn run_with<R: Resolve>(
                         Arc::clone(&shared),
                         Arc::clone(proxy),
                         request.name.clone(),
+                        http_of(&https, index),
                         port,
                     );
                     let handle = tasks.spawn(async move { Done::Target(index, slot, task.await) });
@@ -123,7 +128,12 @@ pub async fn run_with<R: Resolve>(
                         continue;
                     }
                     started.insert(key, Early::Running { slot: None });
-                    let task = direct_target(Arc::clone(&shared), request.name.clone(), target);
+                    let task = direct_target(
+                        Arc::clone(&shared),
+                        request.name.clone(),
+                        http_of(&https, index),
+                        target,
+                    );
                     let handle = tasks.spawn(async move { Done::Early(index, key, task.await) });
                     slots.insert(handle.id(), Slot::Early(index, key));
                     count.targets += 1;
@@ -205,7 +215,12 @@ pub async fn run_with<R: Resolve>(
                         None,
                         NOT_PROBED_DEADLINE,
                     ));
-                    let task = direct_target(Arc::clone(&shared), request.name.clone(), target);
+                    let task = direct_target(
+                        Arc::clone(&shared),
+                        request.name.clone(),
+                        http_of(&https, index),
+                        target,
+                    );
                     let handle = tasks.spawn(async move { Done::Target(index, slot, task.await) });
                     slots.insert(handle.id(), Slot::Target(index, slot));
                     count.targets += 1;
@@ -270,6 +285,11 @@ pub async fn run_with<R: Resolve>(
         }
     }
     observations
+}
+
+/// The HTTP request of the request at `index`, for one of its targets.
+fn http_of(https: &[Option<Arc<HttpRequest>>], index: usize) -> Option<Arc<HttpRequest>> {
+    https.get(index).cloned().flatten()
 }
 
 /// The targets of `request` that need no DNS: its documented addresses on its ports.
@@ -341,6 +361,19 @@ struct Shared<R> {
 }
 
 impl<R> Shared<R> {
+    fn new(options: &ProbeOptions, resolver: R, tls: TlsClient, deadline: Instant) -> Self {
+        Shared {
+            options: options.clone(),
+            resolver,
+            tls,
+            deadline,
+            dns_slots: Semaphore::new(options.dns_concurrency.max(1)),
+            sockets: Semaphore::new(options.max_pending_connects.max(1)),
+            connect_ahead: Semaphore::new(options.handshake_concurrency.max(1)),
+            handshakes: Semaphore::new(options.handshake_concurrency.max(1)),
+        }
+    }
+
     fn limit(&self, step: Duration) -> StepLimit {
         StepLimit::new(step, self.deadline)
     }
@@ -503,12 +536,14 @@ fn placeholder(
             proxy_status: None,
         },
         tls: None,
+        http: None,
     }
 }
 
 async fn direct_target<R: Resolve>(
     shared: Arc<Shared<R>>,
     name: DnsName,
+    http: Option<Arc<HttpRequest>>,
     target: Target,
 ) -> TargetObservation {
     let mut observation = placeholder(
@@ -534,7 +569,16 @@ async fn direct_target<R: Resolve>(
     let ((tcp, stream), ahead) = connect_ahead(connect, ahead).await;
     observation.tcp = tcp;
     if let Some(stream) = stream {
-        observation.tls = Some(handshake(&shared, stream, &[], &name, ahead).await);
+        let over = Connected {
+            stream,
+            leftover: &[],
+            name: &name,
+            port: target.port,
+            ahead,
+        };
+        let (tls, http) = over_tls(&shared, over, http.as_deref(), SendPolicy::Always).await;
+        observation.tls = Some(tls);
+        observation.http = http.map(|exchange| exchange.observation);
     }
     observation
 }
@@ -573,6 +617,7 @@ async fn proxied_target<R: Resolve>(
     shared: Arc<Shared<R>>,
     proxy: Arc<ProxyTarget>,
     name: DnsName,
+    http: Option<Arc<HttpRequest>>,
     port: Port,
 ) -> TargetObservation {
     let via = Some(proxy.config.to_string());
@@ -598,32 +643,100 @@ async fn proxied_target<R: Resolve>(
     .await;
     observation.tcp = tcp;
     if let Some(tunnel) = tunnel {
-        let handshake = handshake(&shared, tunnel.stream, &tunnel.leftover, &name, None);
-        observation.tls = Some(handshake.await);
+        let over = Connected {
+            stream: tunnel.stream,
+            leftover: &tunnel.leftover,
+            name: &name,
+            port,
+            ahead: None,
+        };
+        let (tls, http) = over_tls(&shared, over, http.as_deref(), SendPolicy::Always).await;
+        observation.tls = Some(tls);
+        observation.http = http.map(|exchange| exchange.observation);
     }
     observation
 }
 
+/// An open connection to a target (direct, or a tunnel through the proxy), ready for TLS.
+struct Connected<'a, 'w> {
+    stream: tokio::net::TcpStream,
+    /// Bytes a proxy sent after its answer; they belong to the TLS server.
+    leftover: &'a [u8],
+    name: &'a DnsName,
+    port: Port,
+    /// The connection's place in the connect-ahead window, if it holds one.
+    ahead: Option<SemaphorePermit<'w>>,
+}
+
+/// Whether an HTTP request may go over a connection whatever its certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendPolicy {
+    /// Send it: the request carries nothing secret (a check's `GET`), and what a middlebox
+    /// answers is worth knowing.
+    Always,
+    /// Send it only when public roots (plus `--ca-file`) trust the chain and it is valid for
+    /// the name: the request may carry a secret.
+    Trusted,
+}
+
+/// The steps over an open connection: the TLS handshake, then the HTTP exchange the request
+/// asks for, if the handshake completed (and `policy` allows it).
+async fn over_tls<R>(
+    shared: &Shared<R>,
+    connected: Connected<'_, '_>,
+    http: Option<&HttpRequest>,
+    policy: SendPolicy,
+) -> (TlsObservation, Option<HttpExchange>) {
+    let http = http.filter(|_| shared.options.http_checks);
+    let (name, port) = (connected.name, connected.port);
+    let (tls, stream) = handshake(shared, connected, http.is_some()).await;
+    let (Some(stream), Some(request)) = (stream, http) else {
+        return (tls, None);
+    };
+    if policy == SendPolicy::Trusted && !(tls.trusted_public && tls.hostname_match) {
+        let exchange = http::not_sent(
+            request,
+            "not sent: the server's certificate is not trusted by public roots (or --ca-file) for this name",
+        );
+        return (tls, Some(exchange));
+    }
+    let limits = HttpLimits {
+        limit: shared.limit(shared.options.http_timeout),
+        max_body_bytes: shared.options.max_http_bytes,
+    };
+    // Holds its socket only: waiting for an HTTP answer costs no handshake slot. Boxed like
+    // the handshake: hyper's state is allocated when the exchange starts.
+    let exchange = Box::pin(http::exchange(stream, name, port, request, limits)).await;
+    (tls, Some(exchange))
+}
+
+/// The TLS handshake in a handshake slot; the connection is kept for an HTTP exchange when
+/// `keep` (and the ClientHello then offers only HTTP/1.1).
 async fn handshake<R>(
     shared: &Shared<R>,
-    stream: tokio::net::TcpStream,
-    leftover: &[u8],
-    name: &DnsName,
-    ahead: Option<SemaphorePermit<'_>>,
-) -> TlsObservation {
+    connected: Connected<'_, '_>,
+    keep: bool,
+) -> (TlsObservation, Option<TlsStream>) {
     let Some(_slot) = shared.permit(&shared.handshakes).await else {
-        return TlsObservation::not_attempted(NOT_PROBED_DEADLINE);
+        return (TlsObservation::not_attempted(NOT_PROBED_DEADLINE), None);
     };
     // The connection no longer waits: its place in the connect-ahead window is free.
-    drop(ahead);
+    drop(connected.ahead);
+    let handshake = Handshake {
+        name: connected.name,
+        hello: if keep { Hello::Http1 } else { Hello::Standard },
+        limit: shared.limit(shared.options.handshake_timeout),
+        max_bytes: shared.options.max_tls_bytes,
+    };
+    let keep = keep.then(|| http::stream_budget(shared.options.max_http_bytes));
     // The handshake's state (the TLS connection among it) is allocated once it has a slot,
     // not in every target's task from the start: all targets are spawned at once.
-    Box::pin(shared.tls.handshake(
-        stream,
-        leftover,
-        name,
-        shared.limit(shared.options.handshake_timeout),
-        shared.options.max_tls_bytes,
+    Box::pin(shared.tls.connect(
+        connected.stream,
+        connected.leftover,
+        &handshake,
+        &Ungated,
+        keep,
     ))
     .await
 }
@@ -708,6 +821,7 @@ mod tests {
             name: DnsName::parse(name).unwrap(),
             ports: ports.iter().map(|&p| Port::try_from(p).unwrap()).collect(),
             documented: documented.iter().map(|a| a.parse().unwrap()).collect(),
+            http: None,
         }
     }
 

@@ -5,14 +5,17 @@
 //! [`NameObservation`] per request. Each concept has its own file: [`options`] (timeouts and
 //! bounds), [`dns`] (hickory behind a trait), [`targets`] (which addresses and ports),
 //! [`tcp`], [`proxy`] (HTTP CONNECT), [`tls`] with [`verify`] (the recording verifier) and
-//! [`cert`] (what a certificate says), and [`engine`] (the concurrent run).
+//! [`cert`] (what a certificate says), [`http`] (one HTTP exchange over the TLS connection,
+//! through [`stream`]), and [`engine`] (the concurrent run).
 
 pub mod cert;
 pub mod dns;
 pub mod engine;
+pub mod http;
 pub mod model;
 pub mod options;
 pub mod proxy;
+pub mod stream;
 pub mod targets;
 mod tcp;
 pub mod tls;
@@ -24,7 +27,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use engine::run_with;
+pub use engine::{FetchRequest, Fetched, SendPolicy, fetch, run_with};
 pub use model::{NameObservation, ProbeRequest};
 pub use options::{OptionsError, ProbeOptions};
 
@@ -101,11 +104,7 @@ pub fn run_blocking(
     progress: Option<&ProgressFn<'_>>,
 ) -> Result<Vec<NameObservation>, ProbeError> {
     options.validate()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .global_queue_interval(GLOBAL_QUEUE_INTERVAL)
-        .build()
-        .map_err(ProbeError::Runtime)?;
+    let runtime = runtime()?;
     let latest: Arc<Mutex<Option<Progress>>> = Arc::default();
     let gathered = Arc::clone(&latest);
     let (requests, options) = (requests.to_vec(), options.clone());
@@ -164,14 +163,41 @@ pub async fn run(
     progress: Option<&ProgressFn<'_>>,
 ) -> Result<Vec<NameObservation>, ProbeError> {
     let tls = TlsClient::new(&options.ca_files)?;
-    let resolver = match HickoryResolver::new(options) {
-        Ok(resolver) => SystemDns::Ready(Box::new(resolver)),
-        Err(ProbeError::SystemResolver(problem)) if options.resolvers.is_empty() => {
-            SystemDns::Unavailable(problem)
-        }
-        Err(err) => return Err(err),
-    };
+    let resolver = SystemDns::new(options)?;
     Ok(run_with(requests, options, resolver, tls, progress).await)
+}
+
+/// The runtime of a probe run.
+fn runtime() -> Result<tokio::runtime::Runtime, ProbeError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .global_queue_interval(GLOBAL_QUEUE_INTERVAL)
+        .build()
+        .map_err(ProbeError::Runtime)
+}
+
+/// Validates `options`, starts a runtime and fetches `request` over the probe path (see
+/// [`engine::fetch`]), with hickory and the TLS client built from `options`. A signal
+/// caught by [`crate::interrupt`] ends it at once with [`ProbeError::Interrupted`].
+pub fn fetch_blocking(
+    request: &FetchRequest,
+    options: &ProbeOptions,
+) -> Result<Fetched, ProbeError> {
+    options.validate()?;
+    let runtime = runtime()?;
+    let result = runtime.block_on(async {
+        let tls = TlsClient::new(&options.ca_files)?;
+        let resolver = SystemDns::new(options)?;
+        let interrupted = crate::interrupt::wait();
+        tokio::select! {
+            fetched = fetch(request, options, resolver, tls) => Ok(fetched),
+            signal = interrupted => Err(ProbeError::Interrupted(signal)),
+        }
+    });
+    if result.is_err() {
+        runtime.shutdown_background();
+    }
+    result
 }
 
 /// The system resolver, or why there is none.
@@ -181,6 +207,19 @@ enum SystemDns {
 }
 
 impl SystemDns {
+    /// hickory over the configured resolvers, or the reason the system configuration cannot
+    /// be used (not fatal: every lookup reports it, and proxied names and documented
+    /// addresses are still probed). A `--resolver` that cannot be set up is fatal.
+    fn new(options: &ProbeOptions) -> Result<Self, ProbeError> {
+        match HickoryResolver::new(options) {
+            Ok(resolver) => Ok(SystemDns::Ready(Box::new(resolver))),
+            Err(ProbeError::SystemResolver(problem)) if options.resolvers.is_empty() => {
+                Ok(SystemDns::Unavailable(problem))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
     /// The observation of every lookup when there is no resolver.
     fn unavailable(problem: &str, kind: RecordKind) -> DnsLookup {
         dns::failure(

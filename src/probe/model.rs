@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{DnsName, Port};
+use crate::probe::http::HttpRequest;
 
 /// One name to resolve and probe, with what the data file says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,9 @@ pub struct ProbeRequest {
     /// Single addresses the data file documents for this name; probed even when DNS does
     /// not return them.
     pub documented: Vec<IpAddr>,
+    /// The HTTP request to send over each completed TLS connection, when the data asks for
+    /// an HTTP check.
+    pub http: Option<HttpRequest>,
 }
 
 pub use crate::catalog::Family;
@@ -167,6 +171,9 @@ pub struct TargetObservation {
     pub tcp: TcpObservation,
     /// The TLS handshake, when TCP connected.
     pub tls: Option<TlsObservation>,
+    /// The HTTP exchange after the handshake, when the data asks for one and TLS completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpObservation>,
 }
 
 /// TCP connect result.
@@ -294,4 +301,142 @@ pub struct CertificateInfo {
     pub key_algorithm: String,
     /// Signature algorithm, e.g. `ecdsa-with-SHA256`.
     pub signature_algorithm: String,
+}
+
+/// One HTTP/1.1 exchange over a completed TLS connection: what was asked, what came back,
+/// bounded. Response text is sanitised and cut; the body itself is not kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpObservation {
+    /// The method sent (`GET`, `HEAD`, `POST`).
+    pub method: String,
+    /// The path (and query) sent.
+    pub path: String,
+    /// The status code, when an answer came.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Time from sending the request to the end of the answer read, in milliseconds.
+    pub ms: f64,
+    /// The `Server` header, sanitised.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// The `Content-Type` header, sanitised.
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// The `Location` header of a redirect, sanitised.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// The `Date` header as sent, sanitised.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// The server's clock against this host's, from `Date`; absent without a usable `Date`.
+    #[serde(default)]
+    pub clock: Option<ClockReading>,
+    /// Headers only a proxy or gateway adds (`Via`, `Proxy-Status`, `X-Squid-Error`, …), as
+    /// `Name: value`, sanitised.
+    #[serde(default)]
+    pub proxy_headers: Vec<String>,
+    /// Names of every header of the answer, lowercase (the first 64).
+    #[serde(default)]
+    pub headers: Vec<String>,
+    /// Bytes of body read.
+    #[serde(default)]
+    pub body_bytes: usize,
+    /// True when the body was longer than the read bound (the rest was not read).
+    #[serde(default)]
+    pub body_truncated: bool,
+    /// The body's first non-blank line, sanitised and cut to 160 characters.
+    #[serde(default)]
+    pub body_first_line: Option<String>,
+    /// The `<title>` of an HTML body, sanitised.
+    #[serde(default)]
+    pub html_title: Option<String>,
+    /// The top-level keys of a JSON object body (the first 64); absent when the body is not
+    /// a complete JSON object.
+    #[serde(default)]
+    pub json_keys: Option<Vec<String>>,
+    /// Why the exchange failed, sanitised.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// What kind of failure, when it failed.
+    #[serde(default)]
+    pub failure: Option<HttpFailure>,
+}
+
+/// How an HTTP exchange failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HttpFailure {
+    /// No complete answer before the timeout.
+    Timeout,
+    /// The server closed the connection before a complete answer.
+    Closed,
+    /// The answer's header was larger than the read bound.
+    TooLarge,
+    /// The answer is not HTTP/1.x.
+    NotHttp,
+    /// A socket or TLS error.
+    Io,
+    /// The request was not sent (the connection's trust did not allow it, or the deadline
+    /// came first).
+    NotSent,
+}
+
+/// The server's clock (its `Date` header) against this host's clock.
+///
+/// `Date` has a resolution of one second and is written somewhere between the moment the
+/// request left and the moment the answer arrived, so the server's clock lies within an
+/// interval of this host's: `skew_min_seconds` is the smallest difference that interval
+/// allows (0 when it contains this host's time), and what a threshold is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClockReading {
+    /// The server's time as its `Date` header states it.
+    pub server_time: DateTime<Utc>,
+    /// This host's time when the request was sent.
+    pub sent: DateTime<Utc>,
+    /// This host's time when the answer's header arrived.
+    pub received: DateTime<Utc>,
+    /// Best estimate of the server's clock minus this host's, in seconds (positive: this
+    /// host is behind).
+    pub skew_seconds: f64,
+    /// The smallest absolute difference consistent with `Date`'s resolution and the round
+    /// trip, in seconds.
+    pub skew_min_seconds: f64,
+}
+
+impl ClockReading {
+    /// The reading of a `Date` of `server_time` on an answer to a request sent at `sent` and
+    /// answered at `received` (this host's clock).
+    pub fn new(server_time: DateTime<Utc>, sent: DateTime<Utc>, received: DateTime<Utc>) -> Self {
+        let (sent, received) = if received < sent {
+            (received, sent)
+        } else {
+            (sent, received)
+        };
+        // Milliseconds between two clock readings are far below 2^53, where f64 rounds.
+        #[allow(clippy::cast_precision_loss)]
+        let seconds = |d: chrono::TimeDelta| d.num_milliseconds() as f64 / 1000.0;
+        // The server wrote `Date` at some instant t in [sent, received] of this host's clock,
+        // when its own clock read somewhere in [server_time, server_time + 1 s).
+        let lowest = seconds(server_time - received);
+        let highest = seconds(server_time - sent) + 1.0;
+        let skew_min_seconds = if lowest > 0.0 {
+            lowest
+        } else if highest < 0.0 {
+            -highest
+        } else {
+            0.0
+        };
+        ClockReading {
+            server_time,
+            sent,
+            received,
+            skew_seconds: round_ms((lowest + highest) / 2.0),
+            skew_min_seconds: round_ms(skew_min_seconds),
+        }
+    }
+}
+
+/// Rounds seconds to whole milliseconds.
+fn round_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
 }

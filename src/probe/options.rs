@@ -31,6 +31,15 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default bound on the DNS lookups of one name (A and AAAA run in parallel): 5 s.
 pub const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default bound on each HTTP exchange after TLS (request sent, answer read): 5 s.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = crate::probe::http::DEFAULT_HTTP_TIMEOUT;
+/// Default bound on the body bytes read from one HTTP answer: 64 KiB (a provider's metadata
+/// document is a few KiB; a block page is read far enough to show what it says).
+pub const DEFAULT_MAX_HTTP_BYTES: usize = 64 * 1024;
+/// Smallest accepted HTTP body bound: 1 KiB.
+pub const MIN_HTTP_BYTES: usize = 1024;
+/// Largest accepted HTTP body bound: 16 MiB.
+pub const MAX_HTTP_BYTES: usize = 16 * 1024 * 1024;
 /// Default overall deadline of a run: 60 s. Whatever has not ended by then is recorded as
 /// cut short, so a run always ends.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
@@ -114,6 +123,12 @@ pub struct ProbeOptions {
     pub max_addresses_per_name: usize,
     /// Bytes read from one TLS peer before the handshake is abandoned.
     pub max_tls_bytes: usize,
+    /// Run the HTTP checks the requests carry (`--no-http` turns them off).
+    pub http_checks: bool,
+    /// Bound on each HTTP exchange after TLS.
+    pub http_timeout: Duration,
+    /// Body bytes read from one HTTP answer.
+    pub max_http_bytes: usize,
 }
 
 impl Default for ProbeOptions {
@@ -133,6 +148,9 @@ impl Default for ProbeOptions {
             dns_concurrency: DEFAULT_DNS_CONCURRENCY,
             max_addresses_per_name: DEFAULT_MAX_ADDRESSES_PER_NAME,
             max_tls_bytes: DEFAULT_MAX_TLS_BYTES,
+            http_checks: true,
+            http_timeout: DEFAULT_HTTP_TIMEOUT,
+            max_http_bytes: DEFAULT_MAX_HTTP_BYTES,
         }
     }
 }
@@ -160,6 +178,12 @@ impl ProbeOptions {
             MAX_TIMEOUT,
         )?;
         validate_duration("--dns-timeout", self.dns_timeout, MIN_TIMEOUT, MAX_TIMEOUT)?;
+        validate_duration(
+            "--http-timeout",
+            self.http_timeout,
+            MIN_TIMEOUT,
+            MAX_TIMEOUT,
+        )?;
         validate_duration("--deadline", self.deadline, MIN_TIMEOUT, MAX_DEADLINE)?;
         validate_count(
             "--concurrency",
@@ -195,6 +219,13 @@ impl ProbeOptions {
             self.max_tls_bytes,
             MIN_TLS_BYTES,
             MAX_TLS_BYTES,
+            "",
+        )?;
+        validate_count(
+            "--max-http-bytes",
+            self.max_http_bytes,
+            MIN_HTTP_BYTES,
+            MAX_HTTP_BYTES,
             "",
         )?;
         Ok(())

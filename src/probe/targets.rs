@@ -155,6 +155,7 @@ mod tests {
             name: DnsName::parse("api.example.no").unwrap(),
             ports: ports.iter().map(|&p| port(p)).collect(),
             documented: documented.iter().map(|a| ip(a)).collect(),
+            http: None,
         }
     }
 

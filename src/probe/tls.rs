@@ -19,25 +19,58 @@ use std::sync::Arc;
 use rustls::client::Resumption;
 use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, ClientConfig, ClientConnection, PeerIncompatible};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::catalog::DnsName;
 use crate::probe::model::{TlsFailure, TlsObservation};
+use crate::probe::stream::TlsStream;
 use crate::probe::verify::{Recorded, RecordingVerifier, TrustStores, with_recording};
 use crate::probe::{ProbeError, StepLimit};
 use crate::term::sanitize;
 
 /// ALPN protocols offered, most preferred first.
 pub const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
-/// Bytes read from the socket at a time.
-const READ_CHUNK: usize = 16 * 1024;
+/// ALPN offered on a connection that will carry an HTTP/1.1 exchange: the exchange speaks
+/// HTTP/1.1 only, so the server must not pick `h2`.
+pub const ALPN_HTTP1: [&[u8]; 1] = [b"http/1.1"];
 
-/// The TLS client of a run: one configuration, one verifier, shared by every handshake.
+/// What a ClientHello offers: the probe's usual hello, or one for a connection that will
+/// carry an HTTP/1.1 exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hello {
+    /// SNI, ALPN `h2` and `http/1.1`: what a modern client sends.
+    Standard,
+    /// SNI, ALPN `http/1.1` only.
+    Http1,
+}
+
+/// Where a handshake's CPU work waits for its turn: building the ClientHello and processing
+/// the server's flight (key exchange, chain verification) happen inside [`CpuGate::enter`];
+/// waiting for the server's bytes happens outside it.
+pub trait CpuGate {
+    /// Holds a turn while the returned guard lives; `None` when no turn can be had (the
+    /// run's deadline passed first).
+    fn enter(&self) -> impl std::future::Future<Output = Option<impl Sized>> + Send;
+}
+
+/// No gate: every step runs at once (the caller bounds the handshake as a whole).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ungated;
+
+impl CpuGate for Ungated {
+    async fn enter(&self) -> Option<impl Sized> {
+        Some(())
+    }
+}
+
+/// The TLS client of a run: one verifier, shared by every handshake, and a configuration
+/// per kind of ClientHello.
 #[derive(Debug, Clone)]
 pub struct TlsClient {
     config: Arc<ClientConfig>,
+    http1: Arc<ClientConfig>,
 }
 
 impl TlsClient {
@@ -54,54 +87,80 @@ impl TlsClient {
             stores,
             provider.signature_verification_algorithms,
         ));
-        let mut config = ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|err| ProbeError::Tls(err.to_string()))?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
-        config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
-        config.resumption = Resumption::disabled();
+        let build = |alpn: &[&[u8]]| -> Result<Arc<ClientConfig>, ProbeError> {
+            let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
+                .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+                .map_err(|err| ProbeError::Tls(err.to_string()))?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::clone(&verifier) as Arc<_>)
+                .with_no_client_auth();
+            config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+            config.resumption = Resumption::disabled();
+            Ok(Arc::new(config))
+        };
         Ok(TlsClient {
-            config: Arc::new(config),
+            config: build(&ALPN)?,
+            http1: build(&ALPN_HTTP1)?,
         })
     }
 
-    /// Runs a handshake with `name` over `stream`, feeding `leftover` (bytes a proxy sent
-    /// after its answer) first. Never fails: every outcome is an observation.
-    pub(crate) async fn handshake(
+    fn config(&self, hello: Hello) -> &Arc<ClientConfig> {
+        match hello {
+            Hello::Standard => &self.config,
+            Hello::Http1 => &self.http1,
+        }
+    }
+
+    /// Runs a handshake with `handshake.name` over `stream`, feeding `leftover` (bytes a
+    /// proxy sent after its answer) first, with `gate` around its CPU work. Never fails:
+    /// every outcome is an observation. The connection is kept open when the handshake
+    /// completed and `keep` gives the stream's read budget (for an HTTP exchange); else it is
+    /// closed.
+    pub async fn connect(
         &self,
         mut stream: TcpStream,
         leftover: &[u8],
-        name: &DnsName,
-        limit: StepLimit,
-        max_bytes: usize,
-    ) -> TlsObservation {
+        handshake: &Handshake<'_>,
+        gate: &impl CpuGate,
+        keep: Option<usize>,
+    ) -> (TlsObservation, Option<TlsStream>) {
+        let Handshake {
+            name,
+            hello,
+            limit,
+            max_bytes,
+        } = *handshake;
         let start = Instant::now();
         let server_name = match ServerName::try_from(name.as_str().to_owned()) {
             Ok(server_name) => server_name,
-            Err(err) => return failed(TlsFailure::Other, sanitize(&err.to_string()), 0.0),
-        };
-        let mut conn = match ClientConnection::new(Arc::clone(&self.config), server_name) {
-            Ok(conn) => conn,
-            Err(err) => return failed(TlsFailure::Other, sanitize(&err.to_string()), 0.0),
+            Err(err) => {
+                return (
+                    failed(TlsFailure::Other, sanitize(&err.to_string()), 0.0),
+                    None,
+                );
+            }
         };
         let mut state = DriveState::default();
-        let driven = tokio::time::timeout(
-            limit.duration,
-            drive(&mut stream, &mut conn, leftover, max_bytes, &mut state),
-        )
+        let mut conn: Option<ClientConnection> = None;
+        let driven = tokio::time::timeout(limit.duration, async {
+            // Building the ClientHello (a key share) is CPU work.
+            let Some(turn) = gate.enter().await else {
+                return Err(Failure::Deadline);
+            };
+            let built = ClientConnection::new(Arc::clone(self.config(hello)), server_name)
+                .map_err(Failure::Tls)?;
+            let conn = conn.insert(built);
+            drop(turn);
+            drive(&mut stream, conn, leftover, max_bytes, &mut state, gate).await
+        })
         .await;
         let ms = super::elapsed_ms(start);
         let outcome = match driven {
-            Ok(Ok(())) => {
-                // Say goodbye properly; the peer's answer is not needed.
-                conn.send_close_notify();
-                flush_now(&stream, &mut conn);
-                None
-            }
+            Ok(Ok(())) => None,
             Ok(Err(failure)) => {
-                flush_now(&stream, &mut conn);
+                if let Some(conn) = conn.as_mut() {
+                    flush_now(&stream, conn);
+                }
                 Some(describe_failure(failure, state.bytes_read, max_bytes))
             }
             Err(_) => Some((
@@ -109,9 +168,36 @@ impl TlsClient {
                 format!("no TLS handshake {}", limit.describe()),
             )),
         };
-        let _ = stream.shutdown().await;
-        observation(&conn, state.recorded, outcome, ms)
+        let observation = observation(conn.as_ref(), state.recorded.take(), outcome, ms);
+        match (conn, keep) {
+            (Some(conn), Some(budget)) if observation.ok => {
+                (observation, Some(TlsStream::new(stream, conn, budget)))
+            }
+            (conn, _) => {
+                if let Some(mut conn) = conn.filter(|_| observation.ok) {
+                    // Say goodbye properly; the peer's answer is not needed.
+                    conn.send_close_notify();
+                    flush_now(&stream, &mut conn);
+                }
+                let _ = stream.shutdown().await;
+                (observation, None)
+            }
+        }
     }
+}
+
+/// What one handshake is: the name (SNI and the name the chain is judged for), the hello,
+/// its time and its read bound.
+#[derive(Debug, Clone, Copy)]
+pub struct Handshake<'a> {
+    /// The name.
+    pub name: &'a DnsName,
+    /// What the ClientHello offers.
+    pub hello: Hello,
+    /// Time for the whole handshake.
+    pub limit: StepLimit,
+    /// Bytes read from the server before the handshake is abandoned.
+    pub max_bytes: usize,
 }
 
 #[derive(Default)]
@@ -125,23 +211,28 @@ enum Failure {
     Io(io::Error),
     Closed,
     TooLarge,
+    /// No turn at the CPU gate before the run's deadline.
+    Deadline,
 }
 
+/// Drives the handshake to its end. Waiting for the server holds nothing but the socket;
+/// each batch of the server's bytes is processed inside one turn of `gate`.
 async fn drive(
     stream: &mut TcpStream,
     conn: &mut ClientConnection,
     leftover: &[u8],
     max_bytes: usize,
     state: &mut DriveState,
+    gate: &impl CpuGate,
 ) -> Result<(), Failure> {
     if !leftover.is_empty() {
         state.bytes_read += leftover.len();
         if state.bytes_read > max_bytes {
             return Err(Failure::TooLarge);
         }
+        let _turn = gate.enter().await.ok_or(Failure::Deadline)?;
         feed(conn, leftover, state)?;
     }
-    let mut buf = vec![0u8; READ_CHUNK];
     loop {
         while conn.wants_write() {
             let mut out = Vec::new();
@@ -151,16 +242,56 @@ async fn drive(
         if !conn.is_handshaking() {
             return Ok(());
         }
-        let n = stream.read(&mut buf).await.map_err(Failure::Io)?;
-        if n == 0 {
-            return Err(Failure::Closed);
-        }
-        state.bytes_read += n;
-        if state.bytes_read > max_bytes {
-            return Err(Failure::TooLarge);
-        }
-        feed(conn, buf.get(..n).unwrap_or_default(), state)?;
+        // No buffer of ours while waiting: the bytes go from the socket into rustls.
+        stream.readable().await.map_err(Failure::Io)?;
+        let _turn = gate.enter().await.ok_or(Failure::Deadline)?;
+        receive(stream, conn, max_bytes, state)?;
     }
+}
+
+/// Hands everything the socket holds now to rustls and processes it.
+fn receive(
+    stream: &TcpStream,
+    conn: &mut ClientConnection,
+    max_bytes: usize,
+    state: &mut DriveState,
+) -> Result<(), Failure> {
+    let mut socket = TryRead(stream);
+    loop {
+        match conn.read_tls(&mut socket) {
+            Ok(0) => return Err(Failure::Closed),
+            Ok(n) => {
+                state.bytes_read += n;
+                if state.bytes_read > max_bytes {
+                    return Err(Failure::TooLarge);
+                }
+                process(conn, state)?;
+                if !conn.is_handshaking() {
+                    return Ok(());
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(err) => return Err(Failure::Io(err)),
+        }
+    }
+}
+
+/// `Read` over the socket without waiting: what is there now, or `WouldBlock`.
+struct TryRead<'a>(&'a TcpStream);
+
+impl io::Read for TryRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.try_read(buf)
+    }
+}
+
+/// Processes what rustls received, keeping what the verifier recorded.
+fn process(conn: &mut ClientConnection, state: &mut DriveState) -> Result<(), Failure> {
+    let (result, recorded) = with_recording(|| conn.process_new_packets());
+    if recorded.is_some() {
+        state.recorded = recorded;
+    }
+    result.map(|_| ()).map_err(Failure::Tls)
 }
 
 /// Hands received bytes to rustls and processes them, keeping what the verifier recorded.
@@ -171,11 +302,7 @@ fn feed(
 ) -> Result<(), Failure> {
     while !data.is_empty() {
         let taken = conn.read_tls(&mut data).map_err(Failure::Io)?;
-        let (result, recorded) = with_recording(|| conn.process_new_packets());
-        if recorded.is_some() {
-            state.recorded = recorded;
-        }
-        result.map_err(Failure::Tls)?;
+        process(conn, state)?;
         if taken == 0 {
             // rustls took nothing and reported no error: it will not take more.
             return Err(Failure::Tls(rustls::Error::General(
@@ -222,6 +349,10 @@ fn describe_failure(failure: Failure, bytes_read: usize, max_bytes: usize) -> (T
         ),
         Failure::Io(err) => (TlsFailure::Io, sanitize(&err.to_string())),
         Failure::Tls(err) => describe_tls_error(&err),
+        Failure::Deadline => (
+            TlsFailure::Timeout,
+            "the run's overall deadline passed during the TLS handshake".to_owned(),
+        ),
     }
 }
 
@@ -283,7 +414,7 @@ fn failed(failure: TlsFailure, message: String, ms: f64) -> TlsObservation {
 }
 
 fn observation(
-    conn: &ClientConnection,
+    conn: Option<&ClientConnection>,
     recorded: Option<Recorded>,
     outcome: Option<(TlsFailure, String)>,
     ms: f64,
@@ -297,6 +428,9 @@ fn observation(
             obs.failure = None;
             obs
         }
+    };
+    let Some(conn) = conn else {
+        return obs;
     };
     obs.version = conn.protocol_version().map(|v| match v.as_str() {
         Some(name) => name.replace('_', "."),

@@ -226,6 +226,7 @@ pub fn run<T: Transport>(
     // (c) the metadata, over the probe path.
     let delivered = transport.get(&metadata_url)?;
     obs.metadata_path = Some(delivered.observation);
+    obs.metadata_status = delivered.answer.as_ref().map(|a| a.status);
     let metadata = match (delivered.answer, delivered.problem) {
         (Some(answer), _) if answer.status == 200 => answer::metadata(&answer.body),
         (Some(answer), _) => Err(format!(

@@ -197,6 +197,32 @@ fn the_readme_states_every_bound_with_its_value() {
                 o::MAX_ADDRESSES_PER_NAME
             ),
         ),
+        (
+            "HTTP exchange after TLS",
+            format!(
+                "| {} | {} – {} |",
+                duration(o::DEFAULT_HTTP_TIMEOUT),
+                duration(o::MIN_TIMEOUT),
+                duration(o::MAX_TIMEOUT)
+            ),
+        ),
+        (
+            "an HTTP answer's header",
+            format!(
+                "| {}, {} fields |",
+                size(egresscheck::probe::http::MAX_HTTP_HEADER_BYTES),
+                egresscheck::probe::http::MAX_HTTP_HEADERS
+            ),
+        ),
+        (
+            "an HTTP answer's body",
+            format!(
+                "| {} | {} – {} |",
+                size(o::DEFAULT_MAX_HTTP_BYTES),
+                size(o::MIN_HTTP_BYTES),
+                size(o::MAX_HTTP_BYTES)
+            ),
+        ),
         ("TCP connect", duration(o::DEFAULT_CONNECT_TIMEOUT)),
         ("TLS handshake", duration(o::DEFAULT_HANDSHAKE_TIMEOUT)),
         ("DNS lookups of one name", duration(o::DEFAULT_DNS_TIMEOUT)),

@@ -48,3 +48,11 @@ name = "Test API"
     }
     text
 }
+
+/// `text` (a [`data_file`]) with an `http` check on the endpoint of `host`; `check` is the
+/// inline table, e.g. `{ path = "/", expect_status = [200] }`.
+pub fn with_http(text: &str, host: &str, check: &str) -> String {
+    let line = format!("host = \"{host}\"\n");
+    assert!(text.contains(&line), "no endpoint {host} in the data file");
+    text.replacen(&line, &format!("{line}http = {check}\n"), 1)
+}

@@ -5,6 +5,10 @@
 //! 127/8 address binds on Linux, or ::1) with a random port, and records every ClientHello it
 //! sees (SNI, offered ALPN) and what the handshake settled on, so a test can assert what the
 //! prober sent as well as what it saw.
+//!
+//! A genuine server can also answer one HTTP/1.1 request after the handshake
+//! ([`TlsBuilder::http`]): a chosen status, headers, body and `Date` (now, off by some
+//! seconds, a fixed text, or none), logging the request it read.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,6 +56,95 @@ enum Mode {
     Hostile(Hostile),
 }
 
+/// The `Date` header of an HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpDate {
+    /// The server's clock (this machine's).
+    Now,
+    /// This machine's clock moved by this many seconds (positive: the server is ahead).
+    Offset(i64),
+    /// This text, as is.
+    Raw(String),
+    /// No `Date` header.
+    Omitted,
+}
+
+/// What a server answers to the HTTP request after the handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpAnswer {
+    /// Status code.
+    pub status: u16,
+    /// Extra header lines, `Name: value` (Content-Length, Date and Connection are added).
+    pub headers: Vec<String>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The `Date` header.
+    pub date: HttpDate,
+    /// Close the connection after reading the request, without answering.
+    pub hang_up: bool,
+}
+
+impl HttpAnswer {
+    /// `status` with `body`, a `Date` of now and no other header.
+    pub fn new(status: u16, body: &str) -> HttpAnswer {
+        HttpAnswer {
+            status,
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+            date: HttpDate::Now,
+            hang_up: false,
+        }
+    }
+
+    /// A 200 with a JSON body (`Content-Type: application/json`).
+    pub fn json(body: &str) -> HttpAnswer {
+        HttpAnswer::new(200, body).header("Content-Type: application/json")
+    }
+
+    /// Adds a header line.
+    pub fn header(mut self, line: &str) -> HttpAnswer {
+        self.headers.push(line.to_owned());
+        self
+    }
+
+    /// Sets the `Date` header.
+    pub fn date(mut self, date: HttpDate) -> HttpAnswer {
+        self.date = date;
+        self
+    }
+
+    /// Reads the request, then closes without a word.
+    pub fn hang_up() -> HttpAnswer {
+        HttpAnswer {
+            hang_up: true,
+            ..HttpAnswer::new(200, "")
+        }
+    }
+}
+
+/// An HTTP request as the server read it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpSeen {
+    /// The request line, e.g. `GET / HTTP/1.1`.
+    pub request_line: String,
+    /// Header lines as sent.
+    pub headers: Vec<String>,
+    /// The body (as far as `Content-Length` says, up to 64 KiB).
+    pub body: Vec<u8>,
+}
+
+impl HttpSeen {
+    /// The value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.iter().find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+}
+
 /// One connection as the server saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsConnection {
@@ -67,6 +160,8 @@ pub struct TlsConnection {
     pub alpn: Option<String>,
     /// Bytes a hostile server managed to send before the client went away.
     pub bytes_sent: usize,
+    /// The HTTP request read after the handshake, by a server that answers HTTP.
+    pub http: Option<HttpSeen>,
 }
 
 /// Builds a TLS server; start with [`TlsServer::builder`] or [`TlsServer::hostile`].
@@ -78,10 +173,17 @@ pub struct TlsBuilder {
     versions: Versions,
     alpn: Vec<Vec<u8>>,
     ocsp: Vec<u8>,
+    http: Option<HttpAnswer>,
 }
 
 impl TlsBuilder {
     listen_methods!();
+
+    /// Answer one HTTP/1.1 request after the handshake with `answer`, then close.
+    pub fn http(mut self, answer: HttpAnswer) -> Self {
+        self.http = Some(answer);
+        self
+    }
 
     /// Accept only these versions.
     pub fn versions(mut self, versions: Versions) -> Self {
@@ -119,11 +221,11 @@ impl TlsBuilder {
             .map(|leaf| Arc::new(self.server_config(leaf)));
         let log = Log::new();
         let server_log = Arc::clone(&log);
-        let (bind, mode) = (self.listen.ip, self.mode);
+        let (bind, mode, http) = (self.listen.ip, self.mode, self.http);
         let (guard, addr) = server::spawn("tls", &self.listen.placement, move || async move {
             let listener = TcpListener::bind(SocketAddr::new(bind, 0)).await?;
             let addr = listener.local_addr()?;
-            Ok((addr, serve(listener, config, mode, server_log)))
+            Ok((addr, serve(listener, config, mode, http, server_log)))
         })
         .unwrap_or_else(|e| panic!("TLS server on {bind}: {e}"));
         TlsServer {
@@ -168,6 +270,7 @@ impl TlsServer {
             versions: Versions::Both,
             alpn: Vec::new(),
             ocsp: Vec::new(),
+            http: None,
         }
     }
 
@@ -180,6 +283,7 @@ impl TlsServer {
             versions: Versions::Both,
             alpn: Vec::new(),
             ocsp: Vec::new(),
+            http: None,
         }
     }
 
@@ -215,13 +319,14 @@ async fn serve(
     listener: TcpListener,
     config: Option<Arc<ServerConfig>>,
     mode: Mode,
+    http: Option<HttpAnswer>,
     log: Arc<Log<TlsConnection>>,
 ) {
     server::accept_loop(listener, |stream| {
-        let (config, log) = (config.clone(), Arc::clone(&log));
+        let (config, log, http) = (config.clone(), Arc::clone(&log), http.clone());
         async move {
             match (mode, config) {
-                (Mode::Genuine, Some(config)) => genuine(stream, config, &log).await,
+                (Mode::Genuine, Some(config)) => genuine(stream, config, http, &log).await,
                 (Mode::Hostile(Hostile::CloseAfterHello), _) => {
                     log.push(close_after_hello(stream).await)
                 }
@@ -251,7 +356,12 @@ fn hello_record(hello: &rustls::server::ClientHello<'_>) -> TlsConnection {
     }
 }
 
-async fn genuine(stream: TcpStream, config: Arc<ServerConfig>, log: &Log<TlsConnection>) {
+async fn genuine(
+    stream: TcpStream,
+    config: Arc<ServerConfig>,
+    http: Option<HttpAnswer>,
+    log: &Log<TlsConnection>,
+) {
     let Ok(start) = LazyConfigAcceptor::new(Acceptor::default(), stream).await else {
         return log.push(TlsConnection::default());
     };
@@ -266,6 +376,16 @@ async fn genuine(stream: TcpStream, config: Arc<ServerConfig>, log: &Log<TlsConn
     record.alpn = state
         .alpn_protocol()
         .map(|p| String::from_utf8_lossy(p).into_owned());
+    if let Some(answer) = http {
+        let seen = tokio::time::timeout(IDLE, read_request(&mut tls)).await;
+        record.http = seen.ok().flatten();
+        log.push(record);
+        if !answer.hang_up {
+            let _ = tls.write_all(&render(&answer)).await;
+        }
+        let _ = tls.shutdown().await;
+        return;
+    }
     log.push(record);
     // Hold the connection like a real server until the client closes, reading at most
     // READ_CAP bytes and giving up after an idle spell.
@@ -273,6 +393,80 @@ async fn genuine(stream: TcpStream, config: Arc<ServerConfig>, log: &Log<TlsConn
     let mut limited = (&mut tls).take(READ_CAP);
     let _ = tokio::time::timeout(IDLE, tokio::io::copy(&mut limited, &mut sink)).await;
     let _ = tls.shutdown().await;
+}
+
+/// Most bytes of an HTTP request a server reads.
+const HTTP_REQUEST_CAP: usize = 64 * 1024;
+
+/// Reads one request: the head up to its blank line, then a body of `Content-Length`.
+async fn read_request<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option<HttpSeen> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        if buf.len() > HTTP_REQUEST_CAP {
+            return None;
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n").filter(|l| !l.is_empty());
+    let request_line = lines.next()?.to_owned();
+    let headers: Vec<String> = lines.map(str::to_owned).collect();
+    let mut seen = HttpSeen {
+        request_line,
+        headers,
+        body: buf[head_end..].to_vec(),
+    };
+    let length: usize = seen
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+        .min(HTTP_REQUEST_CAP);
+    while seen.body.len() < length {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        seen.body.extend_from_slice(&chunk[..n]);
+    }
+    seen.body.truncate(length);
+    Some(seen)
+}
+
+/// The bytes of an answer.
+fn render(answer: &HttpAnswer) -> Vec<u8> {
+    let date =
+        |at: chrono::DateTime<chrono::Utc>| at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let date = match &answer.date {
+        HttpDate::Now => Some(date(chrono::Utc::now())),
+        HttpDate::Offset(seconds) => Some(date(
+            chrono::Utc::now() + chrono::TimeDelta::seconds(*seconds),
+        )),
+        HttpDate::Raw(text) => Some(text.clone()),
+        HttpDate::Omitted => None,
+    };
+    let mut head = format!("HTTP/1.1 {} Status\r\n", answer.status);
+    for line in &answer.headers {
+        head.push_str(line);
+        head.push_str("\r\n");
+    }
+    if let Some(date) = date {
+        head.push_str(&format!("Date: {date}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        answer.body.len()
+    ));
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(&answer.body);
+    bytes
 }
 
 async fn close_after_hello(stream: TcpStream) -> TlsConnection {

@@ -1,4 +1,6 @@
 //! `egresscheck token` and `check --client` (issue 17): key loading, certificate judgement,
 //! the grant, the answer, every finding in table and JSON, and no secret in any output.
 
+mod command;
 mod keys;
+mod lab;

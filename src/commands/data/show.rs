@@ -83,7 +83,11 @@ fn show_table(
                 e.host.to_string(),
                 lines(e.addresses.iter()),
                 ports(&e.ports, e.protocol.as_str()),
-                join_nonempty(&[probe, format!("source: {}", e.source)]),
+                join_nonempty(&[
+                    probe,
+                    e.http.as_ref().map(http_details).unwrap_or_default(),
+                    format!("source: {}", e.source),
+                ]),
             ]);
         }
         for s in catalog.subnets.iter().filter(|s| s.environment == env.id) {
@@ -178,6 +182,29 @@ fn authorization_details(a: &crate::catalog::AuthorizationServer) -> String {
     ])
 }
 
+/// `http: GET /path → 200, JSON key issuer`.
+fn http_details(check: &crate::catalog::HttpCheck) -> String {
+    let mut expected: Vec<String> = Vec::new();
+    if check.expect_status.is_empty() {
+        expected.push("any answer".to_owned());
+    } else {
+        let statuses: Vec<String> = check.expect_status.iter().map(u16::to_string).collect();
+        expected.push(statuses.join(" or "));
+    }
+    if let Some(header) = &check.expect_header {
+        expected.push(format!("header {header}"));
+    }
+    if let Some(key) = &check.expect_json_key {
+        expected.push(format!("JSON key {key}"));
+    }
+    format!(
+        "http: {} {} → {}",
+        check.method,
+        check.path,
+        expected.join(", ")
+    )
+}
+
 fn lines(items: impl Iterator<Item = impl ToString>) -> String {
     let all: Vec<String> = items.map(|i| i.to_string()).collect();
     if all.is_empty() {
@@ -263,6 +290,7 @@ struct EndpointJson<'a> {
     protocol: &'a str,
     source: &'a str,
     note: Option<&'a str>,
+    http: Option<&'a crate::catalog::HttpCheck>,
 }
 
 #[derive(Debug, Serialize)]
@@ -314,6 +342,7 @@ impl<'a> ShowJson<'a> {
                         protocol: e.protocol.as_str(),
                         source: e.source.as_str(),
                         note: e.note.as_deref(),
+                        http: e.http.as_ref(),
                     })
                     .collect(),
                 subnets: catalog
