@@ -131,7 +131,10 @@ fn key_and_certificate(
     if facts.certificate.not_before > now {
         out.push(at.finding(
             Code::CertificateNotYetValid,
-            format!("{name} is valid only from {} (check this host's clock)", facts.certificate.not_before.date_naive()),
+            format!(
+                "{name} is valid only from {} (check this host's clock)",
+                facts.certificate.not_before.date_naive()
+            ),
         ));
     } else if days < 0 || facts.certificate.not_after < now {
         out.push(at.finding(
@@ -141,7 +144,10 @@ fn key_and_certificate(
     } else if days <= options.cert_warn_days {
         out.push(at.finding(
             Code::CertificateExpiring,
-            format!("{name} expires on {} ({days} days): renew it before then", facts.certificate.not_after.date_naive()),
+            format!(
+                "{name} expires on {} ({days} days): renew it before then",
+                facts.certificate.not_after.date_naive()
+            ),
         ));
     }
     if !facts.signing_allowed {
@@ -161,7 +167,10 @@ fn key_and_certificate(
     if !facts.rsa && obs.key_type_problem.is_none() {
         out.push(at.finding(
             Code::CertificateNotForSigning,
-            format!("{name} has a {} key; the grant is signed RS256/384/512, which needs an RSA key", facts.certificate.key_algorithm),
+            format!(
+                "{name} has a {} key; the grant is signed RS256/384/512, which needs an RSA key",
+                facts.certificate.key_algorithm
+            ),
         ));
     }
     if let Some(env) = &facts.issued_for
@@ -344,15 +353,23 @@ pub fn path_findings(
     let plan = Plan {
         names: vec![planned],
     };
-    super::audit(catalog, &plan, std::slice::from_ref(observation), as_of, options)
-        .into_iter()
-        .filter(|f| f.code != Code::DataStale)
-        .filter(|f| {
-            in_data
-                || !matches!(
-                    f.code,
-                    Code::UndocumentedAddress | Code::WrongEnvironment | Code::DocumentedAddressNotInDns
-                )
-        })
-        .collect()
+    super::audit(
+        catalog,
+        &plan,
+        std::slice::from_ref(observation),
+        as_of,
+        options,
+    )
+    .into_iter()
+    .filter(|f| f.code != Code::DataStale)
+    .filter(|f| {
+        in_data
+            || !matches!(
+                f.code,
+                Code::UndocumentedAddress
+                    | Code::WrongEnvironment
+                    | Code::DocumentedAddressNotInDns
+            )
+    })
+    .collect()
 }

@@ -41,11 +41,20 @@ pub struct TokenArgs {
     pub keystore: Option<PathBuf>,
 
     /// File whose first line is the keystore password.
-    #[arg(long = "keystore-password-file", value_name = "FILE", requires = "keystore")]
+    #[arg(
+        long = "keystore-password-file",
+        value_name = "FILE",
+        requires = "keystore"
+    )]
     pub keystore_password_file: Option<PathBuf>,
 
     /// PEM private key (PKCS#8 or PKCS#1, unencrypted) of the enterprise certificate.
-    #[arg(long, value_name = "KEY.pem", requires = "cert", conflicts_with = "jwk")]
+    #[arg(
+        long,
+        value_name = "KEY.pem",
+        requires = "cert",
+        conflicts_with = "jwk"
+    )]
     pub key: Option<PathBuf>,
 
     /// PEM certificate chain, the enterprise certificate first.

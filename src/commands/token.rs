@@ -109,7 +109,14 @@ pub fn token_with<T: Transport>(
     let (server, servers) = server_for(catalog, env_word)?;
     let observation = flow::run(options, server, &servers, transport, Utc::now)?;
     let now = Utc::now();
-    let report = report(catalog, server, &observation, now, now.date_naive(), audit_options);
+    let report = report(
+        catalog,
+        server,
+        &observation,
+        now,
+        now.date_naive(),
+        audit_options,
+    );
     match format {
         TokenFormat::Table => render_table(&report, out)?,
         TokenFormat::Json => render_json(&report, out)?,
@@ -134,7 +141,12 @@ impl ProbeTransport {
         ProbeTransport { options }
     }
 
-    fn send(&self, url: &HttpsUrl, request: Result<HttpRequest, String>, policy: SendPolicy) -> Result<Delivered, ProbeError> {
+    fn send(
+        &self,
+        url: &HttpsUrl,
+        request: Result<HttpRequest, String>,
+        policy: SendPolicy,
+    ) -> Result<Delivered, ProbeError> {
         let request = match request {
             Ok(request) => request,
             Err(problem) => {
@@ -188,9 +200,13 @@ impl Transport for ProbeTransport {
     ) -> Result<Delivered, ProbeError> {
         // The request owns its body from here (hyper's buffers are not wiped; the grant in
         // them is single-use and expires within two minutes).
-        let request = HttpRequest::post(&url.path, "application/x-www-form-urlencoded", body.to_vec())
-            .and_then(|r| r.with_header("accept", "application/json"))
-            .map_err(|e| e.to_string());
+        let request = HttpRequest::post(
+            &url.path,
+            "application/x-www-form-urlencoded",
+            body.to_vec(),
+        )
+        .and_then(|r| r.with_header("accept", "application/json"))
+        .map_err(|e| e.to_string());
         self.send(url, request, SendPolicy::Trusted)
     }
 }
@@ -201,7 +217,11 @@ fn why_no_answer(observation: &NameObservation) -> String {
         return observation
             .dns
             .as_ref()
-            .and_then(|d| d.a.iter().chain(d.aaaa.iter()).find_map(|l| l.message.clone()))
+            .and_then(|d| {
+                d.a.iter()
+                    .chain(d.aaaa.iter())
+                    .find_map(|l| l.message.clone())
+            })
             .map_or_else(
                 || format!("{} has no address to connect to", observation.name),
                 |m| format!("{} did not resolve: {m}", observation.name),
@@ -211,7 +231,11 @@ fn why_no_answer(observation: &NameObservation) -> String {
         .address
         .map_or_else(|| "through the proxy".to_owned(), |a| format!("at {a}"));
     if target.tcp.state != TcpState::Open {
-        let why = target.tcp.message.clone().unwrap_or_else(|| "no connection".to_owned());
+        let why = target
+            .tcp
+            .message
+            .clone()
+            .unwrap_or_else(|| "no connection".to_owned());
         return format!("{} {at}: {why}", observation.name);
     }
     if let Some(tls) = &target.tls
@@ -285,10 +309,13 @@ pub fn client_file(
         file: shown.clone(),
         reason,
     };
-    let file = std::fs::File::open(path).map_err(|e| input(format!("cannot read the client file: {e}")))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| input(format!("cannot read the client file: {e}")))?;
     let bytes = super::read_limited(file, MAX_CLIENT_FILE_BYTES, &shown, "client file")?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| input("the client file is not UTF-8".to_owned()))?;
-    let raw: ClientFile = toml::from_str(text).map_err(|e| input(format!("not a client file: {}", e.message())))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| input("the client file is not UTF-8".to_owned()))?;
+    let raw: ClientFile =
+        toml::from_str(text).map_err(|e| input(format!("not a client file: {}", e.message())))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let at = |p: &Option<PathBuf>| p.as_ref().map(|p| base.join(p));
     let key = key_source(
@@ -305,7 +332,12 @@ pub fn client_file(
         .as_deref()
         .map(parse_metadata_url)
         .transpose()?;
-    let algorithm = raw.algorithm.as_deref().map(parse_algorithm).transpose()?.unwrap_or_default();
+    let algorithm = raw
+        .algorithm
+        .as_deref()
+        .map(parse_algorithm)
+        .transpose()?
+        .unwrap_or_default();
     let options = TokenOptions {
         client_id: raw.client_id,
         scopes: raw.scopes,
@@ -369,7 +401,11 @@ pub fn parse_algorithm(text: &str) -> Result<GrantAlgorithm, CommandError> {
 
 /// Checks what the grant would carry: a client id, scopes, an organisation number.
 pub fn validate(options: &TokenOptions) -> Result<(), CommandError> {
-    let visible = |s: &str| !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\');
+    let visible = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+    };
     if !visible(&options.client_id) {
         return Err(CommandError::Usage(
             "--client-id: expected the client id from Digdir's self-service (visible ASCII, no spaces)".to_owned(),

@@ -127,7 +127,11 @@ pub fn render_table(report: &TokenReport<'_>, out: &mut dyn Write) -> io::Result
 }
 
 /// The steps table (also the token section of `check --client`).
-pub fn write_steps(obs: &TokenObservation, path: &[TargetReport], out: &mut dyn Write) -> io::Result<()> {
+pub fn write_steps(
+    obs: &TokenObservation,
+    path: &[TargetReport],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut table = term::table(["step", "result", "details"]);
     for (step, result, details) in steps(obs, path) {
         table.add_row([step.to_owned(), result, details]);
@@ -142,7 +146,13 @@ pub fn write_findings(findings: &[Finding], out: &mut dyn Write) -> io::Result<(
     }
     writeln!(out, "\nFindings:")?;
     for f in findings {
-        writeln!(out, "  {:<4}  {}  {}", f.severity, f.code, sanitize(&f.message))?;
+        writeln!(
+            out,
+            "  {:<4}  {}  {}",
+            f.severity,
+            f.code,
+            sanitize(&f.message)
+        )?;
     }
     Ok(())
 }
@@ -175,7 +185,11 @@ fn steps(obs: &TokenObservation, path: &[TargetReport]) -> Vec<(&'static str, St
             "not the key's"
         } else if !facts.signing_allowed || !facts.rsa {
             "not for signing"
-        } else if facts.issued_for.as_ref().is_some_and(|e| e.as_str() != obs.environment) {
+        } else if facts
+            .issued_for
+            .as_ref()
+            .is_some_and(|e| e.as_str() != obs.environment)
+        {
             "wrong environment"
         } else {
             "ok"
@@ -191,9 +205,16 @@ fn steps(obs: &TokenObservation, path: &[TargetReport]) -> Vec<(&'static str, St
                 "{}\nissuer {}\norganisation {}\n{}, key usage {}\nvalid {} to {}\n{environment}",
                 c.subject,
                 facts.issuer_name,
-                facts.organisation_number.as_deref().unwrap_or("(none found)"),
+                facts
+                    .organisation_number
+                    .as_deref()
+                    .unwrap_or("(none found)"),
                 c.key_algorithm,
-                if facts.key_usage.is_empty() { "(any)".to_owned() } else { facts.key_usage.join(", ") },
+                if facts.key_usage.is_empty() {
+                    "(any)".to_owned()
+                } else {
+                    facts.key_usage.join(", ")
+                },
                 c.not_before.date_naive(),
                 c.not_after.date_naive(),
             ),
@@ -204,8 +225,16 @@ fn steps(obs: &TokenObservation, path: &[TargetReport]) -> Vec<(&'static str, St
         let targets: Vec<String> = path
             .iter()
             .map(|t| {
-                let address = t.address.map_or_else(|| "via proxy".to_owned(), |a| a.to_string());
-                let tcp = t.tcp.as_ref().map_or("-", |tcp| if tcp.state == crate::probe::model::TcpState::Open { "open" } else { "not open" });
+                let address = t
+                    .address
+                    .map_or_else(|| "via proxy".to_owned(), |a| a.to_string());
+                let tcp = t.tcp.as_ref().map_or("-", |tcp| {
+                    if tcp.state == crate::probe::model::TcpState::Open {
+                        "open"
+                    } else {
+                        "not open"
+                    }
+                });
                 let tls = t.tls.as_ref().map_or_else(String::new, |tls| {
                     let trust = match (tls.trusted_public, tls.trusted_system) {
                         (true, _) => "trusted",
@@ -223,15 +252,33 @@ fn steps(obs: &TokenObservation, path: &[TargetReport]) -> Vec<(&'static str, St
             .collect();
         rows.push((
             "path",
-            if path.iter().any(|t| t.tls.as_ref().is_some_and(|tls| tls.ok)) { "ok" } else { "failed" }.to_owned(),
-            if targets.is_empty() { "nothing probed".to_owned() } else { targets.join("\n") },
+            if path
+                .iter()
+                .any(|t| t.tls.as_ref().is_some_and(|tls| tls.ok))
+            {
+                "ok"
+            } else {
+                "failed"
+            }
+            .to_owned(),
+            if targets.is_empty() {
+                "nothing probed".to_owned()
+            } else {
+                targets.join("\n")
+            },
         ));
         let (result, details) = match (&obs.metadata, &obs.metadata_problem) {
             (Some(m), None) => (
                 "ok".to_owned(),
-                format!("{}\nissuer {}\ntoken endpoint {}", obs.metadata_url, m.issuer, m.token_endpoint),
+                format!(
+                    "{}\nissuer {}\ntoken endpoint {}",
+                    obs.metadata_url, m.issuer, m.token_endpoint
+                ),
             ),
-            (_, Some(problem)) => ("failed".to_owned(), format!("{}\n{}", obs.metadata_url, sanitize(problem))),
+            (_, Some(problem)) => (
+                "failed".to_owned(),
+                format!("{}\n{}", obs.metadata_url, sanitize(problem)),
+            ),
             (None, None) => ("-".to_owned(), obs.metadata_url.clone()),
         };
         rows.push(("metadata", result, details));
@@ -241,7 +288,14 @@ fn steps(obs: &TokenObservation, path: &[TargetReport]) -> Vec<(&'static str, St
         let c = &grant.claims;
         let mut details = format!(
             "{}, {}\naud {}\niss {}\nscope {}\niat {}, exp iat+{} s, jti {}",
-            grant.alg, grant.key_reference, c.aud, sanitize(&c.iss), sanitize(&c.scope), c.iat, c.exp - c.iat, c.jti
+            grant.alg,
+            grant.key_reference,
+            c.aud,
+            sanitize(&c.iss),
+            sanitize(&c.scope),
+            c.iat,
+            c.exp - c.iat,
+            c.jti
         );
         if let Some(org) = &c.consumer_org {
             details.push_str(&format!("\nconsumer_org {}", sanitize(org)));
@@ -262,7 +316,11 @@ fn steps(obs: &TokenObservation, path: &[TargetReport]) -> Vec<(&'static str, St
             }
             details.push_str(&format!(
                 "\naudience {}",
-                if claims.aud.is_empty() { "none (unspecified)".to_owned() } else { claims.aud.join(", ") }
+                if claims.aud.is_empty() {
+                    "none (unspecified)".to_owned()
+                } else {
+                    claims.aud.join(", ")
+                }
             ));
             if let Some(consumer) = &claims.consumer {
                 details.push_str(&format!("\nconsumer {}", consumer.id));
@@ -272,14 +330,29 @@ fn steps(obs: &TokenObservation, path: &[TargetReport]) -> Vec<(&'static str, St
             }
             rows.push(("token", "granted".to_owned(), details));
         }
-        (Some(TokenAnswer::Error { status, error, description }), _) => rows.push((
+        (
+            Some(TokenAnswer::Error {
+                status,
+                error,
+                description,
+            }),
+            _,
+        ) => rows.push((
             "token",
             "refused".to_owned(),
-            format!("HTTP {status} {error}{}", description.as_ref().map(|d| format!("\n{d}")).unwrap_or_default()),
+            format!(
+                "HTTP {status} {error}{}",
+                description
+                    .as_ref()
+                    .map(|d| format!("\n{d}"))
+                    .unwrap_or_default()
+            ),
         )),
-        (Some(TokenAnswer::Unexpected { status, what }), _) => {
-            rows.push(("token", "failed".to_owned(), format!("HTTP {status}: {what}")))
-        }
+        (Some(TokenAnswer::Unexpected { status, what }), _) => rows.push((
+            "token",
+            "failed".to_owned(),
+            format!("HTTP {status}: {what}"),
+        )),
         (None, Some(problem)) => rows.push(("token", "no answer".to_owned(), sanitize(problem))),
         (None, None) => {}
     }

@@ -73,8 +73,7 @@ pub trait Transport {
     fn get(&self, url: &HttpsUrl) -> Result<Delivered, ProbeError>;
     /// `POST url` with an `application/x-www-form-urlencoded` body (the token request). The
     /// body holds the signed grant: only a trusted connection may carry it.
-    fn post_form(&self, url: &HttpsUrl, body: Zeroizing<Vec<u8>>)
-        -> Result<Delivered, ProbeError>;
+    fn post_form(&self, url: &HttpsUrl, body: Zeroizing<Vec<u8>>) -> Result<Delivered, ProbeError>;
 }
 
 /// Where the flow stopped and why (the step that could not go on).
@@ -267,7 +266,8 @@ pub fn run<T: Transport>(
         consumer_org: options.consumer_org.clone(),
         algorithm: options.algorithm,
     };
-    let signed = grant::claims(&request, now()).and_then(|c| grant::sign(&key, c, options.algorithm));
+    let signed =
+        grant::claims(&request, now()).and_then(|c| grant::sign(&key, c, options.algorithm));
     drop(key);
     let signed = match signed {
         Ok(signed) => signed,
@@ -297,7 +297,9 @@ pub fn run<T: Transport>(
 /// The token request's form (RFC 7523 §2.1); the grant is base64url, which needs no escaping.
 fn form(jwt: &str) -> Zeroizing<Vec<u8>> {
     let mut body = Zeroizing::new(Vec::with_capacity(jwt.len() + 80));
-    body.extend_from_slice(b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=");
+    body.extend_from_slice(
+        b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=",
+    );
     body.extend_from_slice(jwt.as_bytes());
     body
 }

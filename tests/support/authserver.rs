@@ -92,6 +92,8 @@ pub struct SeenGrant {
     pub error: Option<String>,
     /// The raw form body (for secret-leak tests: what the client sent).
     pub body: String,
+    /// The access token issued, if one was (for secret-leak tests).
+    pub issued: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -420,8 +422,12 @@ fn token(state: &State, issuer: &str, body: &[u8]) -> (u16, String) {
         claims: Value::Null,
         error: None,
         body: body.clone(),
+        issued: None,
     };
     let answer = validate(state, issuer, &body, &mut seen);
+    seen.issued = serde_json::from_str::<Value>(&answer.1)
+        .ok()
+        .and_then(|v| v["access_token"].as_str().map(str::to_owned));
     seen.error = (answer.0 != 200).then(|| {
         serde_json::from_str::<Value>(&answer.1)
             .ok()

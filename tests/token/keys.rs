@@ -28,14 +28,22 @@ fn keystore(path: PathBuf, password: &str) -> KeySource {
 fn openssl3_default_and_legacy_keystores_both_open() {
     let dir = tempfile::tempdir().unwrap();
     let password = keys::read_password_file(&fixture(dir.path(), "keystore-password.txt")).unwrap();
-    assert_eq!(password.expose(), "fixture-password-1", "the line break is not part of it");
+    assert_eq!(
+        password.expose(),
+        "fixture-password-1",
+        "the line break is not part of it"
+    );
     for name in ["openssl3-default.p12", "legacy.p12"] {
         let key = keys::load(&keystore(fixture(dir.path(), name), password.expose()))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(matches!(key.key, PrivateKey::Rsa(_)), "{name}");
         assert_eq!(key.chain.len(), 2, "{name}: leaf and CA");
         let facts = certificate::judge(&key.chain[0], &[]).unwrap();
-        assert_eq!(facts.organisation_number.as_deref(), Some("910753614"), "{name}");
+        assert_eq!(
+            facts.organisation_number.as_deref(),
+            Some("910753614"),
+            "{name}"
+        );
         assert_eq!(facts.issuer_name, "Egress Test Class 3 Test4 CA");
         assert!(facts.signing_allowed && facts.rsa, "{name}");
         assert_eq!(facts.key_usage, ["nonRepudiation"]);
@@ -72,7 +80,11 @@ fn keystores_written_at_test_time_pem_and_jwk_keys_load() {
     .unwrap();
     assert_eq!(pem.chain, cert.chain);
     let facts = certificate::judge(&pem.chain[0], &[]).unwrap();
-    assert_eq!(facts.organisation_number.as_deref(), Some("910753614"), "serialNumber");
+    assert_eq!(
+        facts.organisation_number.as_deref(),
+        Some("910753614"),
+        "serialNumber"
+    );
     let jwk = keys::load(&KeySource::Jwk {
         path: cert.write_jwk(dir.path(), "kid-1"),
         kid: "kid-1".into(),
@@ -103,6 +115,8 @@ fn readable_key_files_are_reported() {
     std::fs::set_permissions(&world, std::fs::Permissions::from_mode(0o644)).unwrap();
     let found = keys::exposed_files([private.as_path(), group.as_path(), world.as_path()]);
     assert_eq!(found.len(), 2, "{found:?}");
-    assert!(found[0].contains("b.key") && found[0].contains("its group") && found[0].contains("640"));
+    assert!(
+        found[0].contains("b.key") && found[0].contains("its group") && found[0].contains("640")
+    );
     assert!(found[1].contains("c.key") && found[1].contains("every user"));
 }

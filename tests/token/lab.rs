@@ -3,7 +3,7 @@
 //! with its key in every form a client keeps it.
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -29,11 +29,15 @@ pub struct Lab {
     pub cert: Enterprise,
     pub dir: tempfile::TempDir,
     pub data: PathBuf,
+    /// The client id the commands send (default [`CLIENT`]).
+    pub client_id: String,
 }
 
 /// A loopback address per test name, so parallel labs do not share one.
 fn address(seed: &str) -> Ipv4Addr {
-    let h = seed.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let h = seed
+        .bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
     Ipv4Addr::new(127, 77, (h >> 8) as u8, (h as u8).max(2))
 }
 
@@ -77,7 +81,15 @@ impl Lab {
             cert,
             dir,
             data,
+            client_id: CLIENT.to_owned(),
         }
+    }
+
+    /// A subdirectory of the lab's directory.
+    pub fn subdir(&self, name: &str) -> PathBuf {
+        let dir = self.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     /// A file in the lab's directory, mode 0600.
@@ -105,7 +117,15 @@ impl Lab {
         let mut cmd = Command::new(BIN);
         cmd.arg("--data")
             .arg(&self.data)
-            .args(["token", "--env", "test", "--client-id", CLIENT, "--scope", SCOPE])
+            .args([
+                "token",
+                "--env",
+                "test",
+                "--client-id",
+                &self.client_id,
+                "--scope",
+                SCOPE,
+            ])
             .args(["--resolver", &self.dns.resolver_arg(), "--ca-file"])
             .arg(self.ca.pem_file())
             .args(["--timeout", "3s", "--no-proxy"])
@@ -232,9 +252,4 @@ api_audience = "unspecified"
 source = "page"
 "#
     )
-}
-
-/// True when `path` exists (for tests that write files).
-pub fn exists(path: &Path) -> bool {
-    path.exists()
 }

@@ -4,3 +4,4 @@
 mod command;
 mod keys;
 mod lab;
+mod secrets;
