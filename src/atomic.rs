@@ -120,6 +120,51 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), WriteError> 
     Ok(())
 }
 
+/// Checks, before any work is done, that [`write_atomically`] can put a file at `path`: it
+/// is not a directory, its directory exists, and a file can be created there (tried with a
+/// temporary file, removed at once). The reason says what to do about it.
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err("is a directory: name a file".to_owned());
+    }
+    if path.file_name().is_none() {
+        return Err("not a file name: name a file".to_owned());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match fs::metadata(&dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(format!("{} is not a directory", dir.display()));
+        }
+        Err(_) => {
+            return Err(format!(
+                "the directory {} does not exist: create it, or name a file in an existing one",
+                dir.display()
+            ));
+        }
+    }
+    let probe = dir.join(format!(
+        ".egresscheck-write-test.{}.tmp",
+        std::process::id()
+    ));
+    match OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(file) => {
+            drop(file);
+            let _ = fs::remove_file(&probe);
+            Ok(())
+        }
+        // Left over from a process of the same id that was killed: the directory is writable.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(format!(
+            "cannot create a file in {} ({e}): choose a directory this user can write to",
+            dir.display()
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +181,29 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[test]
+    fn writability_is_checked_before_the_work_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        check_writable(&dir.path().join("report.json")).unwrap();
+        let missing = dir.path().join("no-such-dir").join("x");
+        let reason = check_writable(&missing).unwrap_err();
+        assert!(reason.contains("does not exist"), "{reason}");
+        assert!(
+            check_writable(dir.path())
+                .unwrap_err()
+                .contains("is a directory")
+        );
+        let file = dir.path().join("plain");
+        fs::write(&file, b"x").unwrap();
+        let reason = check_writable(&file.join("x")).unwrap_err();
+        assert!(reason.contains("is not a directory"), "{reason}");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("plain")]);
     }
 
     #[test]

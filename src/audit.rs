@@ -134,6 +134,28 @@ codes! {
     CertificateChanged = "certificate-changed", Info;
     /// Drift since the baseline: a target's TCP state changed.
     ReachabilityChanged = "reachability-changed", Warn;
+    /// The `--baseline` file cannot be used (damaged, unreadable, of an unknown schema): no
+    /// drift this run.
+    BaselineUnusable = "baseline-unusable", Fail;
+    /// Drift since the baseline: a name that did not resolve resolves now.
+    NameResolves = "name-resolves", Info;
+    /// Drift since the baseline: a name that resolved no longer does.
+    NameStoppedResolving = "name-stopped-resolving", Warn;
+    /// Drift since the baseline: a name still does not resolve, with another outcome.
+    DnsOutcomeChanged = "dns-outcome-changed", Info;
+    /// Drift since the baseline: a target is probed that was not, and no address or
+    /// resolution change explains it.
+    TargetAppeared = "target-appeared", Info;
+    /// Drift since the baseline: a target is no longer probed, and no address or resolution
+    /// change explains it.
+    TargetVanished = "target-vanished", Info;
+    /// Drift since the baseline: a target's TLS state changed (trusted, intercepted,
+    /// untrusted, valid for the name, or how the handshake failed).
+    TlsTrustChanged = "tls-trust-changed", Warn;
+    /// Drift since the baseline: a target negotiates an older TLS version.
+    TlsDowngraded = "tls-downgraded", Warn;
+    /// Drift since the baseline: a target negotiates another TLS version, not older.
+    TlsVersionChanged = "tls-version-changed", Info;
     /// The token step got a token with the scopes asked for.
     TokenOk = "token-ok", Info;
     /// The authorization server refused the token request (its error, with advice).
@@ -423,14 +445,43 @@ impl Context<'_> {
         port: Option<Port>,
         message: String,
     ) -> Finding {
+        Finding::about(self.planned, code, address, port, message)
+    }
+}
+
+impl Finding {
+    /// A finding about a planned name (and an address and port of it, when given), with the
+    /// code's severity.
+    pub fn about(
+        planned: &PlannedName,
+        code: Code,
+        address: Option<IpAddr>,
+        port: Option<Port>,
+        message: String,
+    ) -> Finding {
         Finding {
             code,
             severity: code.severity(),
-            environment: Some(self.planned.environment.to_string()),
-            service: Some(self.planned.service.to_string()),
-            host: Some(self.planned.name.to_string()),
+            environment: Some(planned.environment.to_string()),
+            service: Some(planned.service.to_string()),
+            host: Some(planned.name.to_string()),
             address,
             port: port.map(Port::get),
+            message,
+        }
+    }
+
+    /// A finding about the run as a whole (the data, the baseline), with the code's
+    /// severity.
+    pub fn general(code: Code, message: String) -> Finding {
+        Finding {
+            code,
+            severity: code.severity(),
+            environment: None,
+            service: None,
+            host: None,
+            address: None,
+            port: None,
             message,
         }
     }
@@ -450,19 +501,13 @@ fn data_staleness(
     };
     let age = (as_of - date).num_days();
     if age > options.stale_days {
-        findings.push(Finding {
-            code: Code::DataStale,
-            severity: Code::DataStale.severity(),
-            environment: None,
-            service: None,
-            host: None,
-            address: None,
-            port: None,
-            message: format!(
+        findings.push(Finding::general(
+            Code::DataStale,
+            format!(
                 "the data (version {}) follows {}'s page of {date}, {age} days old: check {} for changes (`egresscheck data check-source`)",
                 catalog.data.version, source.publisher, source.url
             ),
-        });
+        ));
     }
 }
 
@@ -600,7 +645,7 @@ fn family_answered(dns: &crate::probe::model::DnsObservation, addr: &IpAddr) -> 
     lookup.is_some()
 }
 
-fn outcome_text(outcome: DnsOutcome) -> &'static str {
+pub(crate) fn outcome_text(outcome: DnsOutcome) -> &'static str {
     match outcome {
         DnsOutcome::Answer => "answer",
         DnsOutcome::Nxdomain => "NXDOMAIN",
@@ -677,7 +722,7 @@ fn address_membership(
     }
 }
 
-fn target_label(target: &TargetObservation, host: &DnsName) -> String {
+pub(crate) fn target_label(target: &TargetObservation, host: &DnsName) -> String {
     match target.address {
         Some(addr) => format!("{host} ({addr}) port {}", target.port),
         None => format!("{host} port {}", target.port),

@@ -5,13 +5,12 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-use egresscheck::cli::{self, Cli};
+use egresscheck::cli;
 use egresscheck::exit::Status;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let cli = match Cli::try_parse_from(&args) {
+    let cli = match cli::parse(&args) {
         Ok(cli) => cli,
         // Help and version go to standard output with exit 0; usage errors exit 2, except
         // for a Nagios check, whose bad usage is UNKNOWN (exit 3) on standard output.

@@ -26,7 +26,9 @@ pub struct Selection {
 }
 
 /// Whether a planned name comes from a current or a legacy entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     /// A current endpoint.

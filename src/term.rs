@@ -34,6 +34,11 @@ pub fn stdout_wants_colour() -> bool {
     !no_color && std::io::stdout().is_terminal()
 }
 
+/// `count` and the noun in the right number: `1 target`, `2 targets`, `0 addresses`.
+pub fn plural(count: usize, singular: &str, plural: &str) -> String {
+    format!("{count} {}", if count == 1 { singular } else { plural })
+}
+
 /// Replaces control characters and Unicode bidirectional controls with `\u{…}` escapes so
 /// that text from the network cannot move the cursor, recolour the terminal or reorder what
 /// a reader sees.
@@ -60,6 +65,13 @@ pub fn is_bidi_control(ch: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plural_forms() {
+        assert_eq!(plural(0, "subnet", "subnets"), "0 subnets");
+        assert_eq!(plural(1, "subnet", "subnets"), "1 subnet");
+        assert_eq!(plural(2, "address", "addresses"), "2 addresses");
+    }
 
     #[test]
     fn sanitize_escapes_controls_and_bidi() {

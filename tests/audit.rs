@@ -99,6 +99,8 @@ pub fn tls_ok() -> TlsObservation {
         trusted_system: true,
         public_error: None,
         system_error: None,
+        anchored_public: true,
+        anchored_system: true,
         hostname_match: true,
         name_error: None,
         chain: vec![cert("CN=Test Root", "2026-01-01", "2026-12-31", "aa11")],
@@ -411,10 +413,6 @@ fn every_code_is_kebab_case_and_unique() {
     }
 }
 
-fn baseline_json(targets: serde_json::Value) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({"schema": 1, "tool": {"name": "egresscheck", "version": "0"}, "targets": targets})).unwrap()
-}
-
 #[test]
 fn drift_against_a_baseline() {
     let c = catalog();
@@ -430,16 +428,14 @@ fn drift_against_a_baseline() {
         Some(dns(&["192.0.2.10", "198.51.100.4"], &[])),
         vec![new_address, other],
     )];
-    let baseline = Baseline::from_json(
-        "base.json",
-        &baseline_json(serde_json::json!([
-            {"environment": "prod", "host": "one.api.example.test", "address": "192.0.2.10", "port": 443, "origin": "dns-and-documented",
-             "tcp": {"state": "open", "ms": 1.0}, "tls": {"chain": [{"sha256": "aa11"}]}},
-            {"environment": "prod", "host": "one.api.example.test", "address": "198.51.100.9", "port": 443, "origin": "dns",
-             "tcp": {"state": "open", "ms": 1.0}, "tls": null}
-        ])),
-    )
-    .unwrap();
+    let mut gone = target("198.51.100.9", TcpState::Open, None);
+    gone.origin = AddressOrigin::Dns;
+    let before = [one(
+        "one.api.example.test",
+        Some(dns(&["192.0.2.10", "198.51.100.9"], &[])),
+        vec![target("192.0.2.10", TcpState::Open, Some(tls_ok())), gone],
+    )];
+    let baseline = Baseline::read("base.json", 2, before.to_vec());
     let report = Report::build(
         &c,
         &plan,
@@ -459,6 +455,8 @@ fn drift_against_a_baseline() {
                     | Code::AddressRemoved
                     | Code::CertificateChanged
                     | Code::ReachabilityChanged
+                    | Code::TargetAppeared
+                    | Code::TargetVanished
             )
         })
         .map(|f| (f.code, f.address.unwrap().to_string()))
@@ -475,7 +473,11 @@ fn drift_against_a_baseline() {
         drift.contains(&(Code::CertificateChanged, "192.0.2.10".into())),
         "{drift:?}"
     );
-    assert_eq!(drift.len(), 3, "{drift:?}");
+    assert_eq!(
+        drift.len(),
+        3,
+        "the targets come and go with their addresses: {drift:?}"
+    );
 }
 
 #[test]
@@ -488,10 +490,10 @@ fn unusable_baselines_are_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("schema 99") && err.contains("--save old.json"),
+        err.contains("schema 99") && err.contains("reads schemas 1 and 2"),
         "{err}"
     );
-    let err = Baseline::from_json("cut.json", b"{\"schema\": 1, \"tool\": {\"name\": \"egress")
+    let err = Baseline::from_json("cut.json", b"{\"schema\": 2, \"tool\": {\"name\": \"egress")
         .unwrap_err()
         .to_string();
     assert!(err.contains("damaged JSON"), "{err}");
@@ -504,7 +506,7 @@ fn unusable_baselines_are_clear_errors() {
     );
     let err = Baseline::from_json(
         "y.json",
-        &baseline_json(serde_json::json!([{"environment": "prod"}])),
+        &serde_json::to_vec(&serde_json::json!({"schema": 2, "tool": {"name": "egresscheck"}, "names": [], "targets": [{"environment": "prod"}]})).unwrap(),
     )
     .unwrap_err()
     .to_string();

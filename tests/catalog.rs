@@ -62,7 +62,7 @@ fn minimal_fixture_and_bundled_data_validate() {
     }
     let history = catalog::load_path("data/history/skatteetaten-2024-10.toml".as_ref())
         .expect("history is valid");
-    assert_eq!(history.data.version.to_string(), "2024-10-01.1");
+    assert_eq!(history.data.version.to_string(), "2024-10-01.2");
 }
 
 #[test]
@@ -547,4 +547,77 @@ fn hostile_files_are_errors_not_crashes() {
     // Syntax errors are located too.
     let err = catalog::load_str("schema = 1\n[data\n", "syntax.toml").unwrap_err();
     assert!(err.to_string().starts_with("syntax.toml:2:"), "{err}");
+}
+
+#[test]
+fn broad_prefixes_are_validated_and_loaded() {
+    let marked = format!(
+        "{MINIMAL}\n[[broad_prefix]]\ncidr = \"203.0.113.0/27\"\nopens = \"every service in prod\"\nsource = \"page\"\n"
+    );
+    let catalog = catalog::load_str(&marked, "t.toml").unwrap();
+    assert_eq!(catalog.broad_prefixes.len(), 1);
+    assert_eq!(catalog.broad_prefixes[0].opens, "every service in prod");
+    let opened = catalog.broad_prefixes_opened_by(&"203.0.112.0/23".parse().unwrap());
+    assert_eq!(opened.len(), 1, "a wider prefix opens the marked one");
+    assert!(
+        catalog
+            .broad_prefixes_opened_by(&"203.0.113.1/32".parse().unwrap())
+            .is_empty(),
+        "one address inside it does not"
+    );
+
+    // Only a prefix the file documents can be marked.
+    let stray = marked.replace(
+        "cidr = \"203.0.113.0/27\"\nopens",
+        "cidr = \"203.0.113.0/26\"\nopens",
+    );
+    let found = problems(&stray);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].contains("broad_prefix.cidr")
+            && found[0].contains("no endpoint, legacy entry or subnet"),
+        "{found:?}"
+    );
+    // Once each, with a known source, and no unknown keys.
+    let twice = format!(
+        "{marked}\n[[broad_prefix]]\ncidr = \"203.0.113.0/27\"\nopens = \"again\"\nsource = \"page\"\n"
+    );
+    assert!(
+        problems(&twice)
+            .iter()
+            .any(|p| p.contains("second broad_prefix")),
+        "{:?}",
+        problems(&twice)
+    );
+    let unsourced = marked.replace(
+        "opens = \"every service in prod\"\nsource = \"page\"",
+        "opens = \"x\"\nsource = \"nowhere\"",
+    );
+    assert!(
+        problems(&unsourced)
+            .iter()
+            .any(|p| p.contains("broad_prefix.source")),
+        "{:?}",
+        problems(&unsourced)
+    );
+    let unknown = marked.replace("opens = \"every", "environment = \"prod\"\nopens = \"every");
+    assert!(!problems(&unknown).is_empty());
+}
+
+#[test]
+fn bundled_data_marks_the_skatteetaten_subnets_as_broad() {
+    for path in [
+        "data/skatteetaten.toml",
+        "data/history/skatteetaten-2024-10.toml",
+    ] {
+        let catalog =
+            catalog::load_path(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+                .unwrap();
+        let marked: Vec<String> = catalog
+            .broad_prefixes
+            .iter()
+            .map(|b| b.cidr.to_string())
+            .collect();
+        assert_eq!(marked, ["159.216.17.128/27", "159.216.17.160/28"], "{path}");
+    }
 }

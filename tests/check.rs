@@ -15,6 +15,7 @@ use crate::support::netns;
 use crate::support::pki::TestCa;
 use crate::support::tcp::UnansweredPort;
 use crate::support::tls::TlsServer;
+use crate::support::tools;
 
 const BIN: &str = env!("CARGO_BIN_EXE_egresscheck");
 const AS_OF: &str = "2026-11-28";
@@ -29,7 +30,7 @@ fn ip(last: u8) -> IpAddr {
 
 /// The local stand-ins for one provider, and a data file describing them.
 struct Lab {
-    _dns: DnsServer,
+    dns: DnsServer,
     _servers: Vec<TlsServer>,
     _hole: UnansweredPort,
     public_ca: TestCa,
@@ -142,7 +143,7 @@ source = "page"
         std::fs::write(&data, text).unwrap();
         let resolver = dns.resolver_arg();
         Lab {
-            _dns: dns,
+            dns,
             _servers: vec![good, moved, expired, intercepted, legacy],
             _hole: hole,
             public_ca,
@@ -309,6 +310,16 @@ fn json(o: &Output) -> Value {
     })
 }
 
+/// The entry of `name` in a JSON report's `names[]`: its DNS observation, once.
+pub(crate) fn name_entry<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["names"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no names array in {report}"))
+        .iter()
+        .find(|n| n["name"] == name)
+        .unwrap_or_else(|| panic!("no name {name} in {report}"))
+}
+
 /// The finding codes of `host` in a JSON report, sorted.
 pub(crate) fn codes_for(report: &Value, host: &str) -> Vec<String> {
     let mut codes: Vec<String> = report["findings"]
@@ -333,7 +344,7 @@ fn check_reports_each_kind_of_target_with_its_finding() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report = json(&out);
-    assert_eq!(report["schema"], 1);
+    assert_eq!(report["schema"], 2);
     assert_eq!(report["tool"]["name"], "egresscheck");
     assert_eq!(report["data"]["provider"], "Egress Test Provider");
     assert_eq!(report["as_of"], AS_OF);
@@ -395,6 +406,27 @@ fn check_reports_each_kind_of_target_with_its_finding() {
         .find(|t| t["host"] == "moved.api.egress.test")
         .unwrap();
     assert_eq!(moved["documented"], false);
+    assert!(
+        moved.get("dns").is_none(),
+        "DNS is in names[], once: {moved}"
+    );
+    // Each name once, with its DNS lookups and the entries that name it.
+    let names: Vec<&str> = report["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+    let good = name_entry(&report, "good.api.egress.test");
+    assert_eq!(good["outcome"], "answer");
+    assert_eq!(good["dns"]["a"]["answers"][0]["address"], "127.0.0.11");
+    assert_eq!(good["entries"][0]["environment"], "prod");
+    assert_eq!(good["entries"][0]["kind"], "endpoint");
+    assert_eq!(
+        name_entry(&report, "old.egress.test")["entries"][0]["kind"],
+        "legacy"
+    );
 }
 
 #[test]
@@ -482,6 +514,7 @@ fn every_output_format_matches_its_snapshot() {
 
 #[test]
 fn prometheus_output_passes_promtool() {
+    tools::require(&["promtool"]);
     let lab = Lab::new();
     let out = lab.check(&["--format", "prometheus"]);
     let metrics = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -499,9 +532,6 @@ fn prometheus_output_passes_promtool() {
     ] {
         assert!(metrics.contains(name), "missing {name:?} in\n{metrics}");
     }
-    if !netns::require_tools(&["promtool"]) {
-        return;
-    }
     assert_promtool_accepts(&metrics);
 }
 
@@ -518,6 +548,7 @@ pub(crate) fn assert_promtool_accepts(metrics: &str) {
 
 #[test]
 fn junit_output_is_well_formed_xml() {
+    tools::require(&["xmllint"]);
     let lab = Lab::new();
     let out = lab.check(&["--format", "junit"]);
     let xml = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -526,9 +557,6 @@ fn junit_output_is_well_formed_xml() {
         "{xml}"
     );
     assert!(xml.contains("<failure type=\"blocked\""), "{xml}");
-    if !netns::require_tools(&["xmllint"]) {
-        return;
-    }
     assert_xmllint_accepts(&xml);
 }
 
@@ -573,10 +601,11 @@ fn output_and_save_are_atomic_and_baselines_report_drift() {
             .contains("egresscheck_check_success 0")
     );
     let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
-    assert_eq!(saved["schema"], 1);
+    assert_eq!(saved["schema"], 2);
     assert_no_temporaries(lab.dir.path());
 
-    // Doctor the baseline: another address and certificate for good.api, another state for hole.api.
+    // Doctor the baseline: another certificate for good.api, another state for hole.api, and
+    // moved.api resolved to 127.0.0.99 then (to 127.0.0.12 now).
     let mut doctored = saved.clone();
     for target in doctored["targets"].as_array_mut().unwrap() {
         if target["host"] == "good.api.egress.test" {
@@ -585,16 +614,24 @@ fn output_and_save_are_atomic_and_baselines_report_drift() {
         if target["host"] == "hole.api.egress.test" {
             target["tcp"]["state"] = Value::from("open");
         }
-    }
-    // moved.api resolved to 127.0.0.99 then, to 127.0.0.12 now.
-    for target in doctored["targets"].as_array_mut().unwrap() {
         if target["host"] == "moved.api.egress.test" {
             target["address"] = Value::from("127.0.0.99");
+        }
+    }
+    for name in doctored["names"].as_array_mut().unwrap() {
+        if name["name"] == "moved.api.egress.test" {
+            name["dns"]["a"]["answers"][0]["address"] = Value::from("127.0.0.99");
         }
     }
     let baseline = lab.path("baseline.json");
     std::fs::write(&baseline, serde_json::to_vec(&doctored).unwrap()).unwrap();
     let second = json(&lab.check(&["--baseline", baseline.to_str().unwrap(), "--format", "json"]));
+    assert_eq!(
+        second["baseline"]["state"], "read",
+        "{}",
+        second["baseline"]
+    );
+    assert_eq!(second["baseline"]["schema"], 2);
     let drift: Vec<(String, String)> = second["findings"]
         .as_array()
         .unwrap()
@@ -605,6 +642,8 @@ fn output_and_save_are_atomic_and_baselines_report_drift() {
                 "address-removed",
                 "certificate-changed",
                 "reachability-changed",
+                "target-appeared",
+                "target-vanished",
             ]
             .contains(&f["code"].as_str().unwrap())
         })
@@ -615,38 +654,52 @@ fn output_and_save_are_atomic_and_baselines_report_drift() {
             )
         })
         .collect();
-    assert!(
-        drift.contains(&("certificate-changed".into(), "good.api.egress.test".into())),
-        "{drift:?}"
-    );
-    assert!(
-        drift.contains(&("reachability-changed".into(), "hole.api.egress.test".into())),
-        "{drift:?}"
-    );
-    assert!(
-        drift.contains(&("address-removed".into(), "moved.api.egress.test".into())),
-        "{drift:?}"
-    );
-    assert!(
-        drift.contains(&("address-added".into(), "moved.api.egress.test".into())),
-        "{drift:?}"
-    );
+    let mut expected: Vec<(String, String)> = [
+        ("certificate-changed", "good.api.egress.test"),
+        ("reachability-changed", "hole.api.egress.test"),
+        ("address-removed", "moved.api.egress.test"),
+        ("address-added", "moved.api.egress.test"),
+    ]
+    .iter()
+    .map(|(c, h)| ((*c).to_owned(), (*h).to_owned()))
+    .collect();
+    let mut found = drift.clone();
+    expected.sort();
+    found.sort();
+    assert_eq!(found, expected, "each change once: {drift:?}");
 
-    // A damaged baseline or one of another schema is a clear error, exit 2.
-    std::fs::write(&baseline, b"{\"schema\": 1, \"tool\"").unwrap();
-    let damaged = lab.check(&["--baseline", baseline.to_str().unwrap()]);
-    assert_eq!(damaged.status.code(), Some(2));
+    // A damaged baseline, or one of another schema, is a finding: the run goes on.
+    std::fs::write(&baseline, b"{\"schema\": 2, \"tool\"").unwrap();
+    let damaged = lab.check(&["--baseline", baseline.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(damaged.status.code(), Some(1));
+    let report = json(&damaged);
+    assert_eq!(messages_of(&report, "baseline-unusable").len(), 1);
     assert!(
-        String::from_utf8_lossy(&damaged.stderr).contains("not a usable baseline: damaged JSON"),
-        "{}",
-        String::from_utf8_lossy(&damaged.stderr)
+        messages_of(&report, "baseline-unusable")[0].contains("damaged JSON"),
+        "{report}"
     );
     std::fs::write(&baseline, b"{\"schema\": 7}").unwrap();
-    let other = lab.check(&["--baseline", baseline.to_str().unwrap()]);
-    assert_eq!(other.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&other.stderr).contains("schema 7"));
+    let other = json(&lab.check(&["--baseline", baseline.to_str().unwrap(), "--format", "json"]));
+    assert!(
+        messages_of(&other, "baseline-unusable")[0].contains("schema 7"),
+        "{other}"
+    );
+    // A missing baseline is the first run: said once, not an error.
     let missing = lab.check(&["--baseline", lab.path("nothing.json").to_str().unwrap()]);
-    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(missing.status.code(), Some(1), "the lab's findings");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(stderr.matches("no baseline at").count(), 1, "{stderr}");
+}
+
+/// The messages of the findings of `code` in a JSON report.
+pub(crate) fn messages_of(report: &Value, code: &str) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == code)
+        .map(|f| f["message"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn assert_no_temporaries(dir: &Path) {
@@ -675,9 +728,7 @@ fn run_with_stdin(tool: &str, args: &[&str], stdin: &[u8]) -> Output {
 fn with_no_network_check_ends_quickly_with_dns_failures_and_advice() {
     // A namespace with only loopback is a machine with no network: nothing can leave it, so
     // the bundled data's real hosts are never contacted.
-    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-        return;
-    }
+    tools::require_root_and(netns::NETNS_TOOLS);
     let ns = netns::Netns::new();
     let started = std::time::Instant::now();
     let out = ns
@@ -733,6 +784,7 @@ fn with_no_network_check_ends_quickly_with_dns_failures_and_advice() {
 
 #[test]
 fn rules_needed_cover_what_was_closed_and_undocumented() {
+    tools::require_root_and(&["ip", "nft"]);
     let lab = Lab::new();
     let report = json(&lab.check(&["--format", "json"]));
     let needed: Vec<(String, String, Vec<String>, bool)> = report["rules_needed"]
@@ -790,18 +842,16 @@ fn rules_needed_cover_what_was_closed_and_undocumented() {
         text.contains("only what egresscheck check found closed on 2026-11-28"),
         "{text}"
     );
-    if netns::require_root_and_tools(&["ip", "nft"]) {
-        let ns = netns::Netns::new();
-        let start = text
-            .find("#!/usr/sbin/nft")
-            .or_else(|| text.find("# egresscheck"))
-            .unwrap_or(0);
-        let nft_text = &text[text[..text.find("table inet egresscheck").unwrap()]
-            .rfind("\n\n")
-            .map_or(start, |i| i + 2)..];
-        ns.check_nft(nft_text)
-            .unwrap_or_else(|e| panic!("nft -c rejects the rules needed: {e}\n{nft_text}"));
-    }
+    let ns = netns::Netns::new();
+    let start = text
+        .find("#!/usr/sbin/nft")
+        .or_else(|| text.find("# egresscheck"))
+        .unwrap_or(0);
+    let nft_text = &text[text[..text.find("table inet egresscheck").unwrap()]
+        .rfind("\n\n")
+        .map_or(start, |i| i + 2)..];
+    ns.check_nft(nft_text)
+        .unwrap_or_else(|e| panic!("nft -c rejects the rules needed: {e}\n{nft_text}"));
 
     // With a machine format the report needs a file of its own.
     let bad = lab.check(&["--rules", "nftables", "--format", "json"]);
@@ -833,6 +883,7 @@ fn collapse_padding(text: &str) -> String {
 
 #[test]
 fn progress_bar_only_on_a_terminal() {
+    tools::require(&["script"]);
     let lab = Lab::new();
     // Piped stderr: not a byte of progress.
     let out = lab.check(&["--host", "good.api.egress.test"]);
@@ -845,9 +896,6 @@ fn progress_bar_only_on_a_terminal() {
 
     // On a terminal (script(1) gives the child a pseudo-terminal), the bar is drawn on stderr
     // and cleared; the report still arrives whole. The slow black hole keeps the bar up.
-    if !netns::require_tools(&["script"]) {
-        return;
-    }
     let command = format!(
         "{BIN} --data {} check --resolver {} --timeout 1s --as-of {AS_OF} --no-proxy --ca-file {} --host hole.api.egress.test",
         lab.data.display(),
@@ -862,8 +910,39 @@ fn progress_bar_only_on_a_terminal() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("names resolved"),
+        text.contains("DNS lookups 1/1, connections 0/1"),
         "no progress bar drawn: {text}"
     );
     assert!(text.contains("egresscheck FAIL"), "{text}");
+}
+
+#[test]
+fn output_and_save_paths_are_checked_before_anything_is_probed() {
+    let lab = Lab::new();
+    let file = lab.path("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let under_file = file.join("report.json");
+    let dir = lab.dir.path().to_str().unwrap().to_owned();
+    for (flag, path, reason) in [
+        (
+            "--output",
+            "/nonexistent/dir/x",
+            "the directory /nonexistent/dir does not exist",
+        ),
+        ("--save", "/nonexistent/dir/state.json", "does not exist"),
+        ("--output", dir.as_str(), "is a directory"),
+        ("--save", under_file.to_str().unwrap(), "is not a directory"),
+    ] {
+        let out = lab.check(&[flag, path]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {path}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("egresscheck: {flag} {path}: ")) && stderr.contains(reason),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+        // Refused before the run: not one DNS question went out.
+        assert!(lab.dns.queries().is_empty(), "{flag} {path}: probed first");
+    }
 }

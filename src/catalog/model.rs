@@ -41,6 +41,8 @@ pub struct Catalog {
     /// OAuth2 authorization servers that hand out the tokens the APIs need (Maskinporten),
     /// at most one per environment and service.
     pub authorization_servers: Vec<AuthorizationServer>,
+    /// Documented prefixes that open more than the services listing them.
+    pub broad_prefixes: Vec<BroadPrefix>,
     /// Notes that apply to the whole table.
     pub notes: Vec<Note>,
     /// Versions of this data file, newest first.
@@ -212,6 +214,15 @@ impl Port {
 impl fmt::Display for Port {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+/// Read back from reports (a baseline): 1–65535, as in the data.
+impl<'de> serde::Deserialize<'de> for Port {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = u16::deserialize(deserializer)?;
+        Port::try_from(value)
+            .map_err(|_| serde::de::Error::custom("port 0, expected a port from 1 to 65535"))
     }
 }
 
@@ -541,6 +552,20 @@ impl ApiAudience {
     }
 }
 
+/// A documented prefix that opens more than the services the table lists under it (a
+/// provider's whole address block, say): every rule that contains it says so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BroadPrefix {
+    /// The prefix, as documented by an endpoint, legacy entry or subnet of the same file.
+    pub cidr: IpNet,
+    /// What else opening it lets through, in the provider's words.
+    pub opens: String,
+    /// Source document that says so.
+    pub source: SourceId,
+    /// Free-text note.
+    pub note: Option<String>,
+}
+
 /// A note on the whole table, with its source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Note {
@@ -601,6 +626,14 @@ impl Catalog {
     /// The primary source (the provider's page the table is built from).
     pub fn primary_source(&self) -> Option<&Source> {
         self.source(&self.data.primary_source)
+    }
+
+    /// The marked broad prefixes that `prefix` opens: those equal to it or inside it.
+    pub fn broad_prefixes_opened_by(&self, prefix: &IpNet) -> Vec<&BroadPrefix> {
+        self.broad_prefixes
+            .iter()
+            .filter(|b| prefix.contains(&b.cidr))
+            .collect()
     }
 
     /// Environments whose documented addresses, prefixes or subnets contain `addr`. For many

@@ -135,6 +135,20 @@ impl fmt::Display for DnsName {
     }
 }
 
+/// Read back from reports (a baseline): the same checks as [`DnsName::parse`], so a name in a
+/// file is as valid as one from the data.
+impl<'de> serde::Deserialize<'de> for DnsName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        DnsName::parse(&text).map_err(|err| {
+            serde::de::Error::custom(format!(
+                "{:?} is not a host name: {err}",
+                crate::term::sanitize(&text)
+            ))
+        })
+    }
+}
+
 /// A host in the table: one name, or `*.base` for every name one label below `base`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum HostPattern {

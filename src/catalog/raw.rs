@@ -39,6 +39,8 @@ pub(crate) struct RawFile {
     #[serde(default)]
     pub authorization_server: Vec<Spanned<RawAuthorizationServer>>,
     #[serde(default)]
+    pub broad_prefix: Vec<Spanned<RawBroadPrefix>>,
+    #[serde(default)]
     pub note: Vec<Spanned<RawNote>>,
     #[serde(default)]
     pub changelog: Vec<Spanned<RawChangelog>>,
@@ -158,6 +160,15 @@ pub(crate) struct RawAuthorizationServer {
     #[serde(default)]
     pub api_scope_prefixes: Vec<Text>,
     pub api_audience: Option<Text>,
+    pub source: Text,
+    pub note: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub(crate) struct RawBroadPrefix {
+    pub cidr: Text,
+    pub opens: Text,
     pub source: Text,
     pub note: Option<Text>,
 }

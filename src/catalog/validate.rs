@@ -24,6 +24,7 @@ use super::raw::{
 };
 
 mod authorization;
+mod broad;
 mod http;
 
 /// Longest free-text value accepted (notes, titles). Longer text is not a note.
@@ -57,6 +58,8 @@ pub(crate) fn validate(
     let legacy = v.legacy_entries(&raw.legacy, &refs);
     let authorization_servers =
         v.authorization_servers(&raw.authorization_server, &refs, &endpoints);
+    let broad_prefixes =
+        v.broad_prefixes(&raw.broad_prefix, &refs, (&endpoints, &legacy, &subnets));
     let notes = raw.note.iter().filter_map(|n| v.note(n, &refs)).collect();
     let changelog = v.changelog(&raw.changelog, data.as_ref());
 
@@ -72,6 +75,7 @@ pub(crate) fn validate(
             subnets,
             legacy,
             authorization_servers,
+            broad_prefixes,
             notes,
             changelog,
         }),

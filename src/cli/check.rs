@@ -7,10 +7,11 @@ use clap::{Args, ValueEnum};
 
 use std::time::Duration;
 
-use super::probe::{OPEN_FILE_CEILING, ProbeFlags, parse_duration, proxy_env};
+use super::probe::{OPEN_FILE_CEILING, ProbeFlags, proxy_env};
+use super::values::{count_between, duration_between};
 use crate::audit::{
     AuditOptions, DEFAULT_CERT_WARN_DAYS, DEFAULT_CLOCK_SKEW_FAIL, DEFAULT_CLOCK_SKEW_WARN,
-    DEFAULT_STALE_DAYS, SUNSET_WARN_DAYS,
+    DEFAULT_STALE_DAYS, MAX_CLOCK_SKEW, MIN_CLOCK_SKEW, SUNSET_WARN_DAYS,
 };
 use crate::commands::check::{self, CheckFormat, CheckOptions};
 use crate::commands::pipeline::Scope;
@@ -69,21 +70,21 @@ pub struct CheckArgs {
     pub as_of: Option<chrono::NaiveDate>,
 
     /// Warn when a certificate expires within this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_CERT_WARN_DAYS, value_parser = clap::value_parser!(i64).range(0..=3650))]
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_CERT_WARN_DAYS, value_parser = count_between(0_i64, 3650))]
     pub cert_warn_days: i64,
 
     /// Report the data as stale when its source page is older than this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_STALE_DAYS, value_parser = clap::value_parser!(i64).range(1..=36500))]
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_STALE_DAYS, value_parser = count_between(1_i64, 36500))]
     pub stale_days: i64,
 
     /// Warn (`clock-skew`) when a server's HTTP `Date` shows this host's clock off by more
-    /// than this [default: 5s].
-    #[arg(long = "clock-skew-warn", value_name = "DURATION", value_parser = parse_duration)]
+    /// than this (1s to 1h) [default: 5s].
+    #[arg(long = "clock-skew-warn", value_name = "DURATION", value_parser = duration_between(MIN_CLOCK_SKEW, MAX_CLOCK_SKEW))]
     pub clock_skew_warn: Option<Duration>,
 
     /// Fail (`clock-skew`) when a server's HTTP `Date` shows this host's clock off by more
-    /// than this; Maskinporten refuses token grants beyond 10 s [default: 10s].
-    #[arg(long = "clock-skew-fail", value_name = "DURATION", value_parser = parse_duration)]
+    /// than this; Maskinporten refuses token grants beyond 10 s (1s to 1h) [default: 10s].
+    #[arg(long = "clock-skew-fail", value_name = "DURATION", value_parser = duration_between(MIN_CLOCK_SKEW, MAX_CLOCK_SKEW))]
     pub clock_skew_fail: Option<Duration>,
 
     /// Exit 1 on warnings too.

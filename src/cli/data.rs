@@ -72,6 +72,21 @@ pub enum DataCommand {
 }
 
 impl DataCommand {
+    /// Why a data command would ignore `--data` (see [`super::Command`]).
+    pub(super) fn ignores_data(&self) -> Option<&'static str> {
+        match self {
+            DataCommand::Diff { .. } => {
+                Some("`egresscheck data diff` compares the two files it is given")
+            }
+            DataCommand::Validate { file: Some(_) } => {
+                Some("`egresscheck data validate FILE` checks FILE")
+            }
+            DataCommand::Validate { file: None }
+            | DataCommand::Show { .. }
+            | DataCommand::CheckSource { .. } => None,
+        }
+    }
+
     /// Runs the command against `data` (from `--data`).
     pub fn run(self, data: DataSource, out: &mut dyn Write) -> Result<Status, CommandError> {
         match self {

@@ -5,10 +5,13 @@
 //! high-level split).
 
 mod check;
+pub mod completions;
 mod data;
+pub mod man;
 pub mod probe;
 mod rules;
 mod token;
+mod values;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -53,11 +56,37 @@ pub enum Command {
     /// trusted TLS, 1 otherwise.
     Probe(probe::ProbeArgs),
     /// Print firewall rules for the documented endpoints, in a firewall's own dialect.
+    // `--format` is required unless `--list-formats` is given, which clap's generated usage
+    // (`rules [OPTIONS]`) does not show.
+    #[command(
+        override_usage = "egresscheck rules --format <FORMAT> [OPTIONS]\n       \
+        egresscheck rules --diff <OLD> <NEW> --format <FORMAT> [OPTIONS]\n       \
+        egresscheck rules --list-formats"
+    )]
     Rules(rules::RulesArgs),
     /// Can this host get a token? The enterprise certificate or key, the authorization
     /// server's metadata over the probe path, a JWT grant, the token request and its answer
     /// (Maskinporten readiness). Exit 0 pass, 1 fail, 2 bad usage or data.
     Token(Box<token::TokenArgs>),
+    /// Print shell completions for bash, zsh, fish, powershell or elvish.
+    Completions(completions::CompletionsArgs),
+    /// Write the manual pages (egresscheck(1) and one per subcommand) into a directory.
+    Man(man::ManArgs),
+}
+
+impl Command {
+    /// Why a command would ignore `--data` (it is refused rather than silently unused);
+    /// `None` when the command reads the data file.
+    fn ignores_data(&self) -> Option<&'static str> {
+        match self {
+            Command::Probe(_) => Some("`egresscheck probe` reads no data file"),
+            Command::Data(command) => command.ignores_data(),
+            Command::Rules(args) => args.ignores_data(),
+            Command::Check(_) | Command::Token(_) => None,
+            Command::Completions(_) => Some("`egresscheck completions` reads no data file"),
+            Command::Man(_) => Some("`egresscheck man` reads no data file"),
+        }
+    }
 }
 
 impl Cli {
@@ -92,19 +121,32 @@ pub fn nagios_usage_error(err: &clap::Error) -> String {
     )
 }
 
+/// Parses the command line. The open-file limit is raised first: `--max-connects` is
+/// checked against it as it is read.
+pub fn parse(args: &[OsString]) -> Result<Cli, clap::Error> {
+    crate::probe::options::raise_open_file_limit(probe::OPEN_FILE_CEILING);
+    Cli::try_parse_from(args)
+}
+
 /// Runs the parsed command line, writing results to `out`.
 ///
 /// Errors are returned, not printed: `main` decides how to report them and which exit code
 /// they map to.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
     let data = cli.data_source();
-    let data_given = cli.data.is_some();
+    if cli.data.is_some()
+        && let Some(why) = cli.command.ignores_data()
+    {
+        return Err(CommandError::Usage(format!("{why}: leave out --data")));
+    }
     match cli.command {
         Command::Check(args) => args.run(data, out),
         Command::Data(command) => command.run(data, out),
         Command::Probe(args) => args.run(out),
-        Command::Rules(args) => args.run(data, data_given, out),
         Command::Token(args) => args.run(data, out),
+        Command::Rules(args) => args.run(data, out),
+        Command::Completions(args) => args.run(out),
+        Command::Man(args) => args.run(out),
     }
 }
 

@@ -11,12 +11,18 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::data::FormatArg;
+use super::values::{count_between, count_between_with, duration_between};
 use crate::catalog::{DnsName, Port};
 use crate::commands::CommandError;
 use crate::commands::probe::{self, ProbeCommand};
 use crate::exit::Status;
+use crate::probe::connect_to::{ConnectRule, ConnectTo};
 use crate::probe::model::{Family, ProbeRequest};
-use crate::probe::options::{self, ProbeOptions};
+use crate::probe::options::{
+    self, MAX_ADDRESSES_PER_NAME, MAX_CONNECTS_WHY, MAX_DEADLINE, MAX_HANDSHAKE_CONCURRENCY,
+    MAX_HTTP_BYTES, MAX_TIMEOUT, MAX_TLS_BYTES, MIN_HTTP_BYTES, MIN_TIMEOUT, MIN_TLS_BYTES,
+    ProbeOptions,
+};
 use crate::probe::proxy::{ProxyEnv, ProxySettings};
 
 /// Port probed when a name has none.
@@ -73,44 +79,47 @@ pub struct ProbeFlags {
     pub ca_files: Vec<PathBuf>,
 
     /// Timeout of each TCP connect, each TLS handshake and (unless --http-timeout is given)
-    /// each HTTP exchange, e.g. 5s, 500ms [default: 5s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// each HTTP exchange, e.g. 5s, 500ms (10ms to 5m) [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = duration_between(MIN_TIMEOUT, MAX_TIMEOUT))]
     pub timeout: Option<Duration>,
 
-    /// Timeout of each HTTP exchange after TLS (the data file's `http` checks) [default:
-    /// --timeout, else 5s].
-    #[arg(long = "http-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    /// Timeout of each HTTP exchange after TLS (the data file's `http` checks; 10ms to 5m)
+    /// [default: --timeout, else 5s].
+    #[arg(long = "http-timeout", value_name = "DURATION", value_parser = duration_between(MIN_TIMEOUT, MAX_TIMEOUT))]
     pub http_timeout: Option<Duration>,
 
-    /// Timeout of the DNS lookups of each name [default: 5s].
-    #[arg(long = "dns-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    /// Timeout of the DNS lookups of each name (10ms to 5m) [default: 5s].
+    #[arg(long = "dns-timeout", value_name = "DURATION", value_parser = duration_between(MIN_TIMEOUT, MAX_TIMEOUT))]
     pub dns_timeout: Option<Duration>,
 
     /// Overall deadline of the run; whatever has not ended by then is reported as cut short
-    /// [default: 60s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// (10ms to 60m) [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = duration_between(MIN_TIMEOUT, MAX_DEADLINE))]
     pub deadline: Option<Duration>,
 
-    /// TLS handshakes in flight at once [default: 64].
-    #[arg(long, value_name = "N")]
+    /// TLS handshakes in flight at once (1 to 4096) [default: 64].
+    #[arg(long, value_name = "N", value_parser = count_between(1, MAX_HANDSHAKE_CONCURRENCY))]
     pub concurrency: Option<usize>,
 
     /// TCP connects in flight at once. A waiting connect costs a socket, not CPU, so this is
     /// bounded by the open-file limit, not by --concurrency [default: the open-file limit
     /// minus 256, at most 4096].
-    #[arg(long = "max-connects", value_name = "N")]
+    #[arg(long = "max-connects", value_name = "N", value_parser = count_between_with(max_connects_bounds))]
     pub max_connects: Option<usize>,
 
-    /// DNS answers probed per name; documented addresses are probed on top [default: 32].
-    #[arg(long = "max-addresses", value_name = "N")]
+    /// DNS answers probed per name; addresses from the data file or --connect-to come on top (1 to 1024)
+    /// [default: 32].
+    #[arg(long = "max-addresses", value_name = "N", value_parser = count_between(1, MAX_ADDRESSES_PER_NAME))]
     pub max_addresses: Option<usize>,
 
-    /// Bytes read from a TLS server before its handshake is abandoned [default: 262144].
-    #[arg(long = "max-tls-bytes", value_name = "BYTES")]
+    /// Bytes read from a TLS server before its handshake is abandoned (16384 to 16777216)
+    /// [default: 262144].
+    #[arg(long = "max-tls-bytes", value_name = "BYTES", value_parser = count_between(MIN_TLS_BYTES, MAX_TLS_BYTES))]
     pub max_tls_bytes: Option<usize>,
 
-    /// Body bytes read from an HTTP answer; the rest is left unread [default: 65536].
-    #[arg(long = "max-http-bytes", value_name = "BYTES")]
+    /// Body bytes read from an HTTP answer; the rest is left unread (1024 to 16777216)
+    /// [default: 65536].
+    #[arg(long = "max-http-bytes", value_name = "BYTES", value_parser = count_between(MIN_HTTP_BYTES, MAX_HTTP_BYTES))]
     pub max_http_bytes: Option<usize>,
 
     /// Send no HTTP request after TLS, even where the data file asks for an HTTP check.
@@ -151,6 +160,7 @@ impl ProbeFlags {
                 .or(self.timeout)
                 .unwrap_or(defaults.http_timeout),
             max_http_bytes: self.max_http_bytes.unwrap_or(defaults.max_http_bytes),
+            connect_to: defaults.connect_to,
         };
         options
             .validate()
@@ -183,6 +193,14 @@ pub struct ProbeArgs {
     #[command(flatten)]
     pub flags: ProbeFlags,
 
+    /// Connect to this address instead of asking DNS, keeping the name for SNI and the
+    /// certificate check (as curl's --connect-to): HOST1:PORT1:ADDRESS:PORT2, where an empty
+    /// HOST1 or PORT1 matches any name or port and an empty PORT2 keeps the port, or just
+    /// ADDRESS for every name (IPv6 in brackets). Repeatable; the first match wins. Such
+    /// connections go direct, not through a proxy.
+    #[arg(long = "connect-to", value_name = "HOST1:PORT1:ADDRESS:PORT2", value_parser = ConnectRule::parse)]
+    pub connect_to: Vec<ConnectRule>,
+
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: FormatArg,
@@ -191,10 +209,12 @@ pub struct ProbeArgs {
 impl ProbeArgs {
     /// Runs the command, writing to `out`.
     pub fn run(self, out: &mut dyn Write) -> Result<Status, CommandError> {
-        // Before the defaults are computed: they follow the open-file limit.
+        // Before the defaults are computed: they follow the open-file limit (`parse` raised
+        // it already; this is for callers that built the arguments themselves).
         options::raise_open_file_limit(OPEN_FILE_CEILING);
         let requests = requests(&self.targets)?;
-        let options = self.flags.to_options(&proxy_env())?;
+        let mut options = self.flags.to_options(&proxy_env())?;
+        options.connect_to = ConnectTo::new(self.connect_to);
         probe::probe(
             &ProbeCommand {
                 requests,
@@ -256,30 +276,14 @@ pub fn parse_target(text: &str) -> Result<(DnsName, Port), String> {
     Ok((name, port))
 }
 
-/// `5`, `5s`, `500ms`, `2m`: a positive duration.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; write e.g. 5s, 500ms, 2m"))?;
-    let seconds = match unit.trim() {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        other => {
-            return Err(format!(
-                "unknown unit `{other}` in `{text}`; use ms, s or m"
-            ));
-        }
-    };
-    if !seconds.is_finite() || seconds <= 0.0 || seconds > 1e6 {
-        return Err(format!("`{text}` must be a positive duration"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
+/// The bounds of `--max-connects`: the open-file limit in force when the command line is
+/// read (`main` raises it first) minus a reserve.
+fn max_connects_bounds() -> (usize, usize, &'static str) {
+    (
+        1,
+        options::socket_budget(options::open_file_limit()),
+        MAX_CONNECTS_WHY,
+    )
 }
 
 /// `IP`, `IP:PORT` or `[IPv6]:PORT`.
@@ -337,15 +341,7 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_resolvers_parse() {
-        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        for bad in ["", "0", "-1s", "5 hours", "s", "1e9"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
+    fn resolvers_parse() {
         assert_eq!(
             parse_resolver("127.0.0.1").unwrap(),
             "127.0.0.1:53".parse().unwrap()
@@ -395,9 +391,39 @@ mod tests {
         assert_eq!(options.family, Family::V6);
         assert_eq!(options.handshake_concurrency, 8);
         assert_eq!(options.proxy.unwrap().host(), "env-proxy");
-        let parsed = Harness::try_parse_from(["x", "--timeout", "1ms"]).unwrap();
-        let err = parsed.flags.to_options(&ProxyEnv::default()).unwrap_err();
-        assert!(err.to_string().contains("--timeout 1ms"), "{err}");
+        // Zero, too short and malformed: refused while the command line is read, in one
+        // style that names the flag, the value and the range.
+        for (value, reason) in [
+            ("0s", "must be between 10ms and 5m"),
+            ("1ms", "must be between 10ms and 5m"),
+            ("soon", "not a duration"),
+        ] {
+            let err = Harness::try_parse_from(["x", "--timeout", value])
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                err.contains(&format!(
+                    "invalid value '{value}' for '--timeout <DURATION>': {reason}"
+                )),
+                "{err}"
+            );
+        }
+        for (flag, value, reason) in [
+            ("--concurrency", "0", "must be between 1 and 4096"),
+            ("--concurrency", "lots", "not a whole number"),
+            ("--max-addresses", "2000", "must be between 1 and 1024"),
+            ("--max-connects", "0", "ulimit -n"),
+            ("--deadline", "2h", "not a duration"),
+            ("--deadline", "61m", "must be between 10ms and 60m"),
+        ] {
+            let err = Harness::try_parse_from(["x", flag, value])
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains(&format!("invalid value '{value}'")), "{err}");
+            assert!(err.contains(reason), "{flag} {value}: {err}");
+        }
         let parsed = Harness::try_parse_from(["x", "--proxy", "ftp://x"]).unwrap();
         assert!(parsed.flags.to_options(&ProxyEnv::default()).is_err());
         assert!(Harness::try_parse_from(["x", "--proxy", "http://p:1", "--no-proxy"]).is_err());

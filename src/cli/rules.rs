@@ -14,7 +14,7 @@ use crate::exit::Status;
 use crate::rules::{Format, Scope};
 
 /// Help of `--diff`; a unit test keeps its list of formats in step with the code.
-const DIFF_HELP: &str = "Print the changes from data file OLD to data file NEW in the format's own terms (nftables: delete/add element; iptables: -D/-A; ufw: delete/allow; firewalld: remove/add rich rule; pf: pfctl -T delete/add; windows: Remove-/New-NetFirewallRule; csv and json: rows with an action). Other formats are declarative: apply their full output instead. OLD is taken as of its own data version date (or --as-of, if earlier), so legacy entries it still listed are removed once past their sunset. Use instead of --data.";
+const DIFF_HELP: &str = "Print the changes from data file OLD to data file NEW in the format's own terms (nftables: delete/add element; iptables: -D/-A; ufw: delete/allow; firewalld: remove/add rich rule; pf: pfctl -T delete/add; windows: Remove-/New-NetFirewallRule; panos: the new rules in place, then delete what only OLD named; fortigate: the new configuration, then delete what only OLD named; csv and json: rows with an action). Other formats are declarative: apply their full output instead. OLD is taken as of its own data version date (or --as-of, if earlier), so legacy entries it still listed are removed once past their sunset. Use instead of --data.";
 
 /// Arguments of `egresscheck rules`.
 #[derive(Debug, Args)]
@@ -83,28 +83,28 @@ fn parse_date(text: &str) -> Result<NaiveDate, String> {
 }
 
 impl RulesArgs {
-    /// Runs the command; `data` is `--data` (or the bundled file), `data_given` whether
-    /// `--data` was on the command line.
-    pub fn run(
-        self,
-        data: DataSource,
-        data_given: bool,
-        out: &mut dyn Write,
-    ) -> Result<Status, CommandError> {
+    /// Why a `rules` run would ignore `--data` (see [`super::Command`]).
+    pub(super) fn ignores_data(&self) -> Option<&'static str> {
+        if self.list_formats {
+            Some("`egresscheck rules --list-formats` reads no data file")
+        } else if !self.diff.is_empty() {
+            Some("`egresscheck rules --diff OLD NEW` takes the two data files itself")
+        } else {
+            None
+        }
+    }
+
+    /// Runs the command; `data` is `--data` (or the bundled file).
+    pub fn run(self, data: DataSource, out: &mut dyn Write) -> Result<Status, CommandError> {
         if self.list_formats {
             return command::list_formats(out);
         }
         let diff = match self.diff.as_slice() {
             [] => None,
-            [old, new] if !data_given => Some((
+            [old, new] => Some((
                 DataSource::from_flag(Some(old)),
                 DataSource::from_flag(Some(new)),
             )),
-            [_, _] => {
-                return Err(CommandError::Usage(
-                    "--diff takes the two data files itself: leave out --data".to_owned(),
-                ));
-            }
             _ => return Err(CommandError::Usage("--diff takes OLD and NEW".to_owned())),
         };
         let Some(format) = self.format else {

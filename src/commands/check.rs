@@ -3,13 +3,13 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 
 use crate::atomic::write_atomically;
 use crate::audit::AuditOptions;
 use crate::catalog::Catalog;
-use crate::commands::CommandError;
 use crate::commands::pipeline::{Judgement, PlannedRun, Run, Scope};
+use crate::commands::{CommandError, baseline_file};
 use crate::exit::Status;
 use crate::output::Renderer;
 use crate::output::json::JsonRenderer;
@@ -19,7 +19,7 @@ use crate::output::prometheus::PrometheusRenderer;
 use crate::output::table::TableRenderer;
 use crate::plan::Selection;
 use crate::probe::options::ProbeOptions;
-use crate::report::{Baseline, MAX_BASELINE_BYTES, Report};
+use crate::report::{Baseline, Report};
 
 /// Report formats of `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +65,7 @@ pub struct CheckOptions {
     pub colour: bool,
 }
 
-/// Reads `--baseline`. A missing file is the first run of a schedule when `--save` names the
-/// same file; otherwise it is an error.
+/// Reads `--baseline`, when given: never an error (see [`super::baseline_file`]).
 fn read_baseline(
     options: &CheckOptions,
     err: &mut dyn Write,
@@ -74,36 +73,21 @@ fn read_baseline(
     let Some(path) = &options.baseline else {
         return Ok(None);
     };
-    let shown = path.display().to_string();
-    match std::fs::File::open(path) {
-        Ok(file) => {
-            // One byte over the bound is enough for `from_json` to say it is too large.
-            let limit = u64::try_from(MAX_BASELINE_BYTES).unwrap_or(u64::MAX);
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut bytes)
-                .map_err(|source| {
-                    CommandError::Baseline(crate::report::BaselineError::Read {
-                        file: shown.clone(),
-                        source,
-                    })
-                })?;
-            Ok(Some(Baseline::from_json(&shown, &bytes)?))
+    let baseline = baseline_file::read(path, options.save.as_deref(), Utc::now(), err)?;
+    Ok(Some(baseline))
+}
+
+/// Refuses, before anything is probed, a `--output` or `--save` that could not be written
+/// after the run.
+fn check_files(options: &CheckOptions) -> Result<(), CommandError> {
+    for (flag, path) in [("--output", &options.output), ("--save", &options.save)] {
+        if let Some(path) = path {
+            crate::atomic::check_writable(path).map_err(|reason| {
+                CommandError::Usage(format!("{flag} {}: {reason}", path.display()))
+            })?;
         }
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound
-                && options.save.as_deref() == Some(path.as_path()) =>
-        {
-            writeln!(
-                err,
-                "egresscheck: no baseline at {shown} yet; this run writes it, drift is reported from the next run on"
-            )?;
-            Ok(None)
-        }
-        Err(source) => Err(CommandError::Baseline(crate::report::BaselineError::Read {
-            file: shown,
-            source,
-        })),
     }
+    Ok(())
 }
 
 /// Runs `check`, writing the report to `out` (or `--output`) and notes to `err`.
@@ -118,6 +102,7 @@ pub fn check(
             "--rules prints rules on standard output after the report; with a machine format give the report a file with --output".to_owned(),
         ));
     }
+    check_files(options)?;
     let planned = PlannedRun::new(catalog, &options.scope)?;
     let baseline = read_baseline(options, err)?;
     let run = probe(planned, options)?;
@@ -150,6 +135,9 @@ pub fn check(
         None => out.write_all(&rendered)?,
     }
     if let Some(path) = &options.save {
+        if let Some(baseline) = &baseline {
+            baseline_file::keep_unusable(baseline)?;
+        }
         save(&report, path)?;
     }
     if let Some(dialect) = options.rules {
@@ -172,9 +160,10 @@ fn probe(planned: PlannedRun, options: &CheckOptions) -> Result<Run, CommandErro
         .then(|| progress_bar(planned.plan.requests().len()));
     let update = |p: crate::probe::Progress| {
         if let Some(bar) = &bar {
-            bar.set_length(p.targets.max(p.names) as u64);
-            bar.set_position(p.targets_done as u64);
-            bar.set_message(format!("{}/{} names resolved", p.names_done, p.names));
+            let view = ProgressView::of(p);
+            bar.set_length(view.length);
+            bar.set_position(view.position);
+            bar.set_message(view.message);
         }
     };
     let run = planned.probe_blocking(&options.probe, Some(&update));
@@ -214,16 +203,53 @@ fn save(report: &Report<'_>, path: &Path) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// What the progress bar shows for a [`Progress`]: lookups and connections apart, and a bar
+/// that counts both, so that it cannot fill while a lookup is still pending (its targets are
+/// not even known yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ProgressView {
+    position: u64,
+    length: u64,
+    message: String,
+}
+
+impl ProgressView {
+    fn of(p: crate::probe::Progress) -> ProgressView {
+        let pending_lookups = p.names_done < p.names;
+        let connections = if pending_lookups {
+            format!("{}/{} so far", p.targets_done, p.targets)
+        } else {
+            format!("{}/{}", p.targets_done, p.targets)
+        };
+        ProgressView {
+            position: (p.names_done + p.targets_done) as u64,
+            length: (p.names + p.targets).max(1) as u64,
+            message: format!(
+                "DNS lookups {}/{}, connections {connections}",
+                p.names_done, p.names
+            ),
+        }
+    }
+}
+
 fn progress_bar(names: usize) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(names as u64),
         indicatif::ProgressDrawTarget::stderr(),
     );
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {bar:30} {pos}/{len} targets, {msg} ({elapsed})",
-    ) {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {bar:24} {msg} ({elapsed})")
+    {
         bar.set_style(style);
     }
+    // The first frame already says what is being waited for.
+    bar.set_message(
+        ProgressView::of(crate::probe::Progress {
+            names,
+            ..crate::probe::Progress::default()
+        })
+        .message,
+    );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
@@ -231,4 +257,40 @@ fn progress_bar(names: usize) -> indicatif::ProgressBar {
 /// True when standard error is a terminal (the progress bar goes there).
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Progress;
+
+    #[test]
+    fn progress_never_looks_finished_while_a_lookup_waits() {
+        let start = ProgressView::of(Progress {
+            names: 20,
+            ..Progress::default()
+        });
+        assert_eq!(start.message, "DNS lookups 0/20, connections 0/0 so far");
+        assert_eq!((start.position, start.length), (0, 20));
+        // Every documented target done, every lookup still waiting: far from full.
+        let waiting = ProgressView::of(Progress {
+            names: 20,
+            names_done: 0,
+            targets: 30,
+            targets_done: 30,
+        });
+        assert!(waiting.position < waiting.length, "{waiting:?}");
+        assert_eq!(
+            waiting.message,
+            "DNS lookups 0/20, connections 30/30 so far"
+        );
+        let done = ProgressView::of(Progress {
+            names: 20,
+            names_done: 20,
+            targets: 33,
+            targets_done: 33,
+        });
+        assert_eq!(done.position, done.length);
+        assert_eq!(done.message, "DNS lookups 20/20, connections 33/33");
+    }
 }

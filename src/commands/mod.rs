@@ -3,6 +3,7 @@
 //! Commands never print to the process's standard output directly (ripgrep's printers take a
 //! writer): tests run them in memory, and `main` owns the real streams.
 
+pub mod baseline_file;
 pub mod check;
 pub mod data;
 pub mod pipeline;
@@ -149,9 +150,9 @@ pub enum CommandError {
     /// The probe could not start (a `--ca-file` that cannot be used, no runtime).
     #[error("{0}")]
     Probe(crate::probe::ProbeError),
-    /// The `--baseline` cannot be used.
+    /// An unusable `--baseline` could not be kept before `--save` wrote over it.
     #[error("{0}")]
-    Baseline(#[from] crate::report::BaselineError),
+    KeepBaseline(#[from] baseline_file::KeepError),
     /// A file the command writes (`--save`, `--output`) could not be written.
     #[error("{0}")]
     Write(#[from] crate::atomic::WriteError),

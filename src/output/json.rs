@@ -1,13 +1,19 @@
-//! `check --format json`: the versioned report (also the `--baseline` format).
+//! `check --format json`: the versioned report (also what `--save` writes and `--baseline`
+//! reads back).
 //!
-//! Schema 1 (public interface, documented in the README; fields are only added):
+//! Schema 2 (public interface, documented in the README; fields are only added). Each name's
+//! DNS observation is in `names[]` once, and each probed target in `targets[]` refers to its
+//! name by `host`; both embed the probe model as it is (see [`crate::report::document`]),
+//! which is what makes every report a baseline:
 //!
 //! ```json
-//! {"schema": 1, "tool": {"name": "egresscheck", "version": "0.1.0"},
-//!  "data": {"provider": "…", "version": "2026-02-09.1", "source_url": "…", "document_date": "2026-02-09"},
+//! {"schema": 2, "tool": {"name": "egresscheck", "version": "0.1.0"},
+//!  "data": {"provider": "…", "version": "2026-02-09.2", "source_url": "…", "document_date": "2026-02-09"},
 //!  "as_of": "2026-11-28", "verdict": "fail", "duration_seconds": 5.1,
 //!  "summary": {"targets": 24, "up": 20, "fail": 3, "warn": 1, "info": 2},
-//!  "targets": [ {target object, see output::target, with environment and service} ],
+//!  "baseline": {"file": "state.json", "state": "read", "schema": 2, "kept_as": null},
+//!  "names": [ {name, outcome, entries, dns}, … ],
+//!  "targets": [ {environment, service, host, documented, address, port, origin, proxy, tcp, tls}, … ],
 //!  "findings": [{"code", "severity", "environment", "service", "host", "address", "port", "message"}],
 //!  "rules_needed": [ … ]}
 //! ```
@@ -17,10 +23,14 @@ use std::io::{self, Write};
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use super::Renderer;
-use super::target::TargetReport;
 use crate::audit::{Finding, Severity, target_up};
-use crate::report::{REPORT_SCHEMA, Report};
+use crate::catalog::DnsName;
+use crate::report::document::{EntryRef, NameEntry, TargetEntry, without_targets};
+use crate::report::{BaselineNote, REPORT_SCHEMA, Report};
 
 /// The JSON renderer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,7 +46,10 @@ struct ReportJson<'a> {
     verdict: &'static str,
     duration_seconds: f64,
     summary: Summary,
-    targets: Vec<TargetReport>,
+    /// What `--baseline` gave; null without `--baseline`.
+    baseline: Option<&'a BaselineNote>,
+    names: Vec<NameEntry<'a>>,
+    targets: Vec<TargetEntry<'a>>,
     findings: &'a [Finding],
     rules_needed: Vec<crate::report::NeededRule>,
 }
@@ -64,39 +77,48 @@ struct Summary {
     info: usize,
 }
 
-/// The target objects of a report, with their environment and service: one per probed
-/// target, or one per port for a name where nothing could be probed.
-pub fn target_reports(report: &Report<'_>) -> Vec<TargetReport> {
-    let mut out = Vec::with_capacity(report.rows().len());
-    for (index, planned) in report.plan.names.iter().enumerate() {
-        let Some(observation) = report.observation(&planned.name) else {
-            continue;
-        };
-        let mine = report.rows_of(index);
-        let with_context = |mut t: TargetReport| {
-            t.environment = Some(planned.environment.to_string());
-            t.service = Some(planned.service.to_string());
-            t
-        };
-        if mine.is_empty() {
-            out.extend(
-                planned
-                    .ports
-                    .iter()
-                    .map(|p| with_context(TargetReport::unprobed(observation, *p))),
-            );
-        }
-        for row in mine {
-            let mut t = with_context(TargetReport::probed(
-                observation,
-                row.target,
-                &planned.documented,
-            ));
-            t.documented = row.documented;
-            out.push(t);
-        }
+/// The name entries of a report: each planned name once, in plan order, with what DNS said
+/// and the catalog entries that name it.
+pub fn name_entries<'a>(report: &Report<'a>) -> Vec<NameEntry<'a>> {
+    let mut entries: HashMap<&DnsName, Vec<EntryRef>> = HashMap::new();
+    let mut order: Vec<&DnsName> = Vec::new();
+    for planned in &report.plan.names {
+        let refs = entries.entry(&planned.name).or_insert_with(|| {
+            order.push(&planned.name);
+            Vec::new()
+        });
+        refs.push(EntryRef {
+            environment: planned.environment.to_string(),
+            service: planned.service.to_string(),
+            kind: planned.kind,
+        });
     }
-    out
+    order
+        .into_iter()
+        .filter_map(|name| {
+            let observation = report.observation(name)?;
+            let refs = entries.remove(name).unwrap_or_default();
+            Some(NameEntry::new(
+                Cow::Owned(without_targets(observation)),
+                refs,
+            ))
+        })
+        .collect()
+}
+
+/// The target objects of a report: one per probed target and catalog entry, in plan order.
+pub fn target_entries<'a>(report: &Report<'a>) -> Vec<TargetEntry<'a>> {
+    report
+        .rows()
+        .iter()
+        .map(|row| TargetEntry {
+            environment: Some(row.planned.environment.to_string()),
+            service: Some(row.planned.service.to_string()),
+            host: row.planned.name.to_string(),
+            documented: row.documented,
+            observation: Cow::Borrowed(row.target),
+        })
+        .collect()
 }
 
 impl Renderer for JsonRenderer {
@@ -129,7 +151,9 @@ impl Renderer for JsonRenderer {
                 warn: report.count(Severity::Warn),
                 info: report.count(Severity::Info),
             },
-            targets: target_reports(report),
+            baseline: report.baseline.as_ref(),
+            names: name_entries(report),
+            targets: target_entries(report),
             findings: &report.findings,
             rules_needed: crate::report::rules_needed(report),
         };

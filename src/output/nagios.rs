@@ -1,11 +1,11 @@
 //! Nagios plugin output: one status line with performance data, and the plugin exit codes
-//! 0 OK, 1 WARNING, 2 CRITICAL (3 UNKNOWN is for runs that could not be made: bad data or
-//! usage, decided by the caller).
+//! 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (a `baseline-unusable` finding here; runs that
+//! could not be made at all, bad data or usage, are decided by the caller).
 
 use std::io::{self, Write};
 
 use super::Renderer;
-use crate::audit::{Severity, target_up};
+use crate::audit::{Code, Severity, target_up};
 use crate::exit::Status;
 use crate::report::Report;
 
@@ -17,8 +17,16 @@ pub struct NagiosRenderer {
 }
 
 impl NagiosRenderer {
-    /// The plugin exit status for a report.
+    /// The plugin exit status for a report. A baseline that could not be used makes it
+    /// UNKNOWN: the check ran, but what it is to compare with is missing.
     pub fn status(&self, report: &Report<'_>) -> Status {
+        if report
+            .findings
+            .iter()
+            .any(|f| f.code == Code::BaselineUnusable)
+        {
+            return Status::Unknown;
+        }
         match report.verdict {
             Severity::Fail => Status::Error,
             Severity::Warn if self.strict => Status::Error,

@@ -9,8 +9,8 @@ use std::io::{self, Write};
 use chrono::{DateTime, Utc};
 
 use crate::probe::model::{
-    CertificateInfo, DnsLookup, NameObservation, ProbeRequest, TargetObservation, TcpState,
-    TlsObservation,
+    AddressOrigin, CertificateInfo, DnsLookup, NameObservation, ProbeRequest, TargetObservation,
+    TcpState, TlsObservation,
 };
 use crate::term;
 
@@ -47,8 +47,10 @@ pub fn render(
                 .unwrap_or_default();
             writeln!(
                 out,
-                "  nothing to probe on port {}: DNS gave no address and none is documented",
-                ports.join(", ")
+                "  nothing to probe on port {}: DNS gave no address (to test the name at an address, give --connect-to {}:{}:ADDRESS:)",
+                ports.join(", "),
+                observation.name,
+                ports.first().map(String::as_str).unwrap_or_default()
             )?;
             total += ports.len().max(1);
             continue;
@@ -92,7 +94,15 @@ pub fn render(
 
 fn render_dns(observation: &NameObservation, out: &mut dyn Write) -> io::Result<()> {
     let Some(dns) = &observation.dns else {
-        return writeln!(out, "  DNS     resolved by the proxy");
+        let given = observation
+            .targets
+            .iter()
+            .all(|t| t.origin == AddressOrigin::ConnectTo);
+        return if given {
+            writeln!(out, "  DNS     not asked: --connect-to gives the address")
+        } else {
+            writeln!(out, "  DNS     resolved by the proxy")
+        };
     };
     for lookup in dns.a.iter().chain(dns.aaaa.iter()) {
         writeln!(out, "  {:<7} {}", lookup.record_type, lookup_text(lookup))?;
@@ -100,8 +110,8 @@ fn render_dns(observation: &NameObservation, out: &mut dyn Write) -> io::Result<
     if dns.addresses_dropped > 0 {
         writeln!(
             out,
-            "          {} more address(es) not probed (--max-addresses)",
-            dns.addresses_dropped
+            "          {} not probed (--max-addresses)",
+            term::plural(dns.addresses_dropped, "more address", "more addresses")
         )?;
     }
     Ok(())
@@ -132,12 +142,12 @@ fn lookup_text(lookup: &DnsLookup) -> String {
 }
 
 fn origin_word(target: &TargetObservation) -> &'static str {
-    use crate::probe::model::AddressOrigin;
     match target.origin {
         AddressOrigin::Dns => "dns",
         AddressOrigin::Documented => "documented",
         AddressOrigin::DnsAndDocumented => "dns+doc",
         AddressOrigin::Proxy => "proxy",
+        AddressOrigin::ConnectTo => "connect-to",
     }
 }
 

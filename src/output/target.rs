@@ -1,7 +1,9 @@
-//! The target object of the JSON outputs: one (host, address, port) and what DNS, TCP and
-//! TLS showed for it. `probe --format json` and `check --format json` both emit it, and
-//! `check --baseline` reads it back, so it is owned, serialisable both ways, and its field
-//! names are public interface (documented in the README's JSON schema).
+//! The target object of `probe --format json` (report schema 1's shape): one (host,
+//! address, port) and what DNS, TCP and TLS showed for it, DNS merged over both lookups and
+//! repeated per target. Its field names are public interface (documented in the README's
+//! JSON schema). `check --format json` writes schema 2 instead, where each name's DNS comes
+//! once ([`crate::report::document`]); `check --baseline` reads schema-1 reports with its own
+//! reader (`report::schema1`).
 //!
 //! ```json
 //! {"environment": "prod", "service": "mva",            // set by check only

@@ -15,6 +15,7 @@ mod fetch;
 
 pub use fetch::{FetchRequest, Fetched, fetch};
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -54,8 +55,18 @@ pub async fn run_with<R: Resolve>(
     progress: Option<&ProgressFn<'_>>,
 ) -> Vec<NameObservation> {
     let deadline = Instant::now() + options.deadline;
+    // What `--connect-to` leaves to DNS: the ports no rule matches (all of them, without
+    // rules). The matched ports go to the given addresses, directly.
+    let remaining: Vec<Cow<'_, ProbeRequest>> = requests
+        .iter()
+        .map(|r| options.connect_to.remaining(r))
+        .collect();
     let proxy = match &options.proxy {
-        Some(config) if requests.iter().any(|r| !options.no_proxy.matches(&r.name)) => {
+        Some(config)
+            if remaining
+                .iter()
+                .any(|r| !r.ports.is_empty() && !options.no_proxy.matches(&r.name)) =>
+        {
             let addresses = config.addresses().await;
             Some(Arc::new(ProxyTarget {
                 config: config.clone(),
@@ -89,8 +100,25 @@ pub async fn run_with<R: Resolve>(
     // Documented targets started before their name resolved, per request.
     let mut early: Vec<HashMap<TargetKey, Early>> = vec![HashMap::new(); requests.len()];
 
-    for (index, (request, observation)) in requests.iter().zip(observations.iter_mut()).enumerate()
+    for (index, ((given, request), observation)) in requests
+        .iter()
+        .zip(&remaining)
+        .zip(observations.iter_mut())
+        .enumerate()
     {
+        for target in options.connect_to.targets(given) {
+            let mut running = Running {
+                tasks: &mut tasks,
+                slots: &mut slots,
+            };
+            running.start_direct(&shared, index, observation, target, http_of(&https, index));
+            count.targets += 1;
+        }
+        if request.ports.is_empty() {
+            // Every port has its address: nothing to ask DNS.
+            count.names_done += 1;
+            continue;
+        }
         match &proxy {
             Some(proxy) if !options.no_proxy.matches(&request.name) => {
                 count.names_done += 1;
@@ -182,7 +210,7 @@ pub async fn run_with<R: Resolve>(
         match done {
             Done::Name(index, mut dns) => {
                 count.names_done += 1;
-                let Some(request) = requests.get(index) else {
+                let Some(request) = remaining.get(index) else {
                     continue;
                 };
                 let expansion = targets::expand(
@@ -208,21 +236,17 @@ pub async fn run_with<R: Resolve>(
                         }
                         continue;
                     }
-                    observation.targets.push(placeholder(
-                        Some(target.address),
-                        target.port,
-                        target.origin,
-                        None,
-                        NOT_PROBED_DEADLINE,
-                    ));
-                    let task = direct_target(
-                        Arc::clone(&shared),
-                        request.name.clone(),
-                        http_of(&https, index),
+                    let mut running = Running {
+                        tasks: &mut tasks,
+                        slots: &mut slots,
+                    };
+                    running.start_direct(
+                        &shared,
+                        index,
+                        observation,
                         target,
+                        http_of(&https, index),
                     );
-                    let handle = tasks.spawn(async move { Done::Target(index, slot, task.await) });
-                    slots.insert(handle.id(), Slot::Target(index, slot));
                     count.targets += 1;
                 }
             }
@@ -270,7 +294,7 @@ pub async fn run_with<R: Resolve>(
     // Documented targets of names DNS never answered for: what they saw, in their order.
     for (observation, (request, started)) in observations
         .iter_mut()
-        .zip(requests.iter().zip(early.iter_mut()))
+        .zip(remaining.iter().zip(early.iter_mut()))
     {
         if started.values().all(Early::placed) {
             continue;
@@ -402,6 +426,39 @@ enum Done {
     Name(usize, DnsObservation),
     Target(usize, usize, TargetObservation),
     Early(usize, TargetKey, TargetObservation),
+}
+
+/// The tasks of a run and what each stands for.
+struct Running<'a> {
+    tasks: &'a mut JoinSet<Done>,
+    slots: &'a mut HashMap<Id, Slot>,
+}
+
+impl Running<'_> {
+    /// Starts `target` of request `index` directly (no proxy) in the next place among
+    /// `observation`'s targets, which holds a placeholder until the result replaces it.
+    fn start_direct<R: Resolve + Send + Sync + 'static>(
+        &mut self,
+        shared: &Arc<Shared<R>>,
+        index: usize,
+        observation: &mut NameObservation,
+        target: Target,
+        http: Option<Arc<HttpRequest>>,
+    ) {
+        let slot = observation.targets.len();
+        observation.targets.push(placeholder(
+            Some(target.address),
+            target.port,
+            target.origin,
+            None,
+            NOT_PROBED_DEADLINE,
+        ));
+        let task = direct_target(Arc::clone(shared), observation.name.clone(), http, target);
+        let handle = self
+            .tasks
+            .spawn(async move { Done::Target(index, slot, task.await) });
+        self.slots.insert(handle.id(), Slot::Target(index, slot));
+    }
 }
 
 fn report(progress: Option<&ProgressFn<'_>>, count: Progress) {

@@ -9,6 +9,7 @@
 //! through [`stream`]), and [`engine`] (the concurrent run).
 
 pub mod cert;
+pub mod connect_to;
 pub mod dns;
 pub mod engine;
 pub mod http;

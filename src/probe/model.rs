@@ -2,8 +2,12 @@
 //!
 //! This is the contract between the engine (the only code that touches the network) and
 //! everything after it: the audit reads these types, the `probe` and `check` JSON outputs
-//! serialise them. Field names are public interface (see the README's JSON schema); add
-//! fields freely, rename none.
+//! serialise them, and a baseline (an earlier `check` report) is read back into them. Field
+//! names are public interface (see the README's JSON schema); add fields freely, rename none.
+//! Every type here derives both `Serialize` and `Deserialize`, so whatever the engine can
+//! observe is written by `--save` and read back by `--baseline` without code of its own. A
+//! field added later should carry `#[serde(default)]`, so that reports written before it
+//! still load.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -31,18 +35,20 @@ pub struct ProbeRequest {
 pub use crate::catalog::Family;
 
 /// Everything observed for one requested name.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NameObservation {
     /// The name.
     pub name: DnsName,
     /// DNS results (absent when a proxy resolves for us).
     pub dns: Option<DnsObservation>,
-    /// One entry per (address, port), or per port when connecting through a proxy.
+    /// One entry per (address, port), or per port when connecting through a proxy. Left out
+    /// of JSON when empty (the `check` report lists targets apart from their names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<TargetObservation>,
 }
 
 /// DNS results for one name: an A and an AAAA lookup.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DnsObservation {
     /// The A lookup (absent when `--family 6`).
     pub a: Option<DnsLookup>,
@@ -79,10 +85,11 @@ impl DnsObservation {
 }
 
 /// One DNS query and what came back.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DnsLookup {
     /// `A` or `AAAA`.
-    pub record_type: &'static str,
+    #[serde(deserialize_with = "record_type")]
+    pub record_type: RecordTypeName,
     /// How it ended.
     pub outcome: DnsOutcome,
     /// The addresses, with their TTLs.
@@ -154,10 +161,12 @@ pub enum AddressOrigin {
     DnsAndDocumented,
     /// No address: the proxy resolved and connected.
     Proxy,
+    /// Given on the command line (`probe --connect-to`); DNS was not asked.
+    ConnectTo,
 }
 
 /// One (address, port) probed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetObservation {
     /// The address connected to (absent through a proxy).
     pub address: Option<IpAddr>,
@@ -250,6 +259,15 @@ pub struct TlsObservation {
     pub public_error: Option<String>,
     /// The verifier's reason when the chain is not trusted by the system store.
     pub system_error: Option<String>,
+    /// Whether the chain leads to an anchor of the public store when its validity dates
+    /// are set aside (true whenever `trusted_public` is): an expired certificate of a
+    /// public CA, as against one of an unknown CA.
+    #[serde(default)]
+    pub anchored_public: bool,
+    /// The same for the system store: an expired certificate of a CA installed here only
+    /// (an intercepting middlebox whose certificate went stale).
+    #[serde(default)]
+    pub anchored_system: bool,
     /// Whether the leaf certificate is valid for the probe name.
     pub hostname_match: bool,
     /// The verifier's reason when the name does not match, sanitised.
@@ -439,4 +457,25 @@ impl ClockReading {
 /// Rounds seconds to whole milliseconds.
 fn round_ms(seconds: f64) -> f64 {
     (seconds * 1000.0).round() / 1000.0
+}
+
+/// The record type of a lookup, `"A"` or `"AAAA"`: a `&'static str` under a name of its own,
+/// because serde's derive takes a field written as a reference to borrow from its input and
+/// would then read a lookup only from input that lives forever. Read back by
+/// [`record_type`], which maps the two names onto the engine's constants.
+pub type RecordTypeName = &'static str;
+
+/// Reads a lookup's record type back as the engine's own `&'static str`.
+fn record_type<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<&'static str, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    match text.as_str() {
+        "A" => Ok("A"),
+        "AAAA" => Ok("AAAA"),
+        _ => Err(serde::de::Error::custom(format!(
+            "record type {:?}, expected \"A\" or \"AAAA\"",
+            crate::term::sanitize(&text)
+        ))),
+    }
 }

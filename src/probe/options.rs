@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::probe::connect_to::ConnectTo;
 use crate::probe::model::Family;
 use crate::probe::proxy::{NoProxy, ProxyConfig};
 
@@ -129,6 +130,9 @@ pub struct ProbeOptions {
     pub http_timeout: Duration,
     /// Body bytes read from one HTTP answer.
     pub max_http_bytes: usize,
+    /// Names and ports to connect to at a given address instead of asking DNS
+    /// (`probe --connect-to`).
+    pub connect_to: ConnectTo,
 }
 
 impl Default for ProbeOptions {
@@ -151,6 +155,7 @@ impl Default for ProbeOptions {
             http_checks: true,
             http_timeout: DEFAULT_HTTP_TIMEOUT,
             max_http_bytes: DEFAULT_MAX_HTTP_BYTES,
+            connect_to: ConnectTo::default(),
         }
     }
 }
@@ -198,7 +203,7 @@ impl ProbeOptions {
             self.max_pending_connects,
             1,
             socket_limit,
-            " (the open-file limit minus a reserve; raise it with `ulimit -n`)",
+            MAX_CONNECTS_WHY,
         )?;
         validate_count(
             "DNS concurrency",
@@ -238,14 +243,11 @@ fn validate_duration(
     min: Duration,
     max: Duration,
 ) -> Result<(), OptionsError> {
-    if value < min || value > max {
-        return Err(OptionsError {
-            flag,
-            value: Millis(value).to_string(),
-            reason: format!("must be between {} and {}", Millis(min), Millis(max)),
-        });
-    }
-    Ok(())
+    duration_in_range(value, min, max).map_err(|reason| OptionsError {
+        flag,
+        value: Millis(value).to_string(),
+        reason,
+    })
 }
 
 fn validate_count(
@@ -255,24 +257,53 @@ fn validate_count(
     max: usize,
     why: &str,
 ) -> Result<(), OptionsError> {
+    count_in_range(value, min, max, why).map_err(|reason| OptionsError {
+        flag,
+        value: value.to_string(),
+        reason,
+    })
+}
+
+/// The one range check of every duration option (the command line's parsers call it too,
+/// so a value is refused by the same rule with the same words wherever it comes from).
+pub fn duration_in_range(value: Duration, min: Duration, max: Duration) -> Result<(), String> {
     if value < min || value > max {
-        return Err(OptionsError {
-            flag,
-            value: value.to_string(),
-            reason: format!("must be between {min} and {max}{why}"),
-        });
+        return Err(format!(
+            "must be between {} and {}",
+            Millis(min),
+            Millis(max)
+        ));
     }
     Ok(())
 }
 
-/// A duration shown the way the flags accept it: `500ms`, `5s`.
+/// The one range check of every count option; `why` explains a bound that is not obvious.
+pub fn count_in_range<T: PartialOrd + fmt::Display>(
+    value: T,
+    min: T,
+    max: T,
+    why: &str,
+) -> Result<(), String> {
+    if value < min || value > max {
+        return Err(format!("must be between {min} and {max}{why}"));
+    }
+    Ok(())
+}
+
+/// Why `--max-connects` has the upper bound it has.
+pub const MAX_CONNECTS_WHY: &str =
+    " (the open-file limit minus a reserve; raise it with `ulimit -n`)";
+
+/// A duration shown the way the flags accept it: `500ms`, `5s`, `5m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Millis(pub Duration);
 
 impl fmt::Display for Millis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms >= 1000 && ms.is_multiple_of(1000) {
+        if ms >= 60_000 && ms.is_multiple_of(60_000) {
+            write!(f, "{}m", ms / 60_000)
+        } else if ms >= 1000 && ms.is_multiple_of(1000) {
             write!(f, "{}s", ms / 1000)
         } else {
             write!(f, "{ms}ms")
@@ -356,7 +387,7 @@ mod tests {
         let err = options.validate().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "--timeout 1ms: must be between 10ms and 300s"
+            "--timeout 1ms: must be between 10ms and 5m"
         );
         let options = ProbeOptions {
             handshake_concurrency: 0,

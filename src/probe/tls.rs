@@ -407,6 +407,8 @@ fn failed(failure: TlsFailure, message: String, ms: f64) -> TlsObservation {
         trusted_system: false,
         public_error: None,
         system_error: None,
+        anchored_public: false,
+        anchored_system: false,
         hostname_match: false,
         name_error: None,
         chain: Vec::new(),
@@ -462,6 +464,8 @@ fn observation(
         obs.public_error = verdict.public_error.clone();
         obs.trusted_system = verdict.trusted_system;
         obs.system_error = verdict.system_error.clone();
+        obs.anchored_public = verdict.anchored_public;
+        obs.anchored_system = verdict.anchored_system;
         obs.hostname_match = verdict.hostname_match;
         obs.name_error = verdict.name_error.clone();
         obs.chain = verdict.chain.clone();

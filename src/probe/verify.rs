@@ -30,6 +30,12 @@
 //!   is a valid path in either store, so both verdicts hold at the price of one verification.
 //!   Otherwise (no such path) each store is asked on its own, as the verdicts then differ or
 //!   need their own error text.
+//!
+//! A chain rejected only for its dates (expired, not yet valid) is asked once more, at a
+//! moment inside its leaf's validity: whether it then leads to an anchor is recorded as
+//! `anchored_public` / `anchored_system`. That tells a provider's expired certificate (a
+//! public CA) from an inspection box's stale one (a CA installed here, or none at all), which
+//! the verdicts alone cannot: the dates are checked before the path is built.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -68,6 +74,10 @@ pub struct ChainVerdict {
     pub trusted_system: bool,
     /// Why not, when not.
     pub system_error: Option<String>,
+    /// Leads to an anchor of the public store, its validity dates set aside.
+    pub anchored_public: bool,
+    /// Leads to an anchor of the system store, its validity dates set aside.
+    pub anchored_system: bool,
     /// The leaf is valid for the name.
     pub hostname_match: bool,
     /// Why not, when not.
@@ -187,11 +197,14 @@ pub struct RecordingVerifier {
     trust: Mutex<HashMap<[u8; 32], Arc<ChainTrust>>>,
 }
 
-/// What a chain is worth whatever the name: the two trust verdicts and its description.
+/// What a chain is worth whatever the name: the two trust verdicts, whether each store
+/// anchors it when its dates are set aside, and its description.
 #[derive(Debug)]
 struct ChainTrust {
     public: Result<(), String>,
     system: Result<(), String>,
+    public_anchored: bool,
+    system_anchored: bool,
     chain: Vec<CertificateInfo>,
 }
 
@@ -251,6 +264,8 @@ impl RecordingVerifier {
             public_error: trust.public.clone().err(),
             trusted_system: trust.system.is_ok(),
             system_error: trust.system.clone().err(),
+            anchored_public: trust.public_anchored,
+            anchored_system: trust.system_anchored,
             hostname_match: name.is_ok(),
             name_error: name.err(),
             chain: trust.chain.clone(),
@@ -274,44 +289,87 @@ impl RecordingVerifier {
                 return ChainTrust {
                     public: Err(reason.clone()),
                     system: Err(reason),
+                    public_anchored: false,
+                    system_anchored: false,
                     chain,
                 };
             }
         };
-        let against = |roots: &RootCertStore| {
+        let against = |roots: &RootCertStore, at: UnixTime| {
             verify_server_cert_signed_by_trust_anchor(
                 parsed,
                 roots,
                 intermediates,
-                now,
+                at,
                 self.algorithms.all,
             )
-            .map_err(|err| sanitize(&err.to_string()))
         };
+        // A chain refused for its dates only: does it lead to an anchor at a moment its
+        // leaf was valid?
+        let anchored = |roots: &RootCertStore, verdict: &Result<(), Error>| match verdict {
+            Ok(()) => true,
+            Err(err) if is_date_error(err) => {
+                within_validity(&chain).is_some_and(|at| against(roots, at).is_ok())
+            }
+            Err(_) => false,
+        };
+        let text = |verdict: Result<(), Error>| verdict.map_err(|err| sanitize(&err.to_string()));
         // A valid path to an anchor both stores hold is valid in each of them.
-        if !self.shared.is_empty() && against(&self.shared).is_ok() {
+        if !self.shared.is_empty() && against(&self.shared, now).is_ok() {
             return ChainTrust {
                 public: Ok(()),
                 system: Ok(()),
+                public_anchored: true,
+                system_anchored: true,
                 chain,
             };
         }
-        let public = against(&self.stores.public);
-        let system = if self.stores.system.is_empty() {
-            Err(self
+        let public = against(&self.stores.public, now);
+        let public_anchored = anchored(&self.stores.public, &public);
+        let (system, system_anchored) = if self.stores.system.is_empty() {
+            let reason = self
                 .stores
                 .system_problem
                 .clone()
-                .unwrap_or_else(|| "the system trust store is empty".to_owned()))
+                .unwrap_or_else(|| "the system trust store is empty".to_owned());
+            (Err(reason), false)
         } else {
-            against(&self.stores.system)
+            let system = against(&self.stores.system, now);
+            let anchored = anchored(&self.stores.system, &system);
+            (text(system), anchored)
         };
         ChainTrust {
-            public,
+            public: text(public),
             system,
+            public_anchored,
+            system_anchored,
             chain,
         }
     }
+}
+
+/// True for a verification error about the certificate's dates only.
+fn is_date_error(err: &Error) -> bool {
+    use rustls::CertificateError;
+    matches!(
+        err,
+        Error::InvalidCertificate(
+            CertificateError::Expired
+                | CertificateError::ExpiredContext { .. }
+                | CertificateError::NotValidYet
+                | CertificateError::NotValidYetContext { .. }
+        )
+    )
+}
+
+/// The middle of the leaf's validity, when it has one.
+fn within_validity(chain: &[CertificateInfo]) -> Option<UnixTime> {
+    let leaf = chain.first()?;
+    let from = leaf.not_before.timestamp();
+    let to = leaf.not_after.timestamp();
+    let middle = from.checked_add(to.checked_sub(from)? / 2)?;
+    let seconds = u64::try_from(middle).ok()?;
+    (from <= to).then(|| UnixTime::since_unix_epoch(std::time::Duration::from_secs(seconds)))
 }
 
 /// A cached value, if any (a poisoned lock is a miss).

@@ -5,7 +5,8 @@
 //! output unescaped. Two layers, both always applied:
 //!
 //! 1. [`comment`] turns free text into a single line drawn from an allow-list of characters
-//!    that are inert in every dialect: letters and digits, space and `.,:/_+-*()`. Quotes,
+//!    that are inert in every dialect: letters and digits, space and `.,:/_+-*()`, and the
+//!    typographic apostrophe `’` for an apostrophe (left out in ASCII-only dialects). Quotes,
 //!    `$`, backticks, `;`, `#`, `\`, `<>`, `{}`, `!`, `%`, `&`, `?`, line breaks, controls and
 //!    Unicode bidirectional or invisible formatting characters all become `_` or a space,
 //!    and `*/` or `/*` are split so no block comment can close or open.
@@ -22,11 +23,18 @@ use std::fmt::Write as _;
 /// Which letters a dialect accepts in comments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Charset {
-    /// Any Unicode letter or digit (plus the ASCII punctuation of [`comment`]).
+    /// Any Unicode letter or digit (plus the ASCII punctuation of [`comment`]); an apostrophe
+    /// is written as the typographic one, [`APOSTROPHE`].
     Unicode,
-    /// ASCII only (AWS descriptions, for one, reject anything else).
+    /// ASCII only (AWS descriptions, for one, reject anything else, apostrophes included:
+    /// they are left out).
     Ascii,
 }
+
+/// The apostrophe of comments: `’` (U+2019) reads as `'` does ("the provider’s table") and,
+/// unlike `'`, quotes nothing in a shell, nft, iptables-restore, YAML, HCL or CSV. PowerShell
+/// does read it as a quote, and its quoting ([`ps_single`]) doubles it.
+pub const APOSTROPHE: char = '\u{2019}';
 
 /// ASCII punctuation kept in comments: inert in shells, quoted strings, YAML and HCL comments,
 /// firewall consoles and CSV cells alike.
@@ -80,6 +88,14 @@ pub fn comment(text: &str, max_bytes: usize, charset: Charset) -> String {
     let mut safe = String::with_capacity(cleaned.len());
     let mut previous = ' ';
     for ch in cleaned.chars() {
+        if matches!(ch, '\'' | '\u{2018}' | APOSTROPHE) {
+            // Kept where the dialect's letters allow, never as `_` ("Digdir_s").
+            if charset == Charset::Unicode {
+                safe.push(APOSTROPHE);
+                previous = APOSTROPHE;
+            }
+            continue;
+        }
         let allowed = ch.is_ascii_alphanumeric()
             || COMMENT_PUNCTUATION.contains(ch)
             || (charset == Charset::Unicode && !ch.is_ascii() && ch.is_alphanumeric());
@@ -228,8 +244,9 @@ pub fn fit_name(name: &str, max: usize, separator: char) -> String {
     format!("{start}{separator}{hash}")
 }
 
-/// FNV-1a, 32 bits: a stable, dependency-free hash for name suffixes (not for security).
-fn fnv1a(bytes: &[u8]) -> u32 {
+/// FNV-1a, 32 bits: a stable, dependency-free hash for name suffixes and ids derived from
+/// names (not for security).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5_u32, |hash, byte| {
         (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193)
     })
@@ -272,7 +289,7 @@ mod tests {
             let out = comment(text, 1000, Charset::Unicode);
             for ch in out.chars() {
                 assert!(
-                    ch.is_alphanumeric() || COMMENT_PUNCTUATION.contains(ch),
+                    ch.is_alphanumeric() || COMMENT_PUNCTUATION.contains(ch) || ch == APOSTROPHE,
                     "{ch:?} survived in {out:?} from {text:?}"
                 );
             }
@@ -299,6 +316,30 @@ mod tests {
             "Preprod milj_"
         );
         assert_eq!(comment("a\n\n  b", 200, Charset::Unicode), "a b");
+    }
+
+    #[test]
+    fn apostrophes_are_kept_not_mangled() {
+        assert_eq!(
+            comment("Digdir's test platform", 200, Charset::Unicode),
+            "Digdir’s test platform"
+        );
+        assert_eq!(
+            comment("the provider’s table", 200, Charset::Unicode),
+            "the provider’s table"
+        );
+        assert_eq!(
+            comment("Digdir's test platform", 200, Charset::Ascii),
+            "Digdirs test platform"
+        );
+        // Each dialect's quoting carries it as it is (PowerShell doubles it, as a quote).
+        let text = comment("Digdir's", 200, Charset::Unicode);
+        assert_eq!(sh_single(&text), "'Digdir’s'");
+        assert_eq!(nft_quoted(&text), "\"Digdir’s\"");
+        assert_eq!(iptables_quoted(&text), "\"Digdir’s\"");
+        assert_eq!(ps_single(&text), "'Digdir’’s'");
+        assert_eq!(hcl_quoted(&text), "\"Digdir’s\"");
+        assert_eq!(yaml_quoted(&text), "\"Digdir’s\"");
     }
 
     #[test]

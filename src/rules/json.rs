@@ -5,11 +5,13 @@
 //!   "environments": [{"id", "name"}], "services": [..], "scope", "family", "as_of",
 //!   "generated" (null with --no-timestamp), "prefer_hostname_rules", "purpose",
 //!   "removed": [{"environment", "service", "host", "sunset", "prefixes", "ports"}],
-//!   "subnets_left_out",
+//!   "subnets_left_out", "broad_prefixes": [{"cidr", "opens", "environments"}] (the data's
+//!   broad prefixes some rule holds),
 //!   "rules": [{"environment", "protocol", "port", "kind": "prefix"|"host",
 //!              "destination", "family": 4|6|null, "names": [..] (hosts only),
 //!              "expires", "origins": [{"service", "host", "comment", "expires"}],
-//!              "origins_omitted", "comment"}] }
+//!              "origins_omitted", "broad" (what a broad prefix in it opens, or null),
+//!              "comment"}] }
 //! ```
 //!
 //! A diff is `{ "schema": 1, "kind": "rules-diff", "old": HEADER, "new": HEADER,
@@ -47,6 +49,14 @@ struct HeaderDto<'a> {
     purpose: Option<&'a str>,
     removed: &'a [Removed],
     subnets_left_out: usize,
+    broad_prefixes: Vec<BroadDto<'a>>,
+}
+
+#[derive(Serialize)]
+struct BroadDto<'a> {
+    cidr: String,
+    opens: &'a str,
+    environments: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -62,6 +72,7 @@ struct RuleDto<'a> {
     expires: Option<NaiveDate>,
     origins: &'a [Origin],
     origins_omitted: usize,
+    broad: Option<&'a str>,
     comment: String,
 }
 
@@ -108,6 +119,15 @@ fn header(rules: &RuleSet) -> HeaderDto<'_> {
         purpose: h.purpose.as_deref(),
         removed: &h.removed,
         subnets_left_out: h.subnets_left_out,
+        broad_prefixes: rules
+            .broad_in_use()
+            .into_iter()
+            .map(|(b, envs)| BroadDto {
+                cidr: b.cidr.to_string(),
+                opens: &b.opens,
+                environments: envs.into_iter().map(|e| e.as_str()).collect(),
+            })
+            .collect(),
     }
 }
 
@@ -129,6 +149,7 @@ fn rule<'a>(
         expires: origins.expires,
         origins: &origins.shown,
         origins_omitted: origins.omitted,
+        broad: origins.broad.as_deref(),
         comment: origins.describe(&key.environment),
     }
 }

@@ -20,6 +20,7 @@
 mod aggregate;
 pub mod diff;
 pub mod escape;
+mod objects;
 mod render;
 
 mod aws;
@@ -29,13 +30,16 @@ mod cisco_asa;
 mod csv;
 mod dnsmasq_nftset;
 mod firewalld;
+mod fortigate;
 mod gcp;
 mod iptables;
 mod json;
 mod k8s;
 mod nftables;
+mod panos;
 mod pf;
 mod squid;
+mod srx;
 mod ufw;
 mod windows;
 
@@ -45,7 +49,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::catalog::{Catalog, DnsName, EnvId, HostPattern, Port, Protocol, ServiceId};
+use crate::catalog::{
+    BroadPrefix, Catalog, DnsName, EnvId, HostPattern, Port, Protocol, ServiceId,
+};
 
 pub use diff::Diff;
 pub use render::Format;
@@ -179,6 +185,9 @@ pub struct Origins {
     pub omitted: usize,
     /// When the whole rule can go.
     pub expires: Option<NaiveDate>,
+    /// What the rule opens beyond its origins, when it contains a prefix the data marks as
+    /// broad (`[[broad_prefix]]`): every dialect's comment leads with it.
+    pub broad: Option<String>,
 }
 
 impl Origins {
@@ -204,7 +213,11 @@ impl Origins {
         if self.omitted > 0 {
             parts.push(format!("{} more", self.omitted));
         }
-        format!("{environment}: {}", parts.join(" + "))
+        match &self.broad {
+            // First, so that a dialect's length limit never cuts the warning off.
+            Some(broad) => format!("{environment}: BROAD, {broad} - {}", parts.join(" + ")),
+            None => format!("{environment}: {}", parts.join(" + ")),
+        }
     }
 
     /// The hosts named by the shown origins.
@@ -330,6 +343,14 @@ pub struct Header {
     pub removed: Vec<Removed>,
     /// Documented subnets left out by the scope.
     pub subnets_left_out: usize,
+    /// The data's broad-prefix markings (all of them: rules are marked by those they contain).
+    pub broad_prefixes: Vec<BroadPrefix>,
+    /// Every environment id of the data file, selected or not: dialects that replace their
+    /// own objects by name clean up those of every environment.
+    pub all_environments: Vec<EnvId>,
+    /// True for rules that add to the full rule set rather than state it (`check --rules`):
+    /// dialects then add without replacing or removing anything.
+    pub additive: bool,
 }
 
 impl Header {
@@ -359,7 +380,18 @@ impl Header {
             purpose: None,
             removed: Vec::new(),
             subnets_left_out: 0,
+            broad_prefixes: catalog.broad_prefixes.clone(),
+            all_environments: catalog.environments.iter().map(|e| e.id.clone()).collect(),
+            additive: false,
         }
+    }
+
+    /// The broad-prefix markings that `prefix` contains.
+    pub fn broad_within(&self, prefix: &IpNet) -> impl Iterator<Item = &BroadPrefix> {
+        let prefix = *prefix;
+        self.broad_prefixes
+            .iter()
+            .filter(move |b| prefix.contains(&b.cidr))
     }
 }
 
@@ -518,9 +550,10 @@ impl RuleSet {
             .map(|((key, v6), items)| AddressGroup {
                 rules: aggregate::aggregate(items, LabelSet::merge)
                     .into_iter()
-                    .map(|(prefix, set)| AddressRule {
-                        prefix,
-                        origins: labels.origins(&set),
+                    .map(|(prefix, set)| {
+                        let mut origins = labels.origins(&set);
+                        origins.broad = broad_text(&header, &prefix);
+                        AddressRule { prefix, origins }
                     })
                     .collect(),
                 key,
@@ -608,6 +641,39 @@ impl RuleSet {
     pub fn name_count(&self) -> usize {
         self.names.iter().map(|g| g.rules.len()).sum()
     }
+
+    /// The broad-prefix markings some address rule contains, each once, with the
+    /// environments whose rules hold it.
+    pub fn broad_in_use(&self) -> Vec<(&BroadPrefix, Vec<&EnvId>)> {
+        let mut found: Vec<(&BroadPrefix, Vec<&EnvId>)> = Vec::new();
+        for group in &self.addresses {
+            for rule in &group.rules {
+                for broad in self.header.broad_within(&rule.prefix) {
+                    match found.iter_mut().find(|(b, _)| b.cidr == broad.cidr) {
+                        Some((_, envs)) if envs.contains(&&group.key.environment) => {}
+                        Some((_, envs)) => envs.push(&group.key.environment),
+                        None => found.push((broad, vec![&group.key.environment])),
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
+/// What a rule for `prefix` opens beyond its origins, from the broad prefixes it contains.
+fn broad_text(header: &Header, prefix: &IpNet) -> Option<String> {
+    let parts: Vec<String> = header
+        .broad_within(prefix)
+        .map(|b| {
+            if b.cidr == *prefix {
+                format!("opens {}", b.opens)
+            } else {
+                format!("holds {} which opens {}", b.cidr, b.opens)
+            }
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// What the entries of one catalog entry share: everything but port and destination.
@@ -688,6 +754,7 @@ impl Labels {
             omitted: all.len().saturating_sub(MAX_ORIGINS_SHOWN),
             shown: all.into_iter().take(MAX_ORIGINS_SHOWN).cloned().collect(),
             expires,
+            broad: None,
         }
     }
 

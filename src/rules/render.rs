@@ -99,7 +99,13 @@ pub(crate) trait Dialect {
     /// The whole output.
     fn render(&self, rules: &RuleSet) -> String {
         let mut out = Out::default();
-        for line in header_lines(rules, Self::CHARSET, self.notes(rules)) {
+        // A name-only dialect opens no prefix: no broad-prefix warning.
+        let mut notes = match Self::NAMES {
+            Names::Only => Vec::new(),
+            Names::None | Names::Both => broad_lines(rules, Self::CHARSET),
+        };
+        notes.extend(self.notes(rules));
+        for line in header_lines(rules, Self::CHARSET, notes) {
             ln!(out, "{}", self.comment_line(&line));
         }
         self.body(rules, &mut out);
@@ -184,18 +190,8 @@ pub(crate) fn prefix_lists<D: Dialect>(
 ) {
     for group in &rules.addresses {
         let key = &group.key;
-        let description = escape::comment(
-            &format!(
-                "egresscheck {} {} {}, {} data {}",
-                key.environment,
-                key.protocol,
-                key.port,
-                rules.header.provider,
-                rules.header.data_version
-            ),
-            max_description,
-            D::CHARSET,
-        );
+        let description =
+            super::objects::policy_description(rules, key, max_description, D::CHARSET);
         for (index, list) in group.rules.chunks(size.max(1)).enumerate() {
             for rule in list {
                 let text = format!(
@@ -256,8 +252,12 @@ pub(crate) fn header_lines(rules: &RuleSet, charset: Charset, notes: Vec<String>
     let mut scope = format!("Scope: {}; families: {families}", h.scope.as_str());
     if h.subnets_left_out > 0 {
         scope.push_str(&format!(
-            "; {} documented subnet(s) left out (--scope all adds them)",
-            h.subnets_left_out
+            "; {} left out (--scope all adds them)",
+            crate::term::plural(
+                h.subnets_left_out,
+                "documented subnet",
+                "documented subnets"
+            )
         ));
     }
     lines.push(scope);
@@ -269,9 +269,9 @@ pub(crate) fn header_lines(rules: &RuleSet, charset: Charset, notes: Vec<String>
         lines.push(format!("Generated: {}", time.format("%Y-%m-%dT%H:%M:%SZ")));
     }
     lines.push(format!(
-        "Rules: {} address rule(s), {} host name rule(s)",
-        rules.address_count(),
-        rules.name_count()
+        "Rules: {}, {}",
+        crate::term::plural(rules.address_count(), "address rule", "address rules"),
+        crate::term::plural(rules.name_count(), "host name rule", "host name rules")
     ));
     for r in &h.removed {
         let prefixes: Vec<String> = r.prefixes.iter().map(ToString::to_string).collect();
@@ -297,9 +297,26 @@ pub(crate) fn header_lines(rules: &RuleSet, charset: Charset, notes: Vec<String>
     lines
 }
 
+/// One warning line per broad prefix (`[[broad_prefix]]`) that an address rule holds.
+pub(crate) fn broad_lines(rules: &RuleSet, charset: Charset) -> Vec<String> {
+    rules
+        .broad_in_use()
+        .into_iter()
+        .map(|(broad, envs)| {
+            let envs: Vec<&str> = envs.iter().map(|e| e.as_str()).collect();
+            format!(
+                "WARNING broad prefix: {} ({}) opens more than the services named here: {}. Where this firewall can match host names, allow those instead (README: Broad prefixes).",
+                broad.cidr,
+                envs.join(", "),
+                escape::comment(&broad.opens, usize::MAX, charset)
+            )
+        })
+        .collect()
+}
+
 fn diff_header_lines(diff: &Diff, charset: Charset, notes: Vec<String>) -> Vec<String> {
     let text = |s: &str| escape::comment(s, usize::MAX, charset);
-    let mut lines = header_lines(&diff.new, charset, Vec::new());
+    let mut lines = header_lines(&diff.new, charset, broad_lines(&diff.new, charset));
     if let Some(first) = lines.first_mut() {
         *first = format!(
             "egresscheck rules --diff: changes to the outbound allow-list for {}",
@@ -342,6 +359,12 @@ pub enum Format {
     Windows,
     /// Cisco ASA object-groups and access-list.
     CiscoAsa,
+    /// Palo Alto PAN-OS `set` commands.
+    Panos,
+    /// FortiGate `config firewall` blocks.
+    Fortigate,
+    /// Juniper SRX `set` commands in a configuration group.
+    Srx,
     /// Kubernetes NetworkPolicy.
     K8s,
     /// CiliumNetworkPolicy.
@@ -394,6 +417,18 @@ macro_rules! with_dialect {
                 let $d = &super::cisco_asa::CiscoAsa;
                 $body
             }
+            Format::Panos => {
+                let $d = &super::panos::Panos;
+                $body
+            }
+            Format::Fortigate => {
+                let $d = &super::fortigate::Fortigate;
+                $body
+            }
+            Format::Srx => {
+                let $d = &super::srx::Srx;
+                $body
+            }
             Format::K8s => {
                 let $d = &super::k8s::K8s;
                 $body
@@ -436,7 +471,7 @@ macro_rules! with_dialect {
 
 impl Format {
     /// Every format, in the order `--list-formats` prints them.
-    pub const ALL: [Format; 16] = [
+    pub const ALL: [Format; 19] = [
         Format::Nftables,
         Format::Iptables,
         Format::Ufw,
@@ -444,6 +479,9 @@ impl Format {
         Format::Pf,
         Format::Windows,
         Format::CiscoAsa,
+        Format::Panos,
+        Format::Fortigate,
+        Format::Srx,
         Format::K8s,
         Format::Cilium,
         Format::Aws,
@@ -465,6 +503,9 @@ impl Format {
             Format::Pf => "pf",
             Format::Windows => "windows",
             Format::CiscoAsa => "cisco-asa",
+            Format::Panos => "panos",
+            Format::Fortigate => "fortigate",
+            Format::Srx => "srx",
             Format::K8s => "k8s",
             Format::Cilium => "cilium",
             Format::Aws => "aws",
@@ -494,6 +535,15 @@ impl Format {
             Format::Windows => "PowerShell `New-NetFirewallRule -Direction Outbound` commands",
             Format::CiscoAsa => {
                 "Cisco ASA object-groups (addresses and FQDN objects) and an access-list"
+            }
+            Format::Panos => {
+                "Palo Alto PAN-OS set commands: FQDN address objects, an address group and a security rule per environment, protocol and port"
+            }
+            Format::Fortigate => {
+                "FortiGate config firewall blocks: ipmask, fqdn and wildcard-fqdn addresses, address groups, services and a policy each"
+            }
+            Format::Srx => {
+                "Juniper SRX set commands in the group egresscheck: global address book (dns-name), address-sets and global policies"
             }
             Format::K8s => "Kubernetes NetworkPolicy per environment with egress ipBlocks",
             Format::Cilium => {
@@ -526,6 +576,8 @@ impl Format {
                 | Format::Firewalld
                 | Format::Pf
                 | Format::Windows
+                | Format::Panos
+                | Format::Fortigate
                 | Format::Csv
                 | Format::Json
         )

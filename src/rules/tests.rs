@@ -167,7 +167,7 @@ fn scope_selects_endpoints_subnets_or_both() {
         rule(&subnets, "prod", "192.0.2.128/25")
             .origins
             .describe(&env("prod")),
-        "prod: api - subnet: Every external service in production"
+        "prod: BROAD, opens every external service in production - api - subnet: Every external service in production"
     );
 
     let all = build(|o| o.scope = Scope::All);
@@ -440,3 +440,36 @@ fn diff_takes_old_as_it_was_while_current() {
 }
 
 use diff::Change;
+
+#[test]
+fn an_aggregate_holding_a_broad_prefix_names_it() {
+    let mut header = header();
+    header.broad_prefixes = vec![crate::catalog::BroadPrefix {
+        cidr: "192.0.2.128/26".parse().unwrap(),
+        opens: "everything".to_owned(),
+        source: catalog().data.primary_source.clone(),
+        note: None,
+    }];
+    let entries = [
+        entry("192.0.2.128/26", "api", None),
+        entry("192.0.2.192/26", "api", None),
+        entry("198.51.100.1/32", "api", None),
+    ];
+    let rules = RuleSet::from_entries(header, entries);
+    let wide = rule(&rules, "prod", "192.0.2.128/25");
+    assert_eq!(
+        wide.origins.broad.as_deref(),
+        Some("holds 192.0.2.128/26 which opens everything")
+    );
+    assert!(
+        wide.origins
+            .describe(&env("prod"))
+            .starts_with("prod: BROAD, holds 192.0.2.128/26 which opens everything - api"),
+        "{}",
+        wide.origins.describe(&env("prod"))
+    );
+    assert_eq!(rule(&rules, "prod", "198.51.100.1/32").origins.broad, None);
+    let in_use = rules.broad_in_use();
+    assert_eq!(in_use.len(), 1);
+    assert_eq!(in_use[0].1, [&env("prod")]);
+}

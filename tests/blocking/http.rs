@@ -310,8 +310,9 @@ fn answers_are_read_within_their_bounds() {
     let out = lab.command(&["--max-http-bytes", "10"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("--max-http-bytes 10: must be between 1024 and"),
+        String::from_utf8_lossy(&out.stderr).contains(
+            "invalid value '10' for '--max-http-bytes <BYTES>': must be between 1024 and 16777216"
+        ),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -154,21 +154,6 @@ pub fn targets<'a>(report: &'a Value, host: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-/// Fails the test unless the tools are on PATH, naming the Debian packages that hold them.
-fn require(tools: &[&str]) {
-    let missing: Vec<&&str> = tools
-        .iter()
-        .filter(|t| {
-            std::env::var_os("PATH")
-                .is_none_or(|path| !std::env::split_paths(&path).any(|dir| dir.join(t).is_file()))
-        })
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "missing {missing:?} on PATH: apt-get install prometheus libxml2-utils"
-    );
-}
-
 /// Runs `check` in every format with `extra` and asserts that `code` is reported with
 /// `severity` in each, and that each exits as that severity says (fail: 1, Nagios 2; warn:
 /// 0, Nagios 1), the JSON report holding the finding's `message_part`.
@@ -179,7 +164,7 @@ pub fn assert_every_format(
     severity: &str,
     message_part: &str,
 ) {
-    require(&["promtool", "xmllint"]);
+    crate::support::tools::require(&["promtool", "xmllint"]);
     let (exit, nagios_exit, nagios_word) = match severity {
         "fail" => (1, 2, "CRITICAL"),
         "warn" => (0, 1, "WARNING"),

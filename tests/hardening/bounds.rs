@@ -57,15 +57,31 @@ fn a_baseline_is_read_up_to_64_mib_and_refused_beyond() {
         "read, then a refused target: {}",
         stderr(&out)
     );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["baseline"]["state"], "read",
+        "{}",
+        report["baseline"]
+    );
 
     let huge = lab.path("huge.json");
     padded(&huge, head, 64 * MIB + 1, "\"}");
     let out = check(&huge);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // Refused, as a finding: the run goes on without drift.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let refused = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "baseline-unusable")
+        .unwrap_or_else(|| panic!("no baseline-unusable finding: {report}"));
     assert!(
-        stderr(&out).contains("larger than 67108864 bytes"),
-        "{}",
-        stderr(&out)
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 67108864 bytes"),
+        "{refused}"
     );
 }
 

@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::support::dns::DnsServer;
 use crate::support::rss;
 use crate::support::tcp::ClosedPort;
+use crate::support::tools;
 
 use super::egresscheck;
 
@@ -13,6 +14,7 @@ use super::egresscheck;
 /// cap is reported as `addresses-capped`, in bounded time and memory.
 #[test]
 fn a_thousand_a_records_are_capped_and_reported_by_check() {
+    tools::require(&["time"]);
     let closed = ClosedPort::on(IpAddr::V4(Ipv4Addr::new(127, 1, 0, 1)));
     let port = closed.addr().port();
     let addresses =

@@ -18,7 +18,8 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::support::netns::{self, Netns};
+use crate::support::netns::Netns;
+use crate::support::tools;
 
 use super::toml_string;
 
@@ -482,9 +483,7 @@ fn dedupe_subnets(generated: &mut Generated) {
 
 #[test]
 fn any_valid_catalog_gives_rules_that_nft_and_iptables_restore_accept() {
-    if !netns::require_root_and_tools(&["ip", "nft", "iptables-restore", "ip6tables-restore"]) {
-        return;
-    }
+    tools::require_root_and(&["ip", "nft", "iptables-restore", "ip6tables-restore"]);
     let ns = Netns::new();
     let mut runner = TestRunner::new(config(32));
     let strategy = (

@@ -12,6 +12,7 @@ use hickory_resolver::proto::rr::{Name, RData};
 
 use crate::support::dns::{DnsServer, RecordType, Transport, test_resolver};
 use crate::support::netns::{self, Netns};
+use crate::support::tools;
 
 fn resolver(server: SocketAddr, timeout: Duration) -> TokioResolver {
     test_resolver(server, timeout)
@@ -400,9 +401,7 @@ fn refuses_localhost_zones() {
 
 #[test]
 fn serves_inside_a_namespace() {
-    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-        return;
-    }
+    tools::require_root_and(netns::NETNS_TOOLS);
     let ns = Netns::new();
     let dns = DnsServer::zone("egress.test")
         .a("api.egress.test", Ipv4Addr::new(127, 0, 0, 2), 60)

@@ -9,3 +9,4 @@ mod netns;
 mod proxy;
 mod tcp;
 mod tls;
+mod tools;

@@ -8,21 +8,10 @@ use std::time::Duration;
 use crate::support::netns::{
     self, CLIENT_V4, Netns, NetnsPair, SERVER_V4, UNROUTED_V4, UNROUTED_V6,
 };
+use crate::support::tools;
 
 fn exists(name: &str) -> bool {
     Path::new("/run/netns").join(name).exists()
-}
-
-#[test]
-fn requirement_decision_skips_locally_and_fails_in_ci() {
-    assert!(netns::decide(None, false));
-    assert!(netns::decide(None, true));
-    assert!(!netns::decide(Some("no nft".into()), false));
-    let in_ci = std::panic::catch_unwind(|| netns::decide(Some("no nft".into()), true));
-    assert!(
-        in_ci.is_err(),
-        "a missing tool must fail the test when CI is set"
-    );
 }
 
 #[test]
@@ -35,9 +24,7 @@ fn owner_pid_only_matches_harness_names() {
 
 #[test]
 fn namespace_has_lo_up_and_is_removed_on_drop() {
-    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-        return;
-    }
+    tools::require_root_and(netns::NETNS_TOOLS);
     let ns = Netns::new();
     let name = ns.name().to_string();
     assert!(exists(&name));
@@ -52,9 +39,7 @@ fn namespace_has_lo_up_and_is_removed_on_drop() {
 
 #[test]
 fn namespace_is_removed_when_the_test_panics() {
-    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-        return;
-    }
+    tools::require_root_and(netns::NETNS_TOOLS);
     let (tx, rx) = std::sync::mpsc::channel();
     let result = std::panic::catch_unwind(move || {
         let pair = NetnsPair::new();
@@ -75,9 +60,7 @@ fn namespace_is_removed_when_the_test_panics() {
 
 #[test]
 fn veth_pair_carries_tcp_over_v4_and_v6_and_never_touches_the_host() {
-    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-        return;
-    }
+    tools::require_root_and(netns::NETNS_TOOLS);
     let pair = NetnsPair::new();
     for v6 in [false, true] {
         let server_ip = pair.server_addr(v6);
@@ -112,9 +95,7 @@ fn veth_pair_carries_tcp_over_v4_and_v6_and_never_touches_the_host() {
 
 #[test]
 fn nft_drop_filters_reject_is_unreachable_and_unrouted_is_unreachable() {
-    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-        return;
-    }
+    tools::require_root_and(netns::NETNS_TOOLS);
     let pair = NetnsPair::new();
     let server_ip: IpAddr = SERVER_V4.into();
     let open = pair
@@ -167,9 +148,7 @@ fn nft_drop_filters_reject_is_unreachable_and_unrouted_is_unreachable() {
 
 #[test]
 fn command_runs_inside_the_namespace() {
-    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-        return;
-    }
+    tools::require_root_and(netns::NETNS_TOOLS);
     let pair = NetnsPair::new();
     let out = pair.client.run("ip", &["-o", "addr", "show", "dev", "eg0"]);
     assert!(out.status.success());

@@ -232,9 +232,8 @@ fn oversized_heads_and_other_methods_are_refused() {
 #[test]
 fn tunnels_inside_a_namespace_pair() {
     use crate::support::netns::{self, NetnsPair, SERVER_V4};
-    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-        return;
-    }
+    use crate::support::tools;
+    tools::require_root_and(netns::NETNS_TOOLS);
     let pair = NetnsPair::new();
     let ca = TestCa::new("Egress Test Root CA");
     let tls = TlsServer::builder(ca.valid(&[NAME]))

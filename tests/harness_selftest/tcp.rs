@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::support::netns::{self, Netns};
 use crate::support::tcp::{BlackHole, ClosedPort, UnansweredPort};
+use crate::support::tools;
 
 const SHORT: Duration = Duration::from_millis(300);
 
@@ -99,9 +100,7 @@ fn unanswered_port_times_out_like_a_firewall_drop() {
 
 #[test]
 fn tcp_endpoints_inside_a_namespace() {
-    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-        return;
-    }
+    tools::require_root_and(netns::NETNS_TOOLS);
     let ns = Netns::new();
     let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let closed = ClosedPort::in_netns(&ns, lo);

@@ -7,6 +7,7 @@ use super::{Run, loopback, probe, run_json};
 use crate::support::dns::DnsServer;
 use crate::support::netns::{self, NetnsPair, SERVER_V4, SERVER_V6, UNROUTED_V4, UNROUTED_V6};
 use crate::support::tcp::{ClosedPort, UnansweredPort};
+use crate::support::tools;
 
 #[test]
 fn refused_and_unanswered_ports_on_loopback() {
@@ -61,9 +62,7 @@ fn probe_in_netns(pair: &NetnsPair, dns: &DnsServer, targets: &[&str]) -> Run {
 
 #[test]
 fn a_firewall_drop_is_filtered_and_a_reject_is_unreachable() {
-    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-        return;
-    }
+    tools::require_root_and(netns::NETNS_TOOLS);
     let pair = NetnsPair::new();
     pair.server
         .load_nft(

@@ -9,13 +9,17 @@ use std::process::Command;
 use egresscheck::catalog;
 use egresscheck::rules::{Destination, Entry, Format, Header, Options, RuleSet};
 
-use crate::support::netns::{self, Netns};
+use crate::support::netns::Netns;
+use crate::support::tools;
 
 use super::{fixture, iptables_part, rules};
 
-/// Characters a payload segment may hold once escaped (escape.rs's comment set).
+/// Characters a payload segment may hold once escaped (escape.rs's comment set, with its
+/// typographic apostrophe).
 fn inert(ch: char) -> bool {
-    ch.is_alphanumeric() || " .,:/_+-*()".contains(ch)
+    ch.is_alphanumeric()
+        || " .,:/_+-*()".contains(ch)
+        || ch == egresscheck::rules::escape::APOSTROPHE
 }
 
 /// No control character but line ends and tabs, no bidirectional or invisible character.
@@ -147,9 +151,7 @@ fn hostile_diffs_are_inert() {
 
 #[test]
 fn hostile_data_still_passes_the_real_tools() {
-    if !netns::require_root_and_tools(&["ip", "nft", "iptables-restore", "ip6tables-restore"]) {
-        return;
-    }
+    tools::require_root_and(&["ip", "nft", "iptables-restore", "ip6tables-restore"]);
     let ns = Netns::new();
     let mut args = vec!["--format", "nftables"];
     args.extend(SELECTION);
@@ -168,10 +170,8 @@ fn hostile_data_still_passes_the_real_tools() {
 /// with the payload as one inert argument, and never execute the payload.
 #[test]
 fn shell_dialects_run_without_executing_the_payload() {
-    let Some(sh) = netns::find_in_path("sh") else {
-        eprintln!("skipped: no sh on PATH");
-        return;
-    };
+    tools::require(&["sh"]);
+    let sh = tools::find("sh").expect("sh is on PATH");
     for format in [Format::Ufw, Format::Firewalld, Format::Azure, Format::Gcp] {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");

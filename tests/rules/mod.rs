@@ -1,8 +1,11 @@
 //! `egresscheck rules`: snapshots per dialect, the real tools, hostile data, usage errors and
 //! the network-namespace proof.
 
+mod broad;
 mod cli;
+mod enterprise;
 pub(crate) mod hostile;
+mod models;
 mod netns;
 mod snapshots;
 pub(crate) mod tools;

@@ -9,6 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use crate::support::netns::{self, NetnsPair, SERVER_V4, SERVER_V6};
+use crate::support::tools;
 
 /// Generous for a link inside one machine; a dropped SYN waits all of it.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -59,9 +60,7 @@ fn connect(pair: &NetnsPair, addr: SocketAddr) -> std::io::Result<()> {
 
 #[test]
 fn documented_endpoint_connects_and_nothing_else_does() {
-    if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-        return;
-    }
+    tools::require_root_and(netns::NETNS_TOOLS);
     let pair = NetnsPair::new();
     // A second address on the server's side of the link.
     let links = pair.server.ip(&["-o", "-4", "addr", "show"]);

@@ -1,5 +1,18 @@
 //! One snapshot per dialect of the fixed data file (`--scope all`, a fixed `--as-of`, no
 //! timestamp), and one per dialect that expresses diffs. Review changes with `cargo insta`.
+//!
+//! The golden files of the dialects no tool checks offline were reviewed against the vendor's
+//! documentation (their semantics are also modelled in `models.rs` and applied in
+//! `enterprise.rs`):
+//! - `panos`: <https://docs.paloaltonetworks.com/pan-os/9-1/pan-os-admin/policy/use-address-object-to-represent-ip-addresses/address-objects.html>,
+//!   <https://docs.paloaltonetworks.com/pan-os/10-1/pan-os-panorama-api/pan-os-xml-api-request-types/configuration-api/set-configuration>
+//! - `fortigate`: <https://docs.fortinet.com/document/fortigate/7.6.1/cli-reference/333889629>
+//!   (policy), <https://docs.fortinet.com/document/fortiproxy/2.0.13/cli-reference/80620/config-firewall-address>
+//!   (address types `fqdn`, `wildcard-fqdn`), <https://docs.fortinet.com/document/fortigate/7.0.5/administration-guide/508024>
+//!   (`set` replaces a whole list)
+//! - `srx`: <https://www.juniper.net/documentation/us/en/software/junos/security-policies/topics/topic-map/security-global-policies.html>,
+//!   <https://juniper.net/documentation/software/junos-es/junos-es93/junos-es-swcmdref/address-book.html>
+//!   (`address NAME dns-name`)
 
 use egresscheck::rules::Format;
 

@@ -3,12 +3,13 @@
 //! namespace turns the rules of OLD into exactly the rules of NEW.
 //!
 //! Each check runs inside a network namespace of its own, so it never depends on (or
-//! touches) the host's firewall. Without root or the tools these tests skip with a message;
-//! with `CI` set they fail instead.
+//! touches) the host's firewall. Without root or the tools these tests fail with the command
+//! that installs them (`support::tools`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::support::netns::{self, Netns};
+use crate::support::netns::Netns;
+use crate::support::tools;
 
 use super::{iptables_part, rules, rules_diff};
 
@@ -63,9 +64,7 @@ pub(crate) fn iptables_test(ns: &Netns, text: &str, v6: bool) -> Result<(), Stri
 
 #[test]
 fn nft_accepts_every_selection() {
-    if !netns::require_root_and_tools(NFT_TOOLS) {
-        return;
-    }
+    tools::require_root_and(NFT_TOOLS);
     let ns = Netns::new();
     for (selection, text) in every_selection("nftables") {
         ns.check_nft(&text)
@@ -78,9 +77,7 @@ fn nft_accepts_every_selection() {
 
 #[test]
 fn iptables_restore_accepts_every_selection() {
-    if !netns::require_root_and_tools(IPTABLES_TOOLS) {
-        return;
-    }
+    tools::require_root_and(IPTABLES_TOOLS);
     let ns = Netns::new();
     for (selection, text) in every_selection("iptables") {
         let family = selection[3];
@@ -136,9 +133,7 @@ fn element(value: &serde_json::Value) -> String {
 
 #[test]
 fn an_nftables_diff_turns_old_into_new() {
-    if !netns::require_root_and_tools(NFT_TOOLS) {
-        return;
-    }
+    tools::require_root_and(NFT_TOOLS);
     for family in ["4", "6", "both"] {
         let args = ["--format", "nftables", "--family", family];
         let new = rules("rules.toml", &args);
@@ -179,9 +174,7 @@ fn saved_rules(ns: &Netns, v6: bool) -> BTreeSet<String> {
 
 #[test]
 fn an_iptables_diff_turns_old_into_new() {
-    if !netns::require_root_and_tools(IPTABLES_TOOLS) {
-        return;
-    }
+    tools::require_root_and(IPTABLES_TOOLS);
     let ns = Netns::new();
     let args = ["--format", "iptables"];
     let old = super::old_rules_then(&args);

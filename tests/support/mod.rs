@@ -13,9 +13,8 @@
 //!
 //! ```ignore
 //! use crate::support::netns::{self, NetnsPair};
-//! if !netns::require_root_and_tools(netns::NETNS_TOOLS) {
-//!     return; // prints why; panics instead when CI is set
-//! }
+//! use crate::support::tools;
+//! tools::require_root_and(netns::NETNS_TOOLS); // fails (never skips) without root, ip or nft
 //! let pair = NetnsPair::new(); // client 203.0.113.1 / fd00:eeee::1, server 203.0.113.2 / fd00:eeee::2
 //! pair.server.load_nft("table inet t { chain i { type filter hook input priority 0; tcp dport 443 drop; } }")?;
 //! let out = pair.client.command(env!("CARGO_BIN_EXE_egresscheck")).args(["probe", "..."]).output()?;
@@ -136,9 +135,15 @@
 //!
 //! # Running the self-tests
 //!
-//! `cargo test --test integration harness_selftest` (a few seconds). Namespace tests skip
-//! with a message unless run as root with `ip` and `nft` installed; with `CI` set they fail
-//! instead (CI needs the `iproute2` and `nftables` packages).
+//! `scripts/test -E 'test(/^harness_selftest::/)'` (a few seconds). Namespace tests need root
+//! with `ip` and `nft` installed; without them they fail with the command that installs them
+//! (`tools`), with or without `CI`.
+//!
+//! # External tools (`tools`)
+//!
+//! Every test that drives a tool (nft, promtool, xmllint, GNU time, …) calls
+//! `tools::require(&["tool"])` first: a missing tool fails the test with the install command
+//! taken from `scripts/requirements/`, which lists every tool the tests use.
 
 // The harness offers more than any one test uses; unused helpers are not dead code here.
 #![allow(dead_code)]
@@ -156,3 +161,4 @@ pub mod rss;
 pub mod server;
 pub mod tcp;
 pub mod tls;
+pub mod tools;

@@ -52,82 +52,26 @@ const SERVER_IF: &str = "eg1";
 /// Tools every namespace test needs.
 pub const NETNS_TOOLS: &[&str] = &["ip", "nft"];
 
-/// True when this process may create namespaces and every tool in `tools` is on `PATH`.
+/// Fails the test unless it runs as root with `tools` on PATH; always true when it returns.
 ///
-/// When it may not: with the `CI` environment variable set this panics (CI must run these
-/// tests, so a missing tool is a broken CI image, not a reason to skip); otherwise it prints
-/// why and returns false, and the test should return early.
-///
-/// ```ignore
-/// if !netns::require_root_and_tools(netns::NETNS_TOOLS) { return; }
-/// ```
+/// Kept for branches written before [`tools`](super::tools) existed: call
+/// `tools::require_root_and(tools)` in new code. It never skips: a missing tool or a missing
+/// root fails the test, with the command that fixes it.
 pub fn require_root_and_tools(tools: &[&str]) -> bool {
-    let missing = missing_requirement(tools);
-    decide(missing, std::env::var_os("CI").is_some())
+    super::tools::require_root_and(tools);
+    true
 }
 
-/// Like [`require_root_and_tools`] for tests that need tools but not root (promtool,
-/// xmllint): true when they are on PATH; else skips with a message, or panics under `CI`.
+/// Fails the test unless `tools` are on PATH; always true when it returns. Kept for branches
+/// written before [`tools`](super::tools): call `tools::require(tools)` in new code.
 pub fn require_tools(tools: &[&str]) -> bool {
-    let missing: Vec<&str> = tools
-        .iter()
-        .copied()
-        .filter(|t| find_in_path(t).is_none())
-        .collect();
-    let reason =
-        (!missing.is_empty()).then(|| format!("missing tool(s) on PATH: {}", missing.join(", ")));
-    decide(reason, std::env::var_os("CI").is_some())
+    super::tools::require(tools);
+    true
 }
 
-/// The decision of [`require_root_and_tools`], apart from the environment so it can be tested.
-pub(crate) fn decide(missing: Option<String>, ci: bool) -> bool {
-    match missing {
-        None => true,
-        Some(reason) if ci => panic!("CI is set and this test cannot run: {reason}"),
-        Some(reason) => {
-            eprintln!("skipped: {reason} (set CI=1 to make this a failure)");
-            false
-        }
-    }
-}
-
-/// Why namespace tests cannot run here, if they cannot.
-fn missing_requirement(tools: &[&str]) -> Option<String> {
-    if !is_root() {
-        return Some("namespace tests need root".to_string());
-    }
-    let missing: Vec<&str> = tools
-        .iter()
-        .copied()
-        .filter(|t| find_in_path(t).is_none())
-        .collect();
-    if missing.is_empty() {
-        None
-    } else {
-        Some(format!("missing tool(s) on PATH: {}", missing.join(", ")))
-    }
-}
-
-/// Effective uid 0, read from `/proc/self/status` (no libc call needed).
-fn is_root() -> bool {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return false;
-    };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1))
-        .is_some_and(|euid| euid == "0")
-}
-
-/// Full path of `tool` on `PATH` (plus the sbin directories, which a non-login root shell may
-/// lack).
+/// Full path of `tool` on `PATH`. Kept for older branches: use `tools::find`.
 pub fn find_in_path(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
-        .map(|dir| dir.join(tool))
-        .find(|candidate| candidate.is_file())
+    super::tools::find(tool)
 }
 
 /// A network namespace owned by the test; deleted on drop.
@@ -138,7 +82,7 @@ pub struct Netns {
 
 impl Netns {
     /// Creates a namespace with a unique name and `lo` up. Panics (with `ip`'s message) if it
-    /// cannot: call [`require_root_and_tools`] first.
+    /// cannot: call `tools::require_root_and(NETNS_TOOLS)` first.
     pub fn new() -> Netns {
         static SWEEP: Once = Once::new();
         SWEEP.call_once(sweep_stale);

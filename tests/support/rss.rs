@@ -8,57 +8,39 @@
 //! let out: std::process::Output = measured.output;
 //! ```
 //!
-//! Without GNU time (Debian package `time`) the command runs unmeasured, the bound is not
-//! checked and a note is printed; with `CI` set that is a failure instead.
+//! Without GNU time (Debian package `time`) the test fails at once with the install hint
+//! (`tools::require`): a bound that was never checked is not a pass.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// A finished run and, when GNU time was there, its peak resident set size.
+/// A finished run and its peak resident set size.
 #[derive(Debug)]
 pub struct Measured {
     /// What the command wrote and how it exited.
     pub output: Output,
-    /// Peak RSS in KiB.
+    /// Peak RSS in KiB, as GNU time reported it (None if it wrote no number).
     pub peak_kib: Option<u64>,
 }
 
 impl Measured {
-    /// Fails the test when the peak exceeds `mib` MiB (or, under `CI`, when it could not be
-    /// measured).
+    /// Fails the test when the peak exceeds `mib` MiB, or when GNU time reported none.
     pub fn assert_peak_below_mib(&self, mib: u64, what: &str) {
-        match self.peak_kib {
-            Some(kib) => assert!(
-                kib <= mib * 1024,
-                "{what}: peak RSS {} MiB, bound {mib} MiB",
-                kib / 1024
-            ),
-            None => {
-                let _ = super::netns::decide(
-                    Some(format!(
-                        "{what}: GNU time is not installed (Debian package `time`); peak memory not measured"
-                    )),
-                    std::env::var_os("CI").is_some(),
-                );
-            }
-        }
+        let kib = self
+            .peak_kib
+            .unwrap_or_else(|| panic!("{what}: GNU time reported no peak RSS"));
+        assert!(
+            kib <= mib * 1024,
+            "{what}: peak RSS {} MiB, bound {mib} MiB",
+            kib / 1024
+        );
     }
-}
-
-fn gnu_time() -> Option<PathBuf> {
-    super::netns::find_in_path("time")
 }
 
 /// Runs `cmd` to completion under GNU time, with the same program, arguments, environment
 /// and working directory.
 pub fn run(cmd: &mut Command) -> Measured {
-    let Some(time) = gnu_time() else {
-        let output = cmd.output().expect("run the command");
-        return Measured {
-            output,
-            peak_kib: None,
-        };
-    };
+    super::tools::require(&["time"]);
+    let time = super::tools::find("time").expect("GNU time is on PATH");
     let report = tempfile::NamedTempFile::new().expect("temporary file for GNU time");
     let mut wrapped = Command::new(time);
     wrapped

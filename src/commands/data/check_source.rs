@@ -71,16 +71,16 @@ fn render_text(
     let verdict = if drift == 0 {
         "consistent".to_owned()
     } else {
-        format!("DRIFT ({drift} findings)")
+        format!("DRIFT ({})", term::plural(drift, "finding", "findings"))
     };
     writeln!(
         out,
-        "{}: {verdict} with {} data {} (source {}); {} mentions compared",
+        "{}: {verdict} with {} data {} (source {}); {} compared",
         term::sanitize(&report.page),
         catalog.data.provider,
         catalog.data.version,
         report.primary_source,
-        report.mentions
+        term::plural(report.mentions, "mention", "mentions")
     )?;
     for finding in &report.findings {
         let line = finding

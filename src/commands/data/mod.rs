@@ -9,6 +9,7 @@ use std::io::Write;
 use crate::catalog::Catalog;
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
+use crate::term::plural;
 
 pub use check_source::check_source;
 pub use diff::diff;
@@ -40,18 +41,24 @@ pub fn summary(catalog: &Catalog) -> String {
         .map(|e| e.addresses.iter().count())
         .sum();
     format!(
-        "{origin}: valid (schema {schema}): {provider} data {version}: {envs} environments, {services} services, {endpoints} endpoints ({probe_names} probe names, {prefixes} addresses and prefixes), {subnets} subnets, {legacy} legacy endpoints, {authorization} authorization servers, {sources} sources",
+        "{origin}: valid (schema {schema}): {provider} data {version}: {envs}, {services}, {endpoints} ({probe_names}, {prefixes}), {subnets}, {legacy}, {authorization}, {sources}",
         origin = catalog.origin,
         schema = catalog.schema,
         provider = catalog.data.provider,
         version = catalog.data.version,
-        envs = catalog.environments.len(),
-        services = catalog.services.len(),
-        endpoints = catalog.endpoints.len(),
-        subnets = catalog.subnets.len(),
-        legacy = catalog.legacy.len(),
-        authorization = catalog.authorization_servers.len(),
-        sources = catalog.sources.len(),
+        envs = plural(catalog.environments.len(), "environment", "environments"),
+        services = plural(catalog.services.len(), "service", "services"),
+        endpoints = plural(catalog.endpoints.len(), "endpoint", "endpoints"),
+        probe_names = plural(probe_names, "probe name", "probe names"),
+        prefixes = plural(prefixes, "address or prefix", "addresses and prefixes"),
+        subnets = plural(catalog.subnets.len(), "subnet", "subnets"),
+        legacy = plural(catalog.legacy.len(), "legacy endpoint", "legacy endpoints"),
+        authorization = plural(
+            catalog.authorization_servers.len(),
+            "authorization server",
+            "authorization servers",
+        ),
+        sources = plural(catalog.sources.len(), "source", "sources"),
     )
 }
 

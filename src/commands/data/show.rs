@@ -81,7 +81,7 @@ fn show_table(
                 "endpoint".to_owned(),
                 e.service.to_string(),
                 e.host.to_string(),
-                lines(e.addresses.iter()),
+                lines(e.addresses.iter().map(|a| marked(catalog, a))),
                 ports(&e.ports, e.protocol.as_str()),
                 join_nonempty(&[
                     probe,
@@ -95,7 +95,7 @@ fn show_table(
                 "subnet".to_owned(),
                 s.service.to_string(),
                 String::new(),
-                s.cidr.to_string(),
+                marked(catalog, s.cidr),
                 ports(&s.ports, s.protocol.as_str()),
                 join_nonempty(&[
                     format!("covers: {}", s.covers),
@@ -137,6 +137,16 @@ fn show_table(
             ]);
         }
         writeln!(out, "{table}")?;
+    }
+    if !catalog.broad_prefixes.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Broad prefixes (each opens more than the services listed with it):"
+        )?;
+        for b in &catalog.broad_prefixes {
+            writeln!(out, "- {} opens {} [{}]", b.cidr, b.opens, b.source)?;
+        }
     }
     if !catalog.notes.is_empty() {
         writeln!(out)?;
@@ -205,6 +215,15 @@ fn http_details(check: &crate::catalog::HttpCheck) -> String {
     )
 }
 
+/// A prefix as the table shows it: `(broad)` after one the data marks as opening more.
+fn marked(catalog: &Catalog, prefix: ipnet::IpNet) -> String {
+    if catalog.broad_prefixes.iter().any(|b| b.cidr == prefix) {
+        format!("{prefix} (broad)")
+    } else {
+        prefix.to_string()
+    }
+}
+
 fn lines(items: impl Iterator<Item = impl ToString>) -> String {
     let all: Vec<String> = items.map(|i| i.to_string()).collect();
     if all.is_empty() {
@@ -240,6 +259,7 @@ struct ShowJson<'a> {
     sources: &'a [crate::catalog::Source],
     services: &'a [crate::catalog::Service],
     environments: Vec<EnvJson<'a>>,
+    broad_prefixes: &'a [crate::catalog::BroadPrefix],
     notes: &'a [crate::catalog::Note],
     changelog: &'a [crate::catalog::ChangelogEntry],
 }
@@ -411,6 +431,7 @@ impl<'a> ShowJson<'a> {
             sources: &catalog.sources,
             services: &catalog.services,
             environments,
+            broad_prefixes: &catalog.broad_prefixes,
             notes: &catalog.notes,
             changelog: &catalog.changelog,
         }

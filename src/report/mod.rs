@@ -1,28 +1,29 @@
 //! The report of a `check` run: targets with their context, findings, verdict, and the
 //! drift since a baseline (an earlier JSON report).
 //!
-//! Building it is pure (the caller passes the as-of date and the measured duration); the
-//! renderers in [`crate::output`] only format it. The baseline reader accepts exactly the
-//! current JSON schema: a report from another version, or a damaged file, is a clear error,
-//! never a silent "no drift".
+//! Building it is pure (the caller passes the as-of date, the measured duration and the
+//! baseline as read); the renderers in [`crate::output`] only format it. [`baseline`] reads
+//! an earlier report back (schema 2 through [`document`], the types the report is written
+//! with; schema 1 through [`schema1`]); a file that cannot be used is a finding of this
+//! report, never the end of the run. [`drift`] compares the two runs.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::net::IpAddr;
+pub mod baseline;
+pub mod document;
+pub mod drift;
+mod schema1;
+
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use chrono::NaiveDate;
-use serde::Deserialize;
+
+pub use baseline::{Baseline, BaselineError, BaselineState, MAX_BASELINE_BYTES};
+pub use document::REPORT_SCHEMA;
 
 use crate::audit::{self, AuditOptions, Code, Finding, Severity, TargetRow};
 use crate::catalog::{Catalog, DnsName};
 use crate::plan::{EntryKind, Plan};
 use crate::probe::model::{NameObservation, TcpState};
-
-/// Version of the `check --format json` schema (also the baseline format).
-pub const REPORT_SCHEMA: u32 = 1;
-
-/// Largest baseline file read. A report of thousands of targets is a few megabytes.
-pub const MAX_BASELINE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Everything a renderer needs.
 ///
@@ -45,6 +46,8 @@ pub struct Report<'a> {
     pub findings: Vec<Finding>,
     /// Worst severity.
     pub verdict: Severity,
+    /// What `--baseline` gave, when it was given.
+    pub baseline: Option<BaselineNote>,
     rows: Vec<TargetRow<'a>>,
     /// For each planned name (by index in `plan.names`), its rows.
     row_ranges: Vec<Range<usize>>,
@@ -67,7 +70,16 @@ impl<'a> Report<'a> {
         let mut findings = audit::audit(catalog, plan, observations, as_of, options);
         let (rows, row_ranges) = audit::grouped_target_rows(plan, observations, catalog);
         if let Some(baseline) = baseline {
-            findings.extend(drift(baseline, &rows));
+            match &baseline.state {
+                BaselineState::Read {
+                    observations: before,
+                    ..
+                } => findings.extend(drift::drift(before, plan, observations)),
+                BaselineState::Unusable { reason, kept_as } => {
+                    findings.push(unusable(&baseline.file, reason, kept_as.as_deref()));
+                }
+                BaselineState::NotYet => {}
+            }
             audit::sort(&mut findings);
         }
         let verdict = audit::verdict(&findings);
@@ -90,6 +102,7 @@ impl<'a> Report<'a> {
             duration_seconds,
             findings,
             verdict,
+            baseline: baseline.map(BaselineNote::of),
             rows,
             row_ranges,
             by_name: audit::observations_by_name(observations),
@@ -158,258 +171,57 @@ impl<'a> Report<'a> {
     }
 }
 
-/// (environment, host, address, port) of a target.
-pub type TargetKey = (String, String, IpAddr, u16);
-/// TCP state and leaf certificate SHA-256 of a target.
-pub type TargetState = (TcpState, Option<String>);
-
-/// What a baseline (an earlier JSON report) says, reduced to what drift needs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Baseline {
-    /// Addresses DNS returned per (environment, host).
-    pub addresses: BTreeMap<(String, String), BTreeSet<IpAddr>>,
-    /// Per (environment, host, address, port): TCP state and leaf certificate fingerprint.
-    pub targets: BTreeMap<TargetKey, TargetState>,
-}
-
-/// Why a baseline cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum BaselineError {
-    /// The file could not be read.
-    #[error("{file}: cannot read the baseline: {source}")]
-    Read {
-        /// The file.
-        file: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// Not a JSON report of this schema.
-    #[error(
-        "{file}: not a usable baseline: {reason}; write a new one with `egresscheck check --save {file}`"
-    )]
-    Invalid {
-        /// The file.
-        file: String,
-        /// What is wrong.
-        reason: String,
-    },
-}
-
-#[derive(Deserialize)]
-struct BaselineJson {
-    tool: BaselineTool,
-    targets: Vec<BaselineTarget>,
-}
-
-#[derive(Deserialize)]
-struct BaselineTool {
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct BaselineTarget {
-    environment: String,
-    host: String,
-    address: Option<IpAddr>,
-    port: u16,
-    #[serde(default)]
-    origin: Option<String>,
-    tcp: BaselineTcp,
-    tls: Option<BaselineTls>,
-}
-
-#[derive(Deserialize)]
-struct BaselineTcp {
-    state: TcpState,
-}
-
-#[derive(Deserialize)]
-struct BaselineTls {
-    #[serde(default)]
-    chain: Vec<BaselineCert>,
-}
-
-#[derive(Deserialize)]
-struct BaselineCert {
-    sha256: String,
-}
-
-impl Baseline {
-    /// Reads a baseline from a JSON report's bytes.
-    pub fn from_json(file: &str, bytes: &[u8]) -> Result<Baseline, BaselineError> {
-        let invalid = |reason: String| BaselineError::Invalid {
-            file: file.to_owned(),
-            reason,
-        };
-        if bytes.len() > MAX_BASELINE_BYTES {
-            return Err(invalid(format!("larger than {MAX_BASELINE_BYTES} bytes")));
-        }
-        // Read the schema first, so that a report of another version says so instead of
-        // failing on a field it lacks.
-        #[derive(Deserialize)]
-        struct SchemaOnly {
-            schema: Option<serde_json::Value>,
-        }
-        let probe: SchemaOnly =
-            serde_json::from_slice(bytes).map_err(|e| invalid(format!("damaged JSON ({e})")))?;
-        match probe.schema.as_ref().and_then(serde_json::Value::as_u64) {
-            Some(n) if n == u64::from(REPORT_SCHEMA) => {}
-            Some(n) => {
-                return Err(invalid(format!(
-                    "it is a report of schema {n}; this version reads schema {REPORT_SCHEMA}"
-                )));
-            }
-            None => {
-                return Err(invalid(
-                    "it has no `schema` number; is it an `egresscheck check --format json` report?"
-                        .to_owned(),
-                ));
-            }
-        }
-        let json: BaselineJson =
-            serde_json::from_slice(bytes).map_err(|e| invalid(format!("damaged report ({e})")))?;
-        if json.tool.name != "egresscheck" {
-            return Err(invalid(format!(
-                "it was written by {:?}, not egresscheck",
-                json.tool.name
-            )));
-        }
-        let mut baseline = Baseline::default();
-        for t in json.targets {
-            let Some(address) = t.address else { continue };
-            if matches!(t.origin.as_deref(), Some("dns" | "dns-and-documented")) {
-                baseline
-                    .addresses
-                    .entry((t.environment.clone(), t.host.clone()))
-                    .or_default()
-                    .insert(address);
-            }
-            let sha = t
-                .tls
-                .and_then(|tls| tls.chain.into_iter().next())
-                .map(|c| c.sha256);
-            baseline
-                .targets
-                .insert((t.environment, t.host, address, t.port), (t.tcp.state, sha));
-        }
-        Ok(baseline)
-    }
-}
-
-/// Drift findings between a baseline and this run's rows.
-pub fn drift(baseline: &Baseline, rows: &[TargetRow<'_>]) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let mut now: BTreeMap<(String, String), BTreeSet<IpAddr>> = BTreeMap::new();
-    let mut context: BTreeMap<(String, String), String> = BTreeMap::new();
-    for row in rows {
-        let key = (
-            row.planned.environment.to_string(),
-            row.planned.name.to_string(),
-        );
-        context.insert(key.clone(), row.planned.service.to_string());
-        if let Some(addr) = row.target.address.filter(|_| audit::from_dns(row.target)) {
-            now.entry(key).or_default().insert(addr);
-        }
-    }
-    let finding = |code: Code, key: &(String, String), address, port, message| Finding {
-        code,
-        severity: code.severity(),
-        environment: Some(key.0.clone()),
-        service: context.get(key).cloned(),
-        host: Some(key.1.clone()),
-        address,
-        port,
-        message,
-    };
-    for (key, current) in &now {
-        let Some(before) = baseline.addresses.get(key) else {
-            continue;
-        };
-        for added in current.difference(before) {
-            findings.push(finding(Code::AddressAdded, key, Some(*added), None, format!(
-                "{} now resolves to {added}, which it did not in the baseline: make sure the firewall lets it through", key.1
-            )));
-        }
-        for removed in before.difference(current) {
-            findings.push(finding(
-                Code::AddressRemoved,
-                key,
-                Some(*removed),
-                None,
-                format!(
-                    "{} no longer resolves to {removed} (it did in the baseline)",
-                    key.1
-                ),
-            ));
-        }
-    }
-    for row in rows {
-        let Some(address) = row.target.address else {
-            continue;
-        };
-        let key = (
-            row.planned.environment.to_string(),
-            row.planned.name.to_string(),
-        );
-        let Some((state, sha)) =
-            baseline
-                .targets
-                .get(&(key.0.clone(), key.1.clone(), address, row.target.port.get()))
-        else {
-            continue;
-        };
-        if *state != row.target.tcp.state {
-            findings.push(finding(
-                Code::ReachabilityChanged,
-                &key,
-                Some(address),
-                Some(row.target.port.get()),
-                format!(
-                    "{} ({address}) port {}: TCP was {} in the baseline, now {}",
-                    key.1,
-                    row.target.port,
-                    tcp_state_name(*state),
-                    tcp_state_name(row.target.tcp.state)
-                ),
-            ));
-        }
-        let now_sha = row
-            .target
-            .tls
-            .as_ref()
-            .and_then(|t| t.chain.first())
-            .map(|c| c.sha256.as_str());
-        if let (Some(before), Some(now_sha)) = (sha.as_deref(), now_sha)
-            && before != now_sha
-        {
-            {
-                findings.push(finding(Code::CertificateChanged, &key, Some(address), Some(row.target.port.get()), format!(
-                    "{} ({address}) port {}: the certificate changed since the baseline (SHA-256 {} → {})",
-                    key.1, row.target.port, short(before), short(now_sha)
-                )));
-            }
-        }
-    }
-    // Legacy entries are judged by their sunset, not by drift.
-    let legacy: HashSet<&str> = rows
-        .iter()
-        .filter(|r| r.planned.kind == EntryKind::Legacy)
-        .map(|r| r.planned.name.as_str())
-        .collect();
-    findings.retain(|f| !f.host.as_deref().is_some_and(|host| legacy.contains(host)));
-    findings
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..16).unwrap_or(sha)
-}
-
 /// The JSON name of a TCP state, as in reports.
 pub fn tcp_state_name(state: TcpState) -> String {
-    serde_json::to_value(state)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("{state:?}"))
+    drift::wire_name(&state)
+}
+
+/// What `--baseline` gave this run, as the report states it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BaselineNote {
+    /// The file as named.
+    pub file: String,
+    /// `read` (drift reported), `not-yet` (no file: the first run of a schedule) or
+    /// `unusable` (see the `baseline-unusable` finding).
+    pub state: &'static str,
+    /// The schema of the report read, when it was read.
+    pub schema: Option<u32>,
+    /// Where an unusable file is kept before `--save` writes over it.
+    pub kept_as: Option<String>,
+}
+
+impl BaselineNote {
+    fn of(baseline: &Baseline) -> BaselineNote {
+        let (state, schema, kept_as) = match &baseline.state {
+            BaselineState::Read { schema, .. } => ("read", Some(*schema), None),
+            BaselineState::NotYet => ("not-yet", None, None),
+            BaselineState::Unusable { kept_as, .. } => ("unusable", None, kept_as.clone()),
+        };
+        BaselineNote {
+            file: baseline.file.clone(),
+            state,
+            schema,
+            kept_as,
+        }
+    }
+}
+
+/// The finding of a baseline that cannot be used: the run goes on, without drift.
+fn unusable(file: &str, reason: &str, kept_as: Option<&str>) -> Finding {
+    let next = match kept_as {
+        Some(kept) => format!(
+            "the file was kept as {kept} and this run's report saved in its place, so drift is reported again from the next run"
+        ),
+        None => format!(
+            "the file is left as it is; start a new baseline with `--save {file}` (a damaged file is then kept beside it)"
+        ),
+    };
+    Finding::general(
+        Code::BaselineUnusable,
+        format!(
+            "{file} is not a usable baseline ({reason}): drift is not reported this run; {next}"
+        ),
+    )
 }
 
 /// Why a rule is needed.
