@@ -21,6 +21,6 @@ mod harness_selftest;
 mod probe;
 mod rules;
 mod support;
-mod token;
 mod time;
+mod token;
 mod usage;

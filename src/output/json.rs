@@ -52,6 +52,9 @@ struct ReportJson<'a> {
     targets: Vec<TargetEntry<'a>>,
     findings: &'a [Finding],
     rules_needed: Vec<crate::report::NeededRule>,
+    /// The token step of `check --client`; absent without `--client`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a crate::token::flow::TokenObservation>,
 }
 
 #[derive(Serialize)]
@@ -156,6 +159,7 @@ impl Renderer for JsonRenderer {
             targets: target_entries(report),
             findings: &report.findings,
             rules_needed: crate::report::rules_needed(report),
+            token: report.token.as_ref(),
         };
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
         writeln!(out)

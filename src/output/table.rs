@@ -141,6 +141,17 @@ impl Renderer for TableRenderer {
             }
             writeln!(out, "{table}")?;
         }
+        if let Some(token) = &report.token {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "Token ({}, client {}, scopes {}):",
+                token.environment,
+                sanitize(&token.client_id),
+                sanitize(&token.scopes.join(" "))
+            )?;
+            crate::output::token::write_steps(token, &[], out)?;
+        }
         if !report.findings.is_empty() {
             writeln!(out)?;
             writeln!(out, "Findings:")?;
