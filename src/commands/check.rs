@@ -229,6 +229,8 @@ fn rules_needed_text(
     rule_options.environments = selection.environments.clone();
     rule_options.services = selection.services.clone();
     let mut header = Header::for_catalog(report.catalog, &rule_options);
+    // What a run found closed adds to the full rules; it never replaces them.
+    header.additive = true;
     header.purpose = Some(format!(
         "only what egresscheck check found closed on {}: blocked, refused or unreachable targets, and DNS answers outside the provider's table ({} openings)",
         options.as_of,

@@ -314,7 +314,7 @@ pub(crate) fn broad_lines(rules: &RuleSet, charset: Charset) -> Vec<String> {
         .collect()
 }
 
-fn diff_header_lines(diff: &Diff, charset: Charset, notes: Vec<String>) -> Vec<String> {
+pub(crate) fn diff_header_lines(diff: &Diff, charset: Charset, notes: Vec<String>) -> Vec<String> {
     let text = |s: &str| escape::comment(s, usize::MAX, charset);
     let mut lines = header_lines(&diff.new, charset, broad_lines(&diff.new, charset));
     if let Some(first) = lines.first_mut() {

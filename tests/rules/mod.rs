@@ -1,13 +1,16 @@
 //! `egresscheck rules`: snapshots per dialect, the real tools, hostile data, usage errors and
 //! the network-namespace proof.
 
+mod apply;
 mod broad;
 mod cli;
+pub(crate) mod dnsmasq;
 mod enterprise;
 pub(crate) mod hostile;
 mod models;
 mod netns;
 mod snapshots;
+mod squid;
 pub(crate) mod tools;
 
 use std::path::PathBuf;
@@ -101,4 +104,17 @@ pub(crate) fn iptables_part(text: &str, v6: bool) -> String {
         .find("# ==== ")
         .map_or(rest.len(), |i| i + marker.len());
     rest[..end].to_owned()
+}
+
+/// The ways to ask for `format` that each give one tool's whole input: iptables once per
+/// family (each restore tool takes one), every other format once.
+pub(crate) fn format_args(format: &'static str) -> Vec<Vec<&'static str>> {
+    if format == "iptables" {
+        vec![
+            vec!["--format", format, "--family", "4"],
+            vec!["--format", format, "--family", "6"],
+        ]
+    } else {
+        vec![vec!["--format", format]]
+    }
 }
