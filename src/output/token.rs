@@ -4,7 +4,8 @@
 //! JSON (schema 1, `kind: "token"`; public interface, fields are only added):
 //!
 //! ```json
-//! {"schema": 1, "kind": "token", "tool": {"name", "version"}, "data": {"provider", "version"},
+//! {"schema": 1, "kind": "token", "tool": {"name", "version"},
+//!  "data": {"provider", "version", "source_url", "document_date"},
 //!  "verdict": "pass|warn|fail",
 //!  "token": {environment, service, client_id, scopes[], consumer_org, resource, key_source,
 //!            exposed_files[], key_problem, key_type_problem, certificate{certificate{subject,
@@ -25,6 +26,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::json::{Data, Tool};
 use super::target::TargetReport;
 use crate::audit::{Finding, Severity};
 use crate::catalog::Catalog;
@@ -67,18 +69,6 @@ struct TokenJson<'a> {
     findings: &'a [Finding],
 }
 
-#[derive(Serialize)]
-struct Tool {
-    name: &'static str,
-    version: &'static str,
-}
-
-#[derive(Serialize)]
-struct Data<'a> {
-    provider: &'a str,
-    version: String,
-}
-
 fn verdict_word(severity: Severity) -> &'static str {
     match severity {
         Severity::Info => "pass",
@@ -92,14 +82,8 @@ pub fn render_json(report: &TokenReport<'_>, out: &mut dyn Write) -> io::Result<
     let doc = TokenJson {
         schema: TOKEN_JSON_SCHEMA,
         kind: "token",
-        tool: Tool {
-            name: env!("CARGO_PKG_NAME"),
-            version: env!("CARGO_PKG_VERSION"),
-        },
-        data: Data {
-            provider: &report.catalog.data.provider,
-            version: report.catalog.data.version.to_string(),
-        },
+        tool: Tool::this(),
+        data: Data::of(report.catalog),
         verdict: verdict_word(report.verdict()),
         token: report.observation,
         path: &report.path,

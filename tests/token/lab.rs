@@ -189,21 +189,9 @@ pub fn text(out: &Output) -> String {
 /// address and port, prod's elsewhere (never contacted; its issuer patterns tell production
 /// certificates from test ones).
 pub fn data_file(ip: Ipv4Addr, port: u16) -> String {
-    format!(
-        r#"schema = 1
-
-[data]
-provider = "Egress Test Provider"
-version = "2026-01-01.1"
-primary_source = "page"
-
-[[source]]
-id = "page"
-publisher = "Egress Test Provider"
-title = "Token endpoints"
-url = "https://provider.egress.test/token"
-document_date = 2026-01-01
-
+    let mut text = crate::support::data::header("Token endpoints");
+    text.push_str(&format!(
+        r#"
 [[environment]]
 id = "test"
 name = "Test"
@@ -251,5 +239,6 @@ api_scope_prefixes = ["skatteetaten:"]
 api_audience = "unspecified"
 source = "page"
 "#
-    )
+    ));
+    text
 }
