@@ -20,6 +20,7 @@ mod hardening;
 mod harness_selftest;
 mod probe;
 mod rules;
+mod serve;
 mod support;
 mod time;
 mod token;

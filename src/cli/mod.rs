@@ -4,6 +4,7 @@
 //! plain options struct of [`crate::commands`], validated on the way (ripgrep's low-level /
 //! high-level split).
 
+mod audit;
 mod check;
 pub mod completions;
 mod data;
@@ -11,6 +12,7 @@ pub mod man;
 pub mod probe;
 mod rules;
 mod token;
+mod serve;
 mod values;
 
 use std::ffi::OsString;
@@ -68,6 +70,10 @@ pub enum Command {
     /// server's metadata over the probe path, a JWT grant, the token request and its answer
     /// (Maskinporten readiness). Exit 0 pass, 1 fail, 2 bad usage or data.
     Token(Box<token::TokenArgs>),
+    /// Run as a Prometheus exporter: each GET /probe?env=…&service=…&host=… checks that
+    /// selection of the data file (nothing else) and answers in check's metric names. Runs
+    /// until SIGTERM; SIGHUP re-reads the data file.
+    Serve(Box<serve::ServeArgs>),
     /// Print shell completions for bash, zsh, fish, powershell or elvish.
     Completions(completions::CompletionsArgs),
     /// Write the manual pages (egresscheck(1) and one per subcommand) into a directory.
@@ -82,7 +88,7 @@ impl Command {
             Command::Probe(_) => Some("`egresscheck probe` reads no data file"),
             Command::Data(command) => command.ignores_data(),
             Command::Rules(args) => args.ignores_data(),
-            Command::Check(_) | Command::Token(_) => None,
+            Command::Check(_) | Command::Token(_) | Command::Serve(_) => None,
             Command::Completions(_) => Some("`egresscheck completions` reads no data file"),
             Command::Man(_) => Some("`egresscheck man` reads no data file"),
         }
@@ -145,6 +151,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
         Command::Probe(args) => args.run(out),
         Command::Token(args) => args.run(data, out),
         Command::Rules(args) => args.run(data, out),
+        Command::Serve(args) => args.run(data),
         Command::Completions(args) => args.run(out),
         Command::Man(args) => args.run(out),
     }

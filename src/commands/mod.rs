@@ -9,6 +9,7 @@ pub mod data;
 pub mod pipeline;
 pub mod probe;
 pub mod rules;
+pub mod serve;
 pub mod token;
 
 use std::io::{self, Read};
@@ -159,6 +160,9 @@ pub enum CommandError {
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[source] io::Error),
+    /// The exporter could not start.
+    #[error("{0}")]
+    Serve(#[from] serve::ServeError),
     /// A signal stopped the run before it wrote anything ([`crate::interrupt`]).
     #[error("interrupted by {0}; nothing was written")]
     Interrupted(crate::interrupt::Signal),

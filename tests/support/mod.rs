@@ -154,6 +154,7 @@ pub mod authserver;
 pub mod data;
 pub mod dns;
 pub mod enterprise;
+pub mod exporter;
 pub mod netns;
 pub mod pki;
 pub mod proxy;
