@@ -11,8 +11,8 @@ mod data;
 pub mod man;
 pub mod probe;
 mod rules;
-mod token;
 mod serve;
+mod token;
 mod values;
 
 use std::ffi::OsString;
