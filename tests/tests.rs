@@ -9,6 +9,7 @@
     clippy::panic
 )]
 
+mod advice;
 mod audit;
 mod blocking;
 mod catalog;

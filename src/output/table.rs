@@ -178,18 +178,9 @@ impl Renderer for TableRenderer {
 /// What to do next, when something is blocked or undocumented.
 fn advice(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     let has = |codes: &[Code]| report.findings.iter().any(|f| codes.contains(&f.code));
-    let nothing_resolved = !report.observations.is_empty()
-        && report.observations.iter().all(|o| {
-            o.dns
-                .as_ref()
-                .is_some_and(|d| d.outcome() != crate::probe::model::DnsOutcome::Answer)
-        });
-    if nothing_resolved {
+    if let Some(advice) = crate::audit::nothing_resolved(report.observations) {
         writeln!(out)?;
-        writeln!(
-            out,
-            "Nothing resolved: this host cannot reach a DNS resolver, or egress is closed. Open udp/tcp 53 to the resolver (or name one with --resolver), then tcp/443 to the provider's hosts; if egress goes through a proxy, give it with --proxy or HTTPS_PROXY."
-        )?;
+        writeln!(out, "{advice}")?;
     }
     if has(&[
         Code::Blocked,

@@ -7,6 +7,7 @@ mod cli;
 pub(crate) mod dnsmasq;
 mod enterprise;
 pub(crate) mod hostile;
+mod lists;
 mod models;
 mod netns;
 mod snapshots;
