@@ -21,6 +21,7 @@ mod hardening;
 mod harness_selftest;
 mod probe;
 mod rules;
+mod screen;
 mod serve;
 mod support;
 mod time;

@@ -12,6 +12,7 @@ use crate::commands::pipeline::Scope;
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
 use crate::probe::options;
+use crate::term::{ColourChoice, Screen};
 
 /// Report format of `check`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -110,9 +111,14 @@ fn parse_dialect(name: &str) -> Result<crate::rules::Format, String> {
 
 impl CheckArgs {
     /// Runs the command against `data`.
-    pub fn run(self, data: DataSource, out: &mut dyn Write) -> Result<Status, CommandError> {
+    pub fn run(
+        self,
+        data: DataSource,
+        colour: ColourChoice,
+        out: &mut dyn Write,
+    ) -> Result<Status, CommandError> {
         let nagios = matches!(self.format, CheckFormatArg::Nagios);
-        let result = self.run_inner(data, out);
+        let result = self.run_inner(data, colour, out);
         match result {
             // A Nagios plugin that cannot run says UNKNOWN (exit 3) on standard output.
             Err(err) if nagios && !err.is_broken_pipe() && err.interrupted().is_none() => {
@@ -127,7 +133,12 @@ impl CheckArgs {
         }
     }
 
-    fn run_inner(self, data: DataSource, out: &mut dyn Write) -> Result<Status, CommandError> {
+    fn run_inner(
+        self,
+        data: DataSource,
+        colour: ColourChoice,
+        out: &mut dyn Write,
+    ) -> Result<Status, CommandError> {
         options::raise_open_file_limit(OPEN_FILE_CEILING);
         let catalog = data.load()?;
         let probe = self.flags.to_options(&proxy_env())?;
@@ -156,6 +167,7 @@ impl CheckArgs {
             }
         };
         crate::interrupt::install();
+        let screen = Screen::detect(colour, self.output.is_some());
         let options = CheckOptions {
             scope: Scope {
                 environments: self.environments,
@@ -174,7 +186,7 @@ impl CheckArgs {
             save: self.save,
             rules: self.rules,
             progress: check::stderr_is_terminal(),
-            colour: crate::term::stdout_wants_colour(),
+            screen,
             client,
         };
         check::check(&catalog, &options, out, &mut std::io::stderr())

@@ -19,10 +19,11 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
+use crate::term::{ColourChoice, Screen};
 
 /// Top-level arguments.
 #[derive(Debug, Parser)]
@@ -38,9 +39,40 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub data: Option<PathBuf>,
 
+    /// Colour in tables: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(
+        long,
+        global = true,
+        value_name = "WHEN",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub color: ColorArg,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ColorArg {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always (also when piped, and whatever NO_COLOR says).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl From<ColorArg> for ColourChoice {
+    fn from(arg: ColorArg) -> Self {
+        match arg {
+            ColorArg::Auto => ColourChoice::Auto,
+            ColorArg::Always => ColourChoice::Always,
+            ColorArg::Never => ColourChoice::Never,
+        }
+    }
 }
 
 /// Subcommands.
@@ -145,11 +177,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
     {
         return Err(CommandError::Usage(format!("{why}: leave out --data")));
     }
+    let colour = ColourChoice::from(cli.color);
     match cli.command {
-        Command::Check(args) => args.run(data, out),
-        Command::Data(command) => command.run(data, out),
-        Command::Probe(args) => args.run(out),
-        Command::Token(args) => args.run(data, out),
+        Command::Check(args) => args.run(data, colour, out),
+        Command::Data(command) => command.run(data, Screen::detect(colour, false), out),
+        Command::Probe(args) => args.run(Screen::detect(colour, false), out),
+        Command::Token(args) => args.run(data, Screen::detect(colour, false), out),
         Command::Rules(args) => args.run(data, out),
         Command::Serve(args) => args.run(data),
         Command::Completions(args) => args.run(out),

@@ -104,7 +104,12 @@ pub struct TokenArgs {
 
 impl TokenArgs {
     /// Runs the command.
-    pub fn run(self, data: DataSource, out: &mut dyn Write) -> Result<Status, CommandError> {
+    pub fn run(
+        self,
+        data: DataSource,
+        screen: crate::term::Screen,
+        out: &mut dyn Write,
+    ) -> Result<Status, CommandError> {
         options::raise_open_file_limit(OPEN_FILE_CEILING);
         let catalog = data.load()?;
         let probe = self.flags.to_options(&proxy_env())?;
@@ -148,6 +153,7 @@ impl TokenArgs {
             &audit,
             self.strict,
             format,
+            &screen,
             out,
         )
     }

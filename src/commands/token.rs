@@ -104,6 +104,7 @@ pub fn token_with<T: Transport>(
     audit_options: &AuditOptions,
     strict: bool,
     format: TokenFormat,
+    screen: &crate::term::Screen,
     out: &mut dyn Write,
 ) -> Result<Status, CommandError> {
     let (server, servers) = server_for(catalog, env_word)?;
@@ -118,7 +119,7 @@ pub fn token_with<T: Transport>(
         audit_options,
     );
     match format {
-        TokenFormat::Table => render_table(&report, out)?,
+        TokenFormat::Table => render_table(&report, screen, out)?,
         TokenFormat::Json => render_json(&report, out)?,
     }
     Ok(status(&report.findings, strict))

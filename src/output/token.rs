@@ -30,7 +30,8 @@ use super::json::{Data, Tool};
 use super::target::TargetReport;
 use crate::audit::{Finding, Severity};
 use crate::catalog::Catalog;
-use crate::term::{self, sanitize};
+use crate::term::grid::{Column, Frame, Grid};
+use crate::term::{self, Screen, sanitize};
 use crate::token::answer::TokenAnswer;
 use crate::token::flow::{Stopped, TokenObservation};
 
@@ -93,8 +94,12 @@ pub fn render_json(report: &TokenReport<'_>, out: &mut dyn Write) -> io::Result<
     writeln!(out)
 }
 
-/// Writes the table report.
-pub fn render_table(report: &TokenReport<'_>, out: &mut dyn Write) -> io::Result<()> {
+/// Writes the table report, sized to `screen`.
+pub fn render_table(
+    report: &TokenReport<'_>,
+    screen: &Screen,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let obs = report.observation;
     let verdict = report.verdict();
     writeln!(
@@ -106,21 +111,31 @@ pub fn render_table(report: &TokenReport<'_>, out: &mut dyn Write) -> io::Result
         obs.service,
         sanitize(&obs.scopes.join(" "))
     )?;
-    write_steps(obs, &report.path, out)?;
+    write_steps(obs, &report.path, screen, out)?;
     write_findings(&report.findings, out)
 }
 
-/// The steps table (also the token section of `check --client`).
+/// The steps table (also the token section of `check --client`), sized to `screen`.
 pub fn write_steps(
     obs: &TokenObservation,
     path: &[TargetReport],
+    screen: &Screen,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let mut table = term::table(["step", "result", "details"]);
+    let mut table = Grid::new(vec![
+        Column::atoms("step"),
+        Column::words("result"),
+        Column::names("details"),
+    ]);
     for (step, result, details) in steps(obs, path) {
-        table.add_row([step.to_owned(), result, details]);
+        table.row([step.to_owned(), result, details]);
     }
-    writeln!(out, "{table}")
+    term::write_table(
+        out,
+        screen.width,
+        "",
+        &table.render(screen.width, Frame::Boxed, screen.colour),
+    )
 }
 
 /// The findings list.

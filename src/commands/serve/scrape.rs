@@ -188,7 +188,7 @@ fn debug_answer(
     options: &crate::probe::options::ProbeOptions,
 ) -> Answer {
     let mut body = b"The run, as `egresscheck check` shows it:\n\n".to_vec();
-    let table = TableRenderer { colour: false };
+    let table = TableRenderer::default();
     if table.render(report, &mut body).is_err() {
         body.extend_from_slice(b"(the table could not be rendered)\n");
     }
