@@ -50,6 +50,11 @@ pub struct Report<'a> {
     pub baseline: Option<BaselineNote>,
     /// The token step of `check --client`, when it ran.
     pub token: Option<crate::token::flow::TokenObservation>,
+    /// `--label`s: where the run happened, carried into every output.
+    pub labels: crate::labels::Labels,
+    /// When the run ended, for the textfile output's `egresscheck_last_success_timestamp_seconds`
+    /// (the command reads the clock, never a renderer); `None` leaves the metric out.
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     rows: Vec<TargetRow<'a>>,
     /// For each planned name (by index in `plan.names`), its rows.
     row_ranges: Vec<Range<usize>>,
@@ -96,6 +101,8 @@ impl<'a> Report<'a> {
             verdict,
             baseline: baseline.map(BaselineNote::of),
             token: None,
+            labels: crate::labels::Labels::default(),
+            finished_at: None,
             rows,
             row_ranges,
             by_name: audit::observations_by_name(observations),
