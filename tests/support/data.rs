@@ -9,34 +9,29 @@ pub struct Endpoint<'a> {
     pub port: u16,
 }
 
-/// A valid data file with one environment (`prod`), one service and `endpoints`.
-pub fn data_file(endpoints: &[Endpoint<'_>]) -> String {
-    let mut text = header("2026-01-01.1");
-    for e in endpoints {
-        let addresses: Vec<IpAddr> = e.address.into_iter().collect();
-        text.push_str(&endpoint(e.host, &addresses, e.port));
-    }
-    text
-}
-
-/// The start of a valid data file of version `version`: its data, source, environment
-/// (`prod`) and service (`api`), before any entry.
-pub fn header(version: &str) -> String {
+/// The start of every test data file: `schema`, `[data]` and the one `[[source]]` ("page")
+/// entries cite, titled `title`.
+pub fn header(title: &str) -> String {
     format!(
         r#"schema = 1
 
 [data]
 provider = "Egress Test Provider"
-version = "{version}"
+version = "2026-01-01.1"
 primary_source = "page"
 
 [[source]]
 id = "page"
 publisher = "Egress Test Provider"
-title = "Firewall openings"
+title = "{title}"
 url = "https://provider.egress.test/firewall"
 document_date = 2026-01-01
+"#
+    )
+}
 
+/// The environment (`prod`) and the service (`api`) every [`endpoint`] belongs to.
+pub const PROD_API: &str = r#"
 [[environment]]
 id = "prod"
 name = "Production"
@@ -44,8 +39,17 @@ name = "Production"
 [[service]]
 id = "api"
 name = "Test API"
-"#
-    )
+"#;
+
+/// A valid data file with one environment (`prod`), one service and `endpoints`.
+pub fn data_file(endpoints: &[Endpoint<'_>]) -> String {
+    let mut text = header("Firewall openings");
+    text.push_str(PROD_API);
+    for e in endpoints {
+        let addresses: Vec<IpAddr> = e.address.into_iter().collect();
+        text.push_str(&endpoint(e.host, &addresses, e.port));
+    }
+    text
 }
 
 /// One `[[endpoint]]` of `prod`/`api`: `host` on `port`, documenting `addresses`.

@@ -166,8 +166,9 @@ impl World {
 
     /// The data file: every name an endpoint of its server's port; `steady` also documents
     /// `extra` (an address nothing listens on), which the second version changes.
-    fn data(&self, version: &str, extra: u8) -> PathBuf {
-        let mut text = data::header(version);
+    fn data(&self, file: &str, extra: u8) -> PathBuf {
+        let mut text = data::header("Firewall openings");
+        text.push_str(data::PROD_API);
         let mut add = |host: &str, port: u16, documented: &[u8]| {
             let addresses: Vec<IpAddr> = documented.iter().map(|last| ip(*last)).collect();
             text.push_str(&data::endpoint(host, &addresses, port));
@@ -186,7 +187,7 @@ impl World {
             let name = format!("{label}.egress.test");
             add(&name, self.port(&name), &[*last]);
         }
-        let path = self.dir.path().join(format!("{version}.toml"));
+        let path = self.dir.path().join(format!("{file}.toml"));
         std::fs::write(&path, text).unwrap();
         path
     }
@@ -316,7 +317,7 @@ impl World {
             ("c.egress.test", "drop"),
             ("d.egress.test", "reject with icmpx admin-prohibited"),
         ]);
-        self.data("2026-01-01.1", 36)
+        self.data("first", 36)
     }
 
     /// The second world: every transition of drift, once.
@@ -356,7 +357,7 @@ impl World {
             ("b.egress.test", "drop"),
             ("c.egress.test", "reject with icmpx admin-prohibited"),
         ]);
-        self.data("2026-01-01.2", 37)
+        self.data("second", 37)
     }
 }
 
