@@ -37,13 +37,13 @@ use crate::probe::options::{CONNECT_AHEAD_PATIENCE_DIVISOR, CONNECT_AHEAD_STALL,
 use crate::probe::proxy::{self, ProxyConfig};
 use crate::probe::stream::TlsStream;
 use crate::probe::targets::{self, Target};
-use crate::probe::tls::{Handshake, Hello, TlsClient, Ungated};
+use crate::probe::tls::{CpuGate, Handshake, Hello, TlsClient};
 use crate::probe::{Progress, ProgressFn, StepLimit, tcp};
 
 /// Time granted after the deadline for tasks to record that they were cut short.
 const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 
-const NOT_PROBED_DEADLINE: &str = "not probed: the run's overall deadline passed first";
+pub(crate) const NOT_PROBED_DEADLINE: &str = "not probed: the run's overall deadline passed first";
 const NOT_PROBED_INTERNAL: &str = "not probed: internal error (a bug; please report it)";
 
 /// Runs the probe over `requests` with `resolver` and `tls`, built once for the run.
@@ -738,7 +738,7 @@ pub enum SendPolicy {
 
 /// The steps over an open connection: the TLS handshake, then the HTTP exchange the request
 /// asks for, if the handshake completed (and `policy` allows it).
-async fn over_tls<R>(
+async fn over_tls<R: Sync>(
     shared: &Shared<R>,
     connected: Connected<'_, '_>,
     http: Option<&HttpRequest>,
@@ -767,35 +767,58 @@ async fn over_tls<R>(
     (tls, Some(exchange))
 }
 
-/// The TLS handshake in a handshake slot; the connection is kept for an HTTP exchange when
-/// `keep` (and the ClientHello then offers only HTTP/1.1).
-async fn handshake<R>(
+/// The TLS handshake; the connection is kept for an HTTP exchange when `keep` (and the
+/// ClientHello then offers only HTTP/1.1).
+///
+/// The handshake slots bound CPU work only: each turn of it (building the ClientHello,
+/// processing what the server sent, verifying the chain) holds a slot, and waiting for the
+/// server holds nothing but the socket ([`SlotGate`]). So a server that never answers its
+/// ClientHello costs no slot while it keeps the handshake waiting for its timeout.
+async fn handshake<R: Sync>(
     shared: &Shared<R>,
     connected: Connected<'_, '_>,
     keep: bool,
 ) -> (TlsObservation, Option<TlsStream>) {
-    let Some(_slot) = shared.permit(&shared.handshakes).await else {
-        return (TlsObservation::not_attempted(NOT_PROBED_DEADLINE), None);
+    let gate = SlotGate {
+        shared,
+        ahead: std::sync::Mutex::new(connected.ahead),
     };
-    // The connection no longer waits: its place in the connect-ahead window is free.
-    drop(connected.ahead);
     let handshake = Handshake {
         name: connected.name,
         hello: if keep { Hello::Http1 } else { Hello::Standard },
-        limit: shared.limit(shared.options.handshake_timeout),
+        timeout: shared.options.handshake_timeout,
+        deadline: shared.deadline,
         max_bytes: shared.options.max_tls_bytes,
     };
     let keep = keep.then(|| http::stream_budget(shared.options.max_http_bytes));
-    // The handshake's state (the TLS connection among it) is allocated once it has a slot,
-    // not in every target's task from the start: all targets are spawned at once.
+    // Boxed: the handshake's state (the TLS connection among it) is allocated when the
+    // handshake starts, not carried by every target's task from the start.
     Box::pin(shared.tls.connect(
         connected.stream,
         connected.leftover,
         &handshake,
-        &Ungated,
+        &gate,
         keep,
     ))
     .await
+}
+
+/// The handshake slots as a [`CpuGate`]: each turn of a handshake's CPU work holds a slot
+/// until it is done. The first turn also frees the connection's place in the connect-ahead
+/// window: from its ClientHello on, the connection no longer waits for a handshake.
+struct SlotGate<'a, R> {
+    shared: &'a Shared<R>,
+    ahead: std::sync::Mutex<Option<SemaphorePermit<'a>>>,
+}
+
+impl<R: Sync> CpuGate for SlotGate<'_, R> {
+    async fn enter(&self) -> Option<impl Sized> {
+        let slot = self.shared.permit(&self.shared.handshakes).await?;
+        if let Ok(mut ahead) = self.ahead.lock() {
+            ahead.take();
+        }
+        Some(slot)
+    }
 }
 
 #[cfg(test)]
@@ -1135,28 +1158,48 @@ mod tests {
         );
     }
 
-    /// A listener on loopback that counts the connections open at once (accepted, not yet
-    /// closed by the client) and never answers, so every handshake waits for its timeout.
-    async fn counting_listener() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    /// The most connections a [`counting_listener`] saw at once.
+    #[derive(Debug, Default)]
+    struct Counts {
+        /// Accepted and not yet closed by the client.
+        open: std::sync::atomic::AtomicUsize,
+        /// Accepted, and the client has sent nothing yet: idle on the server.
+        idle: std::sync::atomic::AtomicUsize,
+    }
+
+    /// A listener on loopback that never answers, so every handshake waits for its timeout,
+    /// and counts the most connections open at once and idle at once.
+    async fn counting_listener() -> (u16, Arc<Counts>) {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use tokio::io::AsyncReadExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let open = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
+        let now = Arc::new(Counts::default());
+        let most = Arc::new(Counts::default());
         let most_seen = Arc::clone(&most);
+        let up = |count: &AtomicUsize, most: &AtomicUsize| {
+            most.fetch_max(count.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+        };
         tokio::spawn(async move {
             loop {
                 let Ok((mut stream, _)) = listener.accept().await else {
                     return;
                 };
-                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(now, Ordering::SeqCst);
-                let open = Arc::clone(&open);
+                up(&now.open, &most.open);
+                up(&now.idle, &most.idle);
+                let now = Arc::clone(&now);
                 tokio::spawn(async move {
                     let mut buffer = [0u8; 1024];
-                    while matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {}
-                    open.fetch_sub(1, Ordering::SeqCst);
+                    let mut idle = true;
+                    while matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {
+                        if std::mem::take(&mut idle) {
+                            now.idle.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                    if idle {
+                        now.idle.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    now.open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
@@ -1164,31 +1207,38 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn connections_wait_for_a_handshake_slot_only_as_many_as_there_are_slots() {
-        let (port, most_open) = counting_listener().await;
+    async fn stalled_handshakes_wait_together_and_idle_connections_stay_within_the_window() {
+        use std::sync::atomic::Ordering;
+        let (port, most) = counting_listener().await;
         let requests: Vec<ProbeRequest> = (0..8)
             .map(|i| request(&format!("t{i}.example.no"), &[port], &["127.0.0.1"]))
             .collect();
         let options = ProbeOptions {
             handshake_concurrency: 1,
-            handshake_timeout: Duration::from_millis(50),
+            handshake_timeout: Duration::from_millis(500),
             dns_timeout: Duration::from_millis(100),
             family: Family::V4,
             ..ProbeOptions::default()
         };
         let observations = run_with(&requests, &options, FakeResolver::new(&[]), tls(), None).await;
         assert!(
-            observations
-                .iter()
-                .all(|o| o.targets.iter().all(|t| t.tcp.state == TcpState::Open)),
+            observations.iter().all(|o| o.targets.iter().all(|t| {
+                t.tcp.state == TcpState::Open && t.tls.as_ref().is_some_and(|t| t.timed_out)
+            })),
             "{observations:?}"
         );
-        // One in its handshake, one waiting for the slot; a third may be counted open while
-        // the server has yet to see the previous one close, and a fourth on a machine so
-        // busy that a loopback connect took longer than CONNECT_AHEAD_STALL. Without the
-        // window all eight are open at once.
-        let most = most_open.load(std::sync::atomic::Ordering::SeqCst);
-        assert!(most <= 4, "{most} connections were open at once, of 8");
+        // One slot, yet every handshake waited for its answer at the same time: a handshake
+        // waiting for the server holds no slot. (Holding one, at most two or three would be
+        // open at once.)
+        let open = most.open.load(Ordering::SeqCst);
+        assert_eq!(open, 8, "{open} of 8 handshakes waited at once");
+        // A connection waits idle on the server only until its ClientHello, which needs a
+        // turn of the slot: the window keeps about as many idle as there are slots (one
+        // waiting for the slot, one in it; a third or fourth on a machine so busy that a
+        // loopback connect took longer than CONNECT_AHEAD_STALL). Without the window all
+        // eight connect at once.
+        let idle = most.idle.load(Ordering::SeqCst);
+        assert!(idle <= 4, "{idle} connections were idle at once, of 8");
     }
 
     /// A port on loopback whose accept queue is full, so the kernel drops every further SYN
@@ -1241,10 +1291,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_connect_behind_a_full_window_waits_at_most_a_tenth_of_its_timeout() {
-        // Three servers that never finish a handshake, one handshake at a time: the window's
-        // one place is held for a second each by the connection waiting for the slot. The
-        // black hole behind them starts after 100 ms (a tenth of its 1 s timeout) and is
-        // reported before the deadline, instead of being cut by it after waiting 2 s.
+        // Three servers that never answer a handshake, one handshake slot, a window of one
+        // place: the black hole behind them starts at the latest after 100 ms (a tenth of
+        // its 1 s timeout; in fact once the slot built the ClientHellos before it, since a
+        // stalled handshake holds neither slot nor place) and is reported before the
+        // deadline, instead of being cut by it after waiting behind them.
         let (port, _) = counting_listener().await;
         let (hole_port, _hole) = unanswered_port().await;
         let mut requests: Vec<ProbeRequest> = (0..3)

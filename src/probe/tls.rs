@@ -15,6 +15,7 @@
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::client::Resumption;
 use rustls::pki_types::ServerName;
@@ -24,6 +25,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::catalog::DnsName;
+use crate::probe::engine::NOT_PROBED_DEADLINE;
 use crate::probe::model::{TlsFailure, TlsObservation};
 use crate::probe::stream::TlsStream;
 use crate::probe::verify::{Recorded, RecordingVerifier, TrustStores, with_recording};
@@ -127,10 +129,10 @@ impl TlsClient {
         let Handshake {
             name,
             hello,
-            limit,
+            timeout,
+            deadline,
             max_bytes,
         } = *handshake;
-        let start = Instant::now();
         let server_name = match ServerName::try_from(name.as_str().to_owned()) {
             Ok(server_name) => server_name,
             Err(err) => {
@@ -140,27 +142,41 @@ impl TlsClient {
                 );
             }
         };
+        // Building the ClientHello (a key share) is the first turn of CPU work; the
+        // handshake's time starts when it has it, as the server's does with the ClientHello.
+        let Some(turn) = gate.enter().await else {
+            return (TlsObservation::not_attempted(NOT_PROBED_DEADLINE), None);
+        };
+        let start = Instant::now();
+        let limit = StepLimit::new(timeout, deadline);
+        let mut conn = match ClientConnection::new(Arc::clone(self.config(hello)), server_name) {
+            Ok(conn) => conn,
+            Err(err) => {
+                return (
+                    failed(TlsFailure::Other, sanitize(&err.to_string()), 0.0),
+                    None,
+                );
+            }
+        };
+        drop(turn);
         let mut state = DriveState::default();
-        let mut conn: Option<ClientConnection> = None;
-        let driven = tokio::time::timeout(limit.duration, async {
-            // Building the ClientHello (a key share) is CPU work.
-            let Some(turn) = gate.enter().await else {
-                return Err(Failure::Deadline);
-            };
-            let built = ClientConnection::new(Arc::clone(self.config(hello)), server_name)
-                .map_err(Failure::Tls)?;
-            let conn = conn.insert(built);
-            drop(turn);
-            drive(&mut stream, conn, leftover, max_bytes, &mut state, gate).await
-        })
+        let driven = tokio::time::timeout(
+            limit.duration,
+            drive(
+                &mut stream,
+                &mut conn,
+                leftover,
+                max_bytes,
+                &mut state,
+                gate,
+            ),
+        )
         .await;
         let ms = super::elapsed_ms(start);
         let outcome = match driven {
             Ok(Ok(())) => None,
             Ok(Err(failure)) => {
-                if let Some(conn) = conn.as_mut() {
-                    flush_now(&stream, conn);
-                }
+                flush_now(&stream, &mut conn);
                 Some(describe_failure(failure, state.bytes_read, max_bytes))
             }
             Err(_) => Some((
@@ -168,13 +184,13 @@ impl TlsClient {
                 format!("no TLS handshake {}", limit.describe()),
             )),
         };
-        let observation = observation(conn.as_ref(), state.recorded.take(), outcome, ms);
-        match (conn, keep) {
-            (Some(conn), Some(budget)) if observation.ok => {
+        let observation = observation(Some(&conn), state.recorded.take(), outcome, ms);
+        match keep {
+            Some(budget) if observation.ok => {
                 (observation, Some(TlsStream::new(stream, conn, budget)))
             }
-            (conn, _) => {
-                if let Some(mut conn) = conn.filter(|_| observation.ok) {
+            _ => {
+                if observation.ok {
                     // Say goodbye properly; the peer's answer is not needed.
                     conn.send_close_notify();
                     flush_now(&stream, &mut conn);
@@ -194,8 +210,10 @@ pub struct Handshake<'a> {
     pub name: &'a DnsName,
     /// What the ClientHello offers.
     pub hello: Hello,
-    /// Time for the whole handshake.
-    pub limit: StepLimit,
+    /// Time for the handshake, from the ClientHello on.
+    pub timeout: Duration,
+    /// The run's deadline, which cuts the handshake (and the wait for its first turn) short.
+    pub deadline: Instant,
     /// Bytes read from the server before the handshake is abandoned.
     pub max_bytes: usize,
 }

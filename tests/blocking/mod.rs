@@ -4,6 +4,7 @@
 
 mod fetch;
 mod http;
+mod stall;
 
 use std::net::IpAddr;
 use std::path::PathBuf;

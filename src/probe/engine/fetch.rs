@@ -166,7 +166,7 @@ async fn through_proxy<R: Resolve>(
 
 /// TLS and HTTP over one open connection (`leftover`: what a proxy sent after its answer),
 /// recorded in `tried`.
-async fn attempt<R>(
+async fn attempt<R: Sync>(
     shared: &Shared<R>,
     stream: tokio::net::TcpStream,
     leftover: &[u8],
