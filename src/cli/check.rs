@@ -17,7 +17,7 @@ use crate::commands::check::{self, CheckFormat, CheckOptions};
 use crate::commands::pipeline::Scope;
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
-use crate::probe::options;
+use crate::probe::options::{self, ControlOptions};
 
 /// Report format of `check`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -144,7 +144,11 @@ impl CheckArgs {
     fn run_inner(self, data: DataSource, out: &mut dyn Write) -> Result<Status, CommandError> {
         options::raise_open_file_limit(OPEN_FILE_CEILING);
         let catalog = data.load()?;
-        let probe = self.flags.to_options(&proxy_env())?;
+        let mut probe = self.flags.to_options(&proxy_env())?;
+        if self.flags.control_sni.is_none() {
+            // The default control name is one the data does not name.
+            probe.control.sni = ControlOptions::default_sni(|name| catalog.names_host(name));
+        }
         let audit = AuditOptions {
             cert_warn_days: self.cert_warn_days,
             stale_days: self.stale_days,

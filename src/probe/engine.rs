@@ -11,6 +11,7 @@
 //!
 //! [`fetch`] reuses the same steps for one request whose answer a command needs.
 
+mod control;
 mod fetch;
 
 pub use fetch::{FetchRequest, Fetched, fetch};
@@ -30,14 +31,14 @@ use crate::catalog::{DnsName, Port};
 use crate::probe::dns::{self, RecordKind, Resolve};
 use crate::probe::http::{self, HttpExchange, HttpLimits, HttpRequest};
 use crate::probe::model::{
-    AddressOrigin, DnsLookup, DnsObservation, DnsOutcome, Family, NameObservation, ProbeRequest,
-    TargetObservation, TcpObservation, TcpState, TlsObservation,
+    AddressOrigin, ControlHello, DnsLookup, DnsObservation, DnsOutcome, Family, NameObservation,
+    ProbeRequest, TargetObservation, TcpObservation, TcpState, TlsObservation,
 };
 use crate::probe::options::{CONNECT_AHEAD_PATIENCE_DIVISOR, CONNECT_AHEAD_STALL, ProbeOptions};
 use crate::probe::proxy::{self, ProxyConfig};
 use crate::probe::stream::TlsStream;
 use crate::probe::targets::{self, Target};
-use crate::probe::tls::{CpuGate, Handshake, Hello, TlsClient};
+use crate::probe::tls::{CpuGate, Handshake, HandshakeProgress, Hello, Sni, TlsClient};
 use crate::probe::{Progress, ProgressFn, StepLimit, tcp};
 
 /// Time granted after the deadline for tasks to record that they were cut short.
@@ -591,9 +592,11 @@ fn placeholder(
             ms: 0.0,
             message: Some(message.to_owned()),
             proxy_status: None,
+            proxy_auth: Vec::new(),
         },
         tls: None,
         http: None,
+        control: Vec::new(),
     }
 }
 
@@ -632,10 +635,10 @@ async fn direct_target<R: Resolve>(
             name: &name,
             port: target.port,
             ahead,
+            control_to: Some(addr),
         };
-        let (tls, http) = over_tls(&shared, over, http.as_deref(), SendPolicy::Always).await;
-        observation.tls = Some(tls);
-        observation.http = http.map(|exchange| exchange.observation);
+        let secured = over_tls(&shared, over, http.as_deref(), SendPolicy::Always).await;
+        secured.record(&mut observation);
     }
     observation
 }
@@ -687,6 +690,7 @@ async fn proxied_target<R: Resolve>(
                 ms: 0.0,
                 message: Some(problem.clone()),
                 proxy_status: None,
+                proxy_auth: Vec::new(),
             };
             return observation;
         }
@@ -706,10 +710,10 @@ async fn proxied_target<R: Resolve>(
             name: &name,
             port,
             ahead: None,
+            control_to: None,
         };
-        let (tls, http) = over_tls(&shared, over, http.as_deref(), SendPolicy::Always).await;
-        observation.tls = Some(tls);
-        observation.http = http.map(|exchange| exchange.observation);
+        let secured = over_tls(&shared, over, http.as_deref(), SendPolicy::Always).await;
+        secured.record(&mut observation);
     }
     observation
 }
@@ -723,6 +727,9 @@ struct Connected<'a, 'w> {
     port: Port,
     /// The connection's place in the connect-ahead window, if it holds one.
     ahead: Option<SemaphorePermit<'w>>,
+    /// The address control handshakes go to, for a direct connection (through a proxy the
+    /// proxy picks the address, and its CONNECT answer says what it blocks).
+    control_to: Option<SocketAddr>,
 }
 
 /// Whether an HTTP request may go over a connection whatever its certificate.
@@ -736,26 +743,54 @@ pub enum SendPolicy {
     Trusted,
 }
 
-/// The steps over an open connection: the TLS handshake, then the HTTP exchange the request
-/// asks for, if the handshake completed (and `policy` allows it).
+/// What the steps over an open connection saw.
+struct Secured {
+    tls: TlsObservation,
+    http: Option<HttpExchange>,
+    control: Vec<ControlHello>,
+}
+
+impl Secured {
+    /// Records what was seen in `target`; the HTTP answer itself is the caller's.
+    fn record(self, target: &mut TargetObservation) -> Option<http::HttpResponse> {
+        target.tls = Some(self.tls);
+        target.control = self.control;
+        let exchange = self.http?;
+        target.http = Some(exchange.observation);
+        exchange.response
+    }
+}
+
+/// The steps over an open connection: the TLS handshake (with its control handshakes when
+/// it got no ServerHello), then the HTTP exchange the request asks for, if the handshake
+/// completed (and `policy` allows it).
 async fn over_tls<R: Sync>(
     shared: &Shared<R>,
     connected: Connected<'_, '_>,
     http: Option<&HttpRequest>,
     policy: SendPolicy,
-) -> (TlsObservation, Option<HttpExchange>) {
+) -> Secured {
     let http = http.filter(|_| shared.options.http_checks);
-    let (name, port) = (connected.name, connected.port);
-    let (tls, stream) = handshake(shared, connected, http.is_some()).await;
-    let (Some(stream), Some(request)) = (stream, http) else {
-        return (tls, None);
+    let (name, port, control_to) = (connected.name, connected.port, connected.control_to);
+    let checked = control::handshake_checked(shared, connected, http.is_some(), control_to).await;
+    let (tls, control) = (checked.tls, checked.control);
+    let (Some(stream), Some(request)) = (checked.stream, http) else {
+        return Secured {
+            tls,
+            http: None,
+            control,
+        };
     };
     if policy == SendPolicy::Trusted && !(tls.trusted_public && tls.hostname_match) {
         let exchange = http::not_sent(
             request,
             "not sent: the server's certificate is not trusted by public roots (or --ca-file) for this name",
         );
-        return (tls, Some(exchange));
+        return Secured {
+            tls,
+            http: Some(exchange),
+            control,
+        };
     }
     let limits = HttpLimits {
         limit: shared.limit(shared.options.http_timeout),
@@ -764,7 +799,11 @@ async fn over_tls<R: Sync>(
     // Holds its socket only: waiting for an HTTP answer costs no handshake slot. Boxed like
     // the handshake: hyper's state is allocated when the exchange starts.
     let exchange = Box::pin(http::exchange(stream, name, port, request, limits)).await;
-    (tls, Some(exchange))
+    Secured {
+        tls,
+        http: Some(exchange),
+        control,
+    }
 }
 
 /// The TLS handshake; the connection is kept for an HTTP exchange when `keep` (and the
@@ -778,6 +817,7 @@ async fn handshake<R: Sync>(
     shared: &Shared<R>,
     connected: Connected<'_, '_>,
     keep: bool,
+    progress: Option<&HandshakeProgress>,
 ) -> (TlsObservation, Option<TlsStream>) {
     let gate = SlotGate {
         shared,
@@ -785,6 +825,8 @@ async fn handshake<R: Sync>(
     };
     let handshake = Handshake {
         name: connected.name,
+        sni: Sni::Name,
+        progress,
         hello: if keep { Hello::Http1 } else { Hello::Standard },
         timeout: shared.options.handshake_timeout,
         deadline: shared.deadline,
@@ -1218,6 +1260,11 @@ mod tests {
             handshake_timeout: Duration::from_millis(500),
             dns_timeout: Duration::from_millis(100),
             family: Family::V4,
+            // Counted here: the targets' own connections only.
+            control: crate::probe::options::ControlOptions {
+                enabled: false,
+                sni: None,
+            },
             ..ProbeOptions::default()
         };
         let observations = run_with(&requests, &options, FakeResolver::new(&[]), tls(), None).await;

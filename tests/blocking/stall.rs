@@ -72,7 +72,8 @@ fn handshakes_that_never_get_an_answer_do_not_hold_the_only_slot() {
             "its own timeout, not the deadline: {stalled}"
         );
     }
+    // Each stalled server saw the target's connection and its two control handshakes.
     for hole in &holes {
-        assert_eq!(hole.wait_for_accepted(1), 1);
+        assert_eq!(hole.wait_for_accepted(3), 3);
     }
 }
