@@ -176,6 +176,9 @@ source = "page"
             .env("SSL_CERT_FILE", self.middlebox_ca.pem_file())
             .env_remove("SSL_CERT_DIR")
             .env("NO_COLOR", "1")
+            // What the report says, not how it folds: a width that folds nothing (the
+            // layout at a terminal's width has tests of its own).
+            .env("COLUMNS", "200")
             .args(extra);
         cmd.output().unwrap()
     }
@@ -225,6 +228,10 @@ fn scrub_numbers(text: &str) -> String {
             "\"ms\": ",
             "\"server_bytes\": ",
             "\"duration_seconds\": ",
+            // The JSON lines of --format jsonl.
+            "\"tcp_ms\":",
+            "\"tls_ms\":",
+            "\"duration_seconds\":",
             "time=\"",
             "duration=",
             "_seconds{",
@@ -268,9 +275,13 @@ fn scrub_before(line: &str, unit: &str) -> String {
     let mut from = 0;
     while let Some(found) = out[from..].find(unit) {
         let at = from + found;
+        // Just after the last character that is not part of the number (which may be a
+        // table's multi-byte rule character).
         let start = out[..at]
-            .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_digit() || *c == '.'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         if start < at {
             out = format!("{}<n>{}", &out[..start], &out[at..]);
             from = start + 3 + unit.len();
@@ -497,7 +508,7 @@ fn exit_codes_follow_the_verdict_and_strict() {
 #[test]
 fn every_output_format_matches_its_snapshot() {
     let lab = Lab::new();
-    for format in ["table", "json", "prometheus", "junit", "nagios"] {
+    for format in ["table", "json", "prometheus", "junit", "nagios", "jsonl"] {
         let out = lab.check(&["--format", format]);
         assert!(
             matches!(out.status.code(), Some(1 | 2)),
@@ -946,4 +957,152 @@ fn output_and_save_paths_are_checked_before_anything_is_probed() {
         // Refused before the run: not one DNS question went out.
         assert!(lab.dns.queries().is_empty(), "{flag} {path}: probed first");
     }
+}
+
+#[test]
+fn labels_reach_every_format_escaped_for_it() {
+    let lab = Lab::new();
+    // A value with every character a format must escape: quotes, backslash, markup, pipe.
+    let value = r#"os"lo\<b>&|"#;
+    let site = format!("site={value}");
+    let args = ["--label", &site, "--label", "node=node-1"];
+    let run = |format: &str| {
+        let mut extra = vec!["--format", format];
+        extra.extend(args);
+        let out = lab.check(&extra);
+        assert!(matches!(out.status.code(), Some(1 | 2)), "{format}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    let prometheus = run("prometheus");
+    let samples: Vec<&str> = prometheus
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    assert!(!samples.is_empty());
+    for sample in &samples {
+        assert!(
+            sample.contains(r#"site="os\"lo\\<b>&|",node="node-1""#),
+            "{sample}"
+        );
+    }
+    crate::support::tools::require(&["promtool", "xmllint"]);
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(promtool.stdin.as_mut().unwrap(), prometheus.as_bytes()).unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    let json: Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(json["labels"]["site"], value);
+    assert_eq!(json["labels"]["node"], "node-1");
+
+    let jsonl = run("jsonl");
+    let lines: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().any(|l| l["type"] == "target"));
+    assert!(lines.iter().any(|l| l["type"] == "finding"));
+    assert_eq!(lines.last().unwrap()["type"], "summary");
+    for line in &lines {
+        assert_eq!(line["labels"]["site"], value, "{line}");
+    }
+    let hole = lines
+        .iter()
+        .find(|l| l["type"] == "target" && l["host"] == "hole.api.egress.test")
+        .unwrap();
+    assert_eq!(hole["reachable"], false);
+    assert_eq!(hole["ok"], false);
+    assert_eq!(hole["findings"][0], "blocked");
+    let good = lines
+        .iter()
+        .find(|l| l["type"] == "target" && l["host"] == "good.api.egress.test")
+        .unwrap();
+    assert_eq!(
+        (good["reachable"].as_bool(), good["ok"].as_bool()),
+        (Some(true), Some(true))
+    );
+
+    let junit = run("junit");
+    assert!(
+        junit.contains(r#"<property name="label.site" value="os&quot;lo\&lt;b&gt;&amp;|"/>"#),
+        "{junit}"
+    );
+    assert!(junit.contains(r#"<property name="label.node" value="node-1"/>"#));
+    crate::support::tools::require(&["xmllint"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("junit.xml");
+    std::fs::write(&file, &junit).unwrap();
+    let ok = std::process::Command::new("xmllint")
+        .args(["--noout"])
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+
+    let nagios = run("nagios");
+    assert_eq!(nagios.lines().count(), 1, "{nagios}");
+    let (status, perfdata) = nagios.split_once(" | ").unwrap();
+    assert!(
+        status.contains(r#"[site=os"lo\<b>&/ node=node-1]"#),
+        "{nagios}"
+    );
+    assert!(!perfdata.contains("site"));
+
+    let table = run("table");
+    assert!(!table.is_empty());
+
+    for bad in ["site", "1x=a", "host=a", "__x=a", "site=a\u{7}"] {
+        let out = lab.check(&["--label", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--label"));
+    }
+}
+
+#[test]
+fn colour_follows_the_flag_then_no_color_then_the_terminal() {
+    let lab = Lab::new();
+    let has_colour = |out: &Output| String::from_utf8_lossy(&out.stdout).contains("\x1b[31m");
+    // Lab runs set NO_COLOR=1; the flag overrides it; piped output is plain otherwise.
+    assert!(has_colour(&lab.check(&["--color", "always"])));
+    assert!(!has_colour(&lab.check(&["--color", "auto"])));
+    assert!(!has_colour(&lab.check(&["--color", "never"])));
+    assert!(!has_colour(&lab.check(&[])));
+
+    // On a terminal: colour, unless NO_COLOR says otherwise.
+    crate::support::tools::require(&["script"]);
+    let command = format!(
+        "{BIN} --data {} check --resolver {} --timeout 1s --as-of {AS_OF} --no-proxy --ca-file {}",
+        lab.data.display(),
+        lab.resolver,
+        lab.public_ca.pem_file().display()
+    );
+    let on_tty = |no_color: Option<&str>| {
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &command, "/dev/null"])
+            .env("TERM", "xterm")
+            .env_remove("NO_COLOR")
+            .env_remove("COLUMNS");
+        if let Some(value) = no_color {
+            cmd.env("NO_COLOR", value);
+        }
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+    };
+    let coloured = on_tty(None);
+    assert!(coloured.contains("\x1b[31m"), "{coloured}");
+    let plain = on_tty(Some("1"));
+    assert!(
+        plain.contains("egresscheck FAIL") && !plain.contains("\x1b[31m"),
+        "{plain}"
+    );
 }

@@ -9,17 +9,21 @@
     clippy::panic
 )]
 
+mod advice;
 mod audit;
 mod blocking;
 mod catalog;
 mod catalog_authorization;
 mod check;
+mod contrib;
 mod data_cmd;
 mod generated_docs;
 mod hardening;
 mod harness_selftest;
 mod probe;
 mod rules;
+mod screen;
+mod serve;
 mod support;
 mod time;
 mod usage;

@@ -419,6 +419,15 @@ struct Lab {
     dns_port: u16,
 }
 
+/// The numbers of a lab line `PREFIX N N…` (none when the line has another prefix).
+fn numbers<T: std::str::FromStr>(line: &str, prefix: &str) -> Vec<T> {
+    line.strip_prefix(prefix)
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
 /// What the lab's TLS servers completed since the last reset.
 struct LabStats {
     handshakes: usize,
@@ -471,12 +480,7 @@ impl Lab {
                 return Err("the lab did not start within 120 s".into());
             }
         };
-        let ports: Vec<u16> = line
-            .strip_prefix("ready ")
-            .unwrap_or("")
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect();
+        let ports: Vec<u16> = numbers(&line, "ready ");
         let [tls_port, dns_port] = ports.as_slice() else {
             let _ = child.kill();
             let _ = child.wait();
@@ -510,12 +514,7 @@ impl Lab {
     /// Handshakes completed since the last reset, and when the last one did.
     fn stats(&mut self) -> Result<LabStats, BoxError> {
         let answer = self.ask("stats")?;
-        let fields: Vec<u64> = answer
-            .strip_prefix("stats ")
-            .unwrap_or("")
-            .split_whitespace()
-            .filter_map(|f| f.parse().ok())
-            .collect();
+        let fields: Vec<u64> = numbers(&answer, "stats ");
         let [handshakes, last_ns] = fields.as_slice() else {
             return Err(format!("lab: {answer:?} to stats").into());
         };
@@ -716,18 +715,12 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
         let (mut floor_runs, mut check_runs) = (Vec::new(), Vec::new());
         for round in 1..=rounds {
             note(format!("round {round}/{rounds}: floor"));
-            let mut floor = Command::new(&exe);
-            floor
-                .args(["floor", "--ca", &ca_text])
-                .args(["--port", &lab.tls_port.to_string()])
-                .args(["--targets", &targets.to_string()])
-                .args(["--concurrency", &concurrency.to_string()])
-                .args(["--per-name", &per_name.to_string()]);
-            let measured = measure(floor, &dir.join("floor.out"), Duration::from_secs(300))?;
-            if let Some(why) = measured.failure() {
-                return Err(format!("floor: {why}").into());
-            }
-            floor_runs.push(measured);
+            let floor = Floor {
+                targets,
+                concurrency,
+                per_name,
+            };
+            floor_runs.push(floor.run(&exe, &dir, lab, &ca_text)?);
 
             note(format!("round {round}/{rounds}: egresscheck check"));
             let concurrency_text = concurrency.to_string();
@@ -849,19 +842,11 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
             &["--timeout", &timeout],
             &dir.join("holes"),
         )?;
-        let ratio = measured.wall.as_secs_f64() / args.hole_timeout as f64;
-        let mut row = Row::new(format!(
-            "black holes: check --timeout {}s",
-            args.hole_timeout
-        ));
+        let (mut row, ratio) = timed_row("black holes", &measured, args.hole_timeout);
         row.targets = format!(
             "{} up, {} filtered of {}",
             outcome.up, outcome.filtered, outcome.total
         );
-        row.wall = Some(measured.wall);
-        row.rss_kib = measured.rss_kib();
-        row.cpu_s = measured.cpu_s();
-        row.ratio = format!("{ratio:.2} × timeout");
         row.target = "≤ 1.30 × timeout".to_owned();
         row.met = Some(ratio <= 1.3 && outcome.filtered == holes && outcome.up == targets - holes);
         row.note = format!(
@@ -980,6 +965,43 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// The row of a `check --timeout` run whose wall time is judged against the timeout: wall,
+/// peak RSS, CPU, and the ratio of wall to timeout (also returned).
+fn timed_row(what: &str, measured: &Measured, timeout_s: u64) -> (Row, f64) {
+    let ratio = measured.wall.as_secs_f64() / timeout_s as f64;
+    let mut row = Row::new(format!("{what}: check --timeout {timeout_s}s"));
+    row.wall = Some(measured.wall);
+    row.rss_kib = measured.rss_kib();
+    row.cpu_s = measured.cpu_s();
+    row.ratio = format!("{ratio:.2} × timeout");
+    (row, ratio)
+}
+
+/// One run of the floor loop.
+struct Floor {
+    targets: usize,
+    concurrency: usize,
+    per_name: usize,
+}
+
+impl Floor {
+    /// Runs it against `lab` (its CA at `ca`), measured.
+    fn run(&self, exe: &Path, dir: &Path, lab: &Lab, ca: &str) -> Result<Measured, BoxError> {
+        let mut floor = Command::new(exe);
+        floor
+            .args(["floor", "--ca", ca])
+            .args(["--port", &lab.tls_port.to_string()])
+            .args(["--targets", &self.targets.to_string()])
+            .args(["--concurrency", &self.concurrency.to_string()])
+            .args(["--per-name", &self.per_name.to_string()]);
+        let measured = measure(floor, &dir.join("floor.out"), Duration::from_secs(300))?;
+        match measured.failure() {
+            Some(why) => Err(format!("floor: {why}").into()),
+            None => Ok(measured),
+        }
+    }
+}
+
 /// The floor's rate (targets per second, the median of three rounds), for a run that did
 /// not measure throughput.
 fn floor_only(
@@ -994,18 +1016,12 @@ fn floor_only(
     let mut walls = Vec::new();
     for round in 1..=3 {
         note(format!("floor {round}/3 (for the stalled-TLS row)"));
-        let mut floor = Command::new(exe);
-        floor
-            .args(["floor", "--ca", ca])
-            .args(["--port", &lab.tls_port.to_string()])
-            .args(["--targets", &targets.to_string()])
-            .args(["--concurrency", &concurrency.to_string()])
-            .args(["--per-name", &per_name.to_string()]);
-        let measured = measure(floor, &dir.join("floor.out"), Duration::from_secs(300))?;
-        if let Some(why) = measured.failure() {
-            return Err(format!("floor: {why}").into());
-        }
-        walls.push(measured.wall.as_secs_f64());
+        let floor = Floor {
+            targets,
+            concurrency,
+            per_name,
+        };
+        walls.push(floor.run(exe, dir, lab, ca)?.wall.as_secs_f64());
     }
     let wall = median(&mut walls).ok_or("no floor round")?;
     Ok(targets as f64 / wall)
@@ -1053,20 +1069,13 @@ fn stalled_tls(
         .and_then(|last| last.duration_since(started).ok())
         .map(|d| d.as_secs_f64());
     let healthy_rate = healthy_secs.map(|secs| healthy as f64 / secs);
-    let wall_ratio = measured.wall.as_secs_f64() / args.hole_timeout as f64;
     let rate_ratio = healthy_rate.map(|rate| rate / floor_rate);
-    let mut row = Row::new(format!(
-        "stalled TLS: check --timeout {}s",
-        args.hole_timeout
-    ));
+    let (mut row, wall_ratio) = timed_row("stalled TLS", &measured, args.hole_timeout);
     row.targets = format!(
         "{} up, {} stalled of {}",
         outcome.up, outcome.tls_timeouts, outcome.total
     );
-    row.wall = Some(measured.wall);
     row.rate = healthy_rate;
-    row.rss_kib = measured.rss_kib();
-    row.cpu_s = measured.cpu_s();
     row.ratio = format!(
         "{wall_ratio:.2} × timeout; healthy {} × floor",
         rate_ratio.map_or_else(|| "?".to_owned(), |r| format!("{r:.2}"))
@@ -1126,18 +1135,19 @@ fn print_table(args: &Args, rows: &[Row], load: &str) -> Result<(), BoxError> {
         args.rounds,
         cpu_model()
     )?;
-    let mut table = egresscheck::term::table([
-        "measurement",
-        "result",
-        "wall s",
-        "targets/s",
-        "p50 ms",
-        "p99 ms",
-        "peak RSS MiB",
-        "CPU s",
-        "ratio",
-        "target",
-        "met",
+    use egresscheck::term::grid::{Column, Frame, Grid};
+    let mut table = Grid::new(vec![
+        Column::words("measurement"),
+        Column::words("result"),
+        Column::atoms("wall s").right(),
+        Column::atoms("targets/s").right(),
+        Column::atoms("p50 ms").right(),
+        Column::atoms("p99 ms").right(),
+        Column::atoms("peak RSS MiB").right(),
+        Column::atoms("CPU s").right(),
+        Column::words("ratio"),
+        Column::words("target"),
+        Column::atoms("met"),
     ]);
     let opt =
         |v: Option<f64>, digits: usize| v.map_or_else(String::new, |v| format!("{v:.digits$}"));
@@ -1148,7 +1158,7 @@ fn print_table(args: &Args, rows: &[Row], load: &str) -> Result<(), BoxError> {
             notes.push(row.note.clone());
             what = format!("{what} [{}]", notes.len());
         }
-        table.add_row(vec![
+        table.row(vec![
             what,
             row.targets.clone(),
             opt(row.wall.map(|w| w.as_secs_f64()), 3),
@@ -1166,7 +1176,12 @@ fn print_table(args: &Args, rows: &[Row], load: &str) -> Result<(), BoxError> {
             },
         ]);
     }
-    writeln!(out, "{table}")?;
+    let screen = egresscheck::term::Screen::detect(egresscheck::term::ColourChoice::Never, false);
+    write!(
+        out,
+        "{}",
+        table.render(screen.width, Frame::Boxed, false).text()
+    )?;
     for (i, note) in notes.iter().enumerate() {
         writeln!(out, "[{}] {note}", i + 1)?;
     }

@@ -623,15 +623,6 @@ impl Catalog {
             .find(|a| &a.environment == environment)
     }
 
-    /// True when an endpoint (its host pattern or probe names) or a legacy entry names
-    /// `name`.
-    pub fn names_host(&self, name: &DnsName) -> bool {
-        self.endpoints
-            .iter()
-            .any(|e| e.host.matches(name) || e.probe.contains(name))
-            || self.legacy.iter().any(|l| &l.host == name)
-    }
-
     /// The primary source (the provider's page the table is built from).
     pub fn primary_source(&self) -> Option<&Source> {
         self.source(&self.data.primary_source)

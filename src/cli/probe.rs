@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::data::FormatArg;
 use super::values::{count_between, count_between_with, duration_between};
 use crate::catalog::{DnsName, Port};
 use crate::commands::CommandError;
@@ -19,7 +18,7 @@ use crate::exit::Status;
 use crate::probe::connect_to::{ConnectRule, ConnectTo};
 use crate::probe::model::{Family, ProbeRequest};
 use crate::probe::options::{
-    self, ControlOptions, MAX_ADDRESSES_PER_NAME, MAX_CONNECTS_WHY, MAX_DEADLINE,
+    self, ControlOptions, ControlSni, MAX_ADDRESSES_PER_NAME, MAX_CONNECTS_WHY, MAX_DEADLINE,
     MAX_HANDSHAKE_CONCURRENCY, MAX_HTTP_BYTES, MAX_TIMEOUT, MAX_TLS_BYTES, MIN_HTTP_BYTES,
     MIN_TIMEOUT, MIN_TLS_BYTES, ProbeOptions,
 };
@@ -128,8 +127,8 @@ pub struct ProbeFlags {
 
     /// The SNI of the control handshake that tells an SNI filter from a broken server: when
     /// a handshake gets no ServerHello, the same address is asked once more without SNI and
-    /// with this name [default: example.com, or example.net or example.org when the data
-    /// names it].
+    /// with this name [default: example.com, or example.net or example.org when the run
+    /// probes that name itself].
     #[arg(long = "control-sni", value_name = "NAME", value_parser = parse_control_sni)]
     pub control_sni: Option<DnsName>,
 
@@ -174,7 +173,10 @@ impl ProbeFlags {
             connect_to: defaults.connect_to,
             control: ControlOptions {
                 enabled: !self.no_control,
-                sni: self.control_sni.clone().or(defaults.control.sni),
+                sni: self
+                    .control_sni
+                    .clone()
+                    .map_or(defaults.control.sni, ControlSni::Name),
             },
         };
         options
@@ -218,12 +220,42 @@ pub struct ProbeArgs {
 
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
-    pub format: FormatArg,
+    pub format: ProbeFormatArg,
+
+    /// A label for the output (KEY=VALUE, repeatable), e.g. site=oslo: JSON and JSON lines
+    /// carry it.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+}
+
+/// Output format of `probe`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProbeFormatArg {
+    /// Tables for people.
+    Table,
+    /// JSON for programs (documented in the README).
+    Json,
+    /// One JSON object per target, per line, each with the labels.
+    Jsonl,
+}
+
+impl From<ProbeFormatArg> for probe::ProbeFormat {
+    fn from(arg: ProbeFormatArg) -> Self {
+        match arg {
+            ProbeFormatArg::Table => probe::ProbeFormat::Table,
+            ProbeFormatArg::Json => probe::ProbeFormat::Json,
+            ProbeFormatArg::Jsonl => probe::ProbeFormat::Jsonl,
+        }
+    }
 }
 
 impl ProbeArgs {
     /// Runs the command, writing to `out`.
-    pub fn run(self, out: &mut dyn Write) -> Result<Status, CommandError> {
+    pub fn run(
+        self,
+        screen: crate::term::Screen,
+        out: &mut dyn Write,
+    ) -> Result<Status, CommandError> {
         // Before the defaults are computed: they follow the open-file limit (`parse` raised
         // it already; this is for callers that built the arguments themselves).
         options::raise_open_file_limit(OPEN_FILE_CEILING);
@@ -235,6 +267,9 @@ impl ProbeArgs {
                 requests,
                 options,
                 format: self.format.into(),
+                labels: crate::labels::Labels::parse(&self.labels)
+                    .map_err(|err| CommandError::Usage(err.to_string()))?,
+                screen,
             },
             out,
         )

@@ -11,7 +11,7 @@ use super::probe::FamilyArg;
 use crate::commands::rules::{self as command, RulesOptions};
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
-use crate::rules::{Format, Scope};
+use crate::rules::{Format, NftTarget, Scope};
 
 /// Help of `--diff`; a unit test keeps its list of formats in step with the code.
 const DIFF_HELP: &str = "Print the changes from data file OLD to data file NEW in the format's own terms (nftables: delete/add element; iptables: -D/-A; ufw: delete/allow; firewalld: remove/add rich rule; pf: pfctl -T delete/add; windows: Remove-/New-NetFirewallRule; panos: the new rules in place, then delete what only OLD named; fortigate: the new configuration, then delete what only OLD named; csv and json: rows with an action). Other formats are declarative: apply their full output instead. OLD is taken as of its own data version date (or --as-of, if earlier), so legacy entries it still listed are removed once past their sunset. Use instead of --data.";
@@ -64,6 +64,53 @@ pub struct RulesArgs {
 
     #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], help = DIFF_HELP)]
     diff: Vec<PathBuf>,
+
+    /// nftables and dnsmasq-nftset: named sets only, in your own table ("inet filter", or
+    /// "filter" for inet), for your chains to refer to, instead of the table inet egresscheck
+    /// with its own chain.
+    #[arg(long, value_name = "FAMILY NAME", value_parser = parse_nft_table)]
+    nft_sets: Option<NftTarget>,
+
+    /// iptables: write the IPv4 and IPv6 restore inputs as DIR/egresscheck.v4.rules and
+    /// DIR/egresscheck.v6.rules (each tool takes one family), instead of standard output.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+
+    /// csv: precede the rows with the header as `#` comment lines (off by default, so the
+    /// first line is the column names spreadsheets and csv readers expect).
+    #[arg(long)]
+    comments: bool,
+}
+
+/// `--nft-sets`: `FAMILY NAME` or `NAME` (family inet), as nft identifiers.
+fn parse_nft_table(text: &str) -> Result<NftTarget, String> {
+    const FAMILIES: [&str; 6] = ["inet", "ip", "ip6", "arp", "bridge", "netdev"];
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let (family, table) = match words.as_slice() {
+        [table] => ("inet", *table),
+        [family, table] => (*family, *table),
+        _ => return Err("expected FAMILY NAME, e.g. \"inet filter\"".to_owned()),
+    };
+    if !FAMILIES.contains(&family) {
+        return Err(format!(
+            "unknown table family {family:?}: expected one of {}",
+            FAMILIES.join(", ")
+        ));
+    }
+    let identifier = table.len() <= 64
+        && table.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && table
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !identifier {
+        return Err(format!(
+            "{table:?} is not an nft table name: letters, digits, _ and -, starting with a letter"
+        ));
+    }
+    Ok(NftTarget::SetsIn {
+        family: family.to_owned(),
+        table: table.to_owned(),
+    })
 }
 
 /// `--scope` values.
@@ -125,6 +172,9 @@ impl RulesArgs {
             as_of: self.as_of.unwrap_or_else(|| now.date_naive()),
             include_expired: self.include_expired,
             generated: (!self.no_timestamp).then_some(now),
+            nft: self.nft_sets.unwrap_or_default(),
+            output_dir: self.output_dir,
+            comments: self.comments,
         };
         match diff {
             Some((old, new)) => command::diff(&old, &new, &options, out),

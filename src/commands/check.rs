@@ -13,6 +13,7 @@ use crate::commands::{CommandError, baseline_file};
 use crate::exit::Status;
 use crate::output::Renderer;
 use crate::output::json::JsonRenderer;
+use crate::output::jsonl::JsonlRenderer;
 use crate::output::junit::JunitRenderer;
 use crate::output::nagios::NagiosRenderer;
 use crate::output::prometheus::PrometheusRenderer;
@@ -34,6 +35,8 @@ pub enum CheckFormat {
     Junit,
     /// A Nagios plugin status line.
     Nagios,
+    /// One JSON object per target, per finding, and a summary.
+    Jsonl,
 }
 
 /// Everything `check` needs, already validated by the CLI layer.
@@ -49,6 +52,8 @@ pub struct CheckOptions {
     pub audit: AuditOptions,
     /// Warnings fail the run.
     pub strict: bool,
+    /// `--label`s, carried into every format.
+    pub labels: crate::labels::Labels,
     /// Output format.
     pub format: CheckFormat,
     /// Write the report here (atomically) instead of standard output.
@@ -61,8 +66,8 @@ pub struct CheckOptions {
     pub rules: Option<crate::rules::Format>,
     /// Show a progress bar on standard error.
     pub progress: bool,
-    /// Use colour in the table.
-    pub colour: bool,
+    /// Width and colour of the table.
+    pub screen: crate::term::Screen,
 }
 
 /// Reads `--baseline`, when given: never an error (see [`super::baseline_file`]).
@@ -110,7 +115,9 @@ pub fn check(
         as_of: options.as_of,
         audit: options.audit,
     };
-    let report = run.report(catalog, &judgement, baseline.as_ref());
+    let mut report = run.report(catalog, &judgement, baseline.as_ref());
+    report.labels = options.labels.clone();
+    report.finished_at = Some(chrono::Utc::now());
 
     let mut rendered = Vec::new();
     let nagios = NagiosRenderer {
@@ -118,13 +125,14 @@ pub fn check(
     };
     match options.format {
         CheckFormat::Table => TableRenderer {
-            colour: options.colour,
+            screen: options.screen,
         }
         .render(&report, &mut rendered)?,
         CheckFormat::Json => JsonRenderer.render(&report, &mut rendered)?,
         CheckFormat::Prometheus => PrometheusRenderer.render(&report, &mut rendered)?,
         CheckFormat::Junit => JunitRenderer.render(&report, &mut rendered)?,
         CheckFormat::Nagios => nagios.render(&report, &mut rendered)?,
+        CheckFormat::Jsonl => JsonlRenderer.render(&report, &mut rendered)?,
     }
     // A signal during the probe or the rendering: nothing is written, anywhere.
     if let Some(signal) = crate::interrupt::received() {
@@ -187,6 +195,8 @@ fn rules_needed_text(
     rule_options.environments = selection.environments.clone();
     rule_options.services = selection.services.clone();
     let mut header = Header::for_catalog(report.catalog, &rule_options);
+    // What a run found closed adds to the full rules; it never replaces them.
+    header.additive = true;
     header.purpose = Some(format!(
         "only what egresscheck check found closed on {}: blocked, refused or unreachable targets, and DNS answers outside the provider's table ({} openings)",
         options.as_of,

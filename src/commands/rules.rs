@@ -2,13 +2,15 @@
 //! between two data files.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::atomic::write_atomically;
 use crate::catalog::Catalog;
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
-use crate::rules::{Diff, Family, Format, Options, RuleSet, Scope};
+use crate::rules::{Diff, Family, Format, NftTarget, Options, RuleSet, Scope};
 
 /// What `egresscheck rules` was asked for (clap-free).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +31,12 @@ pub struct RulesOptions {
     pub include_expired: bool,
     /// Generation time for the header; `None` with `--no-timestamp`.
     pub generated: Option<DateTime<Utc>>,
+    /// `--nft-sets`: where the nftables family puts its sets.
+    pub nft: NftTarget,
+    /// `--output-dir`: one file per family (iptables).
+    pub output_dir: Option<PathBuf>,
+    /// `--comments`: the header as comment lines where a format leaves it out (csv).
+    pub comments: bool,
 }
 
 /// `rules --list-formats`: every format with its description.
@@ -60,11 +68,54 @@ pub fn rules(
     options: &RulesOptions,
     out: &mut dyn Write,
 ) -> Result<Status, CommandError> {
+    check_outputs(options)?;
     let catalog = data.load()?;
     let core = core_options(&catalog, options)?;
-    let rules = RuleSet::from_catalog(&catalog, &core);
-    out.write_all(options.format.render(&rules).as_bytes())?;
+    write_per_family(options, &core, "egresscheck", out, |core| {
+        Ok(options
+            .format
+            .render(&RuleSet::from_catalog(&catalog, core)))
+    })?;
     Ok(Status::Pass)
+}
+
+/// Refuses output a tool would apply only in part: iptables input holding both families
+/// (iptables-restore commits the IPv4 table, then stops at the first IPv6 address).
+fn check_outputs(options: &RulesOptions) -> Result<(), CommandError> {
+    match (options.format, &options.output_dir, options.family) {
+        (Format::Iptables, None, Family::Both) => Err(CommandError::Usage(
+            "--format iptables: iptables-restore and ip6tables-restore each take one family (given both, iptables-restore commits the IPv4 table and then fails on the first IPv6 address): add --family 4 or --family 6, or --output-dir DIR to write one file per family".to_owned(),
+        )),
+        (format, Some(_), _) if format != Format::Iptables => Err(CommandError::Usage(format!(
+            "--output-dir writes one file per family for --format iptables only; redirect the standard output of --format {format} instead"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `render(core)` to `out`, or with `--output-dir` one file per selected family
+/// (`DIR/STEM.v4.rules`, `DIR/STEM.v6.rules`, each written atomically) and their paths to
+/// `out`.
+fn write_per_family(
+    options: &RulesOptions,
+    core: &Options,
+    stem: &str,
+    out: &mut dyn Write,
+    render: impl Fn(&Options) -> Result<String, CommandError>,
+) -> Result<(), CommandError> {
+    let Some(dir) = &options.output_dir else {
+        out.write_all(render(core)?.as_bytes())?;
+        return Ok(());
+    };
+    for v6 in core.family.each() {
+        let mut one = core.clone();
+        one.family = if v6 { Family::V6 } else { Family::V4 };
+        let path = dir.join(format!("{stem}.v{}.rules", if v6 { 6 } else { 4 }));
+        write_atomically(&path, render(&one)?.as_bytes())
+            .map_err(|e| CommandError::Usage(format!("--output-dir: {e}")))?;
+        writeln!(out, "{}", path.display())?;
+    }
+    Ok(())
 }
 
 /// `rules --diff OLD NEW --format F`.
@@ -79,15 +130,16 @@ pub fn diff(
         .format
         .check_diff()
         .map_err(|e| CommandError::Usage(e.to_string()))?;
+    check_outputs(options)?;
     let old = old.load()?;
     let new = new.load()?;
     let core = core_options(&new, options)?;
-    let diff = Diff::between(&old, &new, &core);
-    let text = options
-        .format
-        .render_diff(&diff)
-        .map_err(|e| CommandError::Usage(e.to_string()))?;
-    out.write_all(text.as_bytes())?;
+    write_per_family(options, &core, "egresscheck-diff", out, |core| {
+        options
+            .format
+            .render_diff(&Diff::between(&old, &new, core))
+            .map_err(|e| CommandError::Usage(e.to_string()))
+    })?;
     Ok(Status::Pass)
 }
 
@@ -103,5 +155,7 @@ fn core_options(catalog: &Catalog, options: &RulesOptions) -> Result<Options, Co
         as_of: options.as_of,
         include_expired: options.include_expired,
         generated: options.generated,
+        nft: options.nft.clone(),
+        comments: options.comments,
     })
 }

@@ -41,8 +41,15 @@ use crate::probe::targets::{self, Target};
 use crate::probe::tls::{CpuGate, Handshake, HandshakeProgress, Hello, Sni, TlsClient};
 use crate::probe::{Progress, ProgressFn, StepLimit, tcp};
 
-/// Time granted after the deadline for tasks to record that they were cut short.
-const DEADLINE_GRACE: Duration = Duration::from_millis(500);
+/// Time granted after the deadline for tasks to record that they were cut short: 0.5 s, or a
+/// quarter of the deadline when that is less (so that `serve`, which must answer before a
+/// scrape's timeout, can count on the run ending by 1.25 × its deadline).
+pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
+
+/// The grace after `deadline` (see [`DEADLINE_GRACE`]).
+pub fn deadline_grace(deadline: Duration) -> Duration {
+    DEADLINE_GRACE.min(deadline / 4)
+}
 
 pub(crate) const NOT_PROBED_DEADLINE: &str = "not probed: the run's overall deadline passed first";
 const NOT_PROBED_INTERNAL: &str = "not probed: internal error (a bug; please report it)";
@@ -76,7 +83,8 @@ pub async fn run_with<R: Resolve>(
         }
         _ => None,
     };
-    let shared = Arc::new(Shared::new(options, resolver, tls, deadline));
+    let names = requests.iter().map(|r| &r.name);
+    let shared = Arc::new(Shared::new(options, resolver, tls, deadline, names));
 
     // Each name's HTTP request, shared by its targets' tasks.
     let https: Vec<Option<Arc<HttpRequest>>> = requests
@@ -172,7 +180,7 @@ pub async fn run_with<R: Resolve>(
     }
     report(progress, count);
 
-    let hard_stop = deadline + DEADLINE_GRACE;
+    let hard_stop = deadline + deadline_grace(options.deadline);
     while let Ok(Some(joined)) = tokio::time::timeout_at(hard_stop, tasks.join_next_with_id()).await
     {
         let done = match joined {
@@ -383,11 +391,23 @@ struct Shared<R> {
     /// Connects that may end up open and waiting for a handshake slot (see [`connect_ahead`]).
     connect_ahead: Semaphore,
     handshakes: Semaphore,
+    /// The control handshakes' name, when they send one (see `control`).
+    control_sni: Option<DnsName>,
 }
 
 impl<R> Shared<R> {
-    fn new(options: &ProbeOptions, resolver: R, tls: TlsClient, deadline: Instant) -> Self {
+    /// The shared state of a run that probes `names`.
+    fn new<'n>(
+        options: &ProbeOptions,
+        resolver: R,
+        tls: TlsClient,
+        deadline: Instant,
+        names: impl Iterator<Item = &'n DnsName> + Clone,
+    ) -> Self {
         Shared {
+            control_sni: options
+                .control
+                .sni_for(|candidate| names.clone().any(|name| name == candidate)),
             options: options.clone(),
             resolver,
             tls,
@@ -1263,7 +1283,7 @@ mod tests {
             // Counted here: the targets' own connections only.
             control: crate::probe::options::ControlOptions {
                 enabled: false,
-                sni: None,
+                sni: crate::probe::options::ControlSni::Default,
             },
             ..ProbeOptions::default()
         };

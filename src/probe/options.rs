@@ -148,9 +148,18 @@ pub struct ProbeOptions {
 pub struct ControlOptions {
     /// Make them (`--no-control` turns them off).
     pub enabled: bool,
-    /// The control name (`--control-sni`), a name no filter has reason to block; default the
-    /// first of [`CONTROL_SNI_CANDIDATES`] the data does not contain.
-    pub sni: Option<DnsName>,
+    /// The control name (`--control-sni`), a name no filter has reason to block.
+    pub sni: ControlSni,
+}
+
+/// The control name of [`ControlOptions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlSni {
+    /// The first of [`CONTROL_SNI_CANDIDATES`] that the run does not probe itself (none when
+    /// it probes all three: the control hello then goes without SNI only).
+    Default,
+    /// This name (`--control-sni`).
+    Name(DnsName),
 }
 
 /// Default control names, in order: the first the data file does not name is used.
@@ -160,13 +169,15 @@ pub const CONTROL_SNI_CANDIDATES: [&str; 3] = ["example.com", "example.net", "ex
 pub const CONTROL_AFTER_SILENCE_DIVISOR: u32 = 10;
 
 impl ControlOptions {
-    /// The control name: the first candidate `taken` does not claim; none when every one is
-    /// (the control hello then goes without SNI only).
-    pub fn default_sni(taken: impl Fn(&DnsName) -> bool) -> Option<DnsName> {
-        CONTROL_SNI_CANDIDATES
-            .iter()
-            .filter_map(|name| DnsName::parse(name).ok())
-            .find(|name| !taken(name))
+    /// The control name of a run that probes the names `probed` claims.
+    pub fn sni_for(&self, probed: impl Fn(&DnsName) -> bool) -> Option<DnsName> {
+        match &self.sni {
+            ControlSni::Name(name) => Some(name.clone()),
+            ControlSni::Default => CONTROL_SNI_CANDIDATES
+                .iter()
+                .filter_map(|name| DnsName::parse(name).ok())
+                .find(|name| !probed(name)),
+        }
     }
 }
 
@@ -174,7 +185,7 @@ impl Default for ControlOptions {
     fn default() -> Self {
         ControlOptions {
             enabled: true,
-            sni: ControlOptions::default_sni(|_| false),
+            sni: ControlSni::Default,
         }
     }
 }

@@ -29,9 +29,12 @@ mod cilium;
 mod cisco_asa;
 mod csv;
 mod dnsmasq_nftset;
+mod edl_domain;
+mod edl_ip;
 mod firewalld;
 mod fortigate;
 mod gcp;
+mod ipset;
 mod iptables;
 mod json;
 mod k8s;
@@ -108,6 +111,10 @@ pub struct Options {
     pub include_expired: bool,
     /// When the rules were generated, for the header; `None` leaves it out.
     pub generated: Option<DateTime<Utc>>,
+    /// Where the nftables-family dialects put their sets (`--nft-sets`).
+    pub nft: NftTarget,
+    /// The header as comment lines in formats that leave it out by default (csv).
+    pub comments: bool,
 }
 
 impl Options {
@@ -121,6 +128,8 @@ impl Options {
             as_of,
             include_expired: false,
             generated: None,
+            nft: NftTarget::OwnTable,
+            comments: false,
         }
     }
 }
@@ -351,6 +360,33 @@ pub struct Header {
     /// True for rules that add to the full rule set rather than state it (`check --rules`):
     /// dialects then add without replacing or removing anything.
     pub additive: bool,
+    /// Every (environment, protocol, port) of the data file, selected or not: what a dialect
+    /// that names its objects by content may have created before, and so may clean up.
+    pub universe: Vec<GroupKey>,
+    /// How the dialects of the nftables family write their output (`--nft-sets`).
+    pub nft: NftTarget,
+    /// Every host name the data file knows (hosts, probe names, legacy hosts; every
+    /// environment, selected or not), for dialects whose domain matching reaches names under
+    /// a listed one and must keep the others out.
+    pub known_names: Vec<DnsName>,
+    /// The header as comment lines in formats that leave it out by default (csv).
+    pub comments: bool,
+}
+
+/// Where the nftables-family dialects (nftables, dnsmasq-nftset) put their sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NftTarget {
+    /// A table of their own, `inet egresscheck`, with its output chain.
+    #[default]
+    OwnTable,
+    /// Named sets only, in the admin's own table (`--nft-sets FAMILY NAME`), whose chains
+    /// refer to them.
+    SetsIn {
+        /// The table's family (`inet`, `ip`, `ip6`, ...).
+        family: String,
+        /// The table's name.
+        table: String,
+    },
 }
 
 impl Header {
@@ -383,6 +419,10 @@ impl Header {
             broad_prefixes: catalog.broad_prefixes.clone(),
             all_environments: catalog.environments.iter().map(|e| e.id.clone()).collect(),
             additive: false,
+            universe: universe(catalog),
+            nft: options.nft.clone(),
+            known_names: known_names(catalog),
+            comments: options.comments,
         }
     }
 
@@ -659,6 +699,48 @@ impl RuleSet {
         }
         found
     }
+}
+
+/// Every host name the catalog knows, sorted, each once.
+fn known_names(catalog: &Catalog) -> Vec<DnsName> {
+    let endpoints = catalog.endpoints.iter().flat_map(|e| {
+        let exact = match &e.host {
+            HostPattern::Exact(name) => Some(name.clone()),
+            HostPattern::Wildcard(_) => None,
+        };
+        exact.into_iter().chain(e.probe.iter().cloned())
+    });
+    let legacy = catalog.legacy.iter().map(|l| l.host.clone());
+    let names: BTreeSet<DnsName> = endpoints.chain(legacy).collect();
+    names.into_iter().collect()
+}
+
+/// Every (environment, protocol, port) the catalog documents, sorted.
+fn universe(catalog: &Catalog) -> Vec<GroupKey> {
+    let endpoints = catalog
+        .endpoints
+        .iter()
+        .map(|e| (&e.environment, e.protocol, &e.ports));
+    let legacy = catalog
+        .legacy
+        .iter()
+        .map(|l| (&l.environment, l.protocol, &l.ports));
+    let subnets = catalog
+        .subnets
+        .iter()
+        .map(|s| (&s.environment, s.protocol, &s.ports));
+    let keys: BTreeSet<GroupKey> = endpoints
+        .chain(legacy)
+        .chain(subnets)
+        .flat_map(|(environment, protocol, ports)| {
+            ports.iter().map(move |port| GroupKey {
+                environment: environment.clone(),
+                protocol,
+                port: *port,
+            })
+        })
+        .collect();
+    keys.into_iter().collect()
 }
 
 /// What a rule for `prefix` opens beyond its origins, from the broad prefixes it contains.

@@ -1,85 +1,311 @@
-//! nftables: a complete `table inet egresscheck`, loaded with `nft -f`.
+//! nftables: named sets and the chain that accepts them, loaded with `nft -f`, in one of two
+//! shapes.
 //!
-//! One named set per (environment, protocol, port, family) holds the documented prefixes
-//! (interval sets, one comment per element); an empty set per (environment, protocol, port,
-//! family) with host names is there for dnsmasq to fill from DNS answers
-//! (`--format dnsmasq-nftset`). The output chain accepts both. The file first deletes the
-//! table, so loading it again replaces the rules atomically.
+//! **Own table** (default): `table inet egresscheck` with, per environment and family, an
+//! interval set of `address . protocol . port` elements, a set dnsmasq fills from DNS
+//! answers (`--format dnsmasq-nftset`, elements time out) with the ports its names may be
+//! reached on, a chain `local` for the admin's own rules and a base chain `output`. Loading
+//! the file again, or the file for newer data, gives exactly its rules: the output chain is
+//! flushed and refilled, every set of every environment of the data file is emptied and
+//! refilled, and the per-port sets of earlier versions are deleted. It never states the
+//! output chain's policy and never touches `local`, so the admin's `policy drop` and own
+//! rules survive every regeneration. The sets do not depend on the selection (`--env`,
+//! `--family` only choose what goes into them), so the chain is the same in every output and
+//! `check --rules` (additive: elements only, nothing flushed) can add to it.
+//!
+//! **Sets only** (`--nft-sets FAMILY NAME`): the same sets, named `egresscheck_…`, in the
+//! admin's own table (`add table` leaves it as it is), for the admin's chains to refer to;
+//! the file can be loaded on its own at run time or `include`d before the table's own
+//! definition in nftables.conf.
 
 use super::escape;
 use super::render::{Dialect, Out, ln};
-use super::{AddressGroup, GroupKey, RuleSet};
+use super::{EnvId, GroupKey, Header, NftTarget, RuleSet};
+use crate::catalog::Protocol;
 use crate::rules::diff::Diff;
 
 /// The nftables dialect.
 pub(crate) struct Nftables;
 
-/// Name of the table every nftables-based output uses.
+/// Name of the table of the own-table shape.
 pub(crate) const TABLE: &str = "egresscheck";
 
-/// The set of a group: `prod_v4_tcp_443`, or `prod_dns_v4_tcp_443` for the set dnsmasq fills.
-///
-/// The environment id is kept as it is (nft identifiers take hyphens): ids hold no `_`, so the
-/// first `_` ends it and no two groups share a name. An id starting with a digit gets a
-/// leading `_`, as identifiers cannot start with a digit and ids cannot start with `_`.
-pub(crate) fn set_name(key: &GroupKey, v6: bool, dns: bool) -> String {
-    let env = key.environment.as_str();
-    let lead = if env.starts_with(|c: char| c.is_ascii_digit()) {
-        "_"
-    } else {
-        ""
-    };
-    format!(
-        "{lead}{env}_{}v{}_{}_{}",
-        if dns { "dns_" } else { "" },
-        if v6 { 6 } else { 4 },
-        key.protocol,
-        key.port
-    )
+/// How long an address dnsmasq added to a DNS set stays without being added again.
+pub(crate) const DNS_TIMEOUT: &str = "1h";
+
+/// What a set holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SetKind {
+    /// Documented prefixes, as `address . protocol . port`.
+    Addresses,
+    /// Addresses dnsmasq learned from DNS answers for the host names.
+    Dns,
+    /// The `protocol . port` pairs the host names may be reached on.
+    DnsPorts,
 }
 
-fn set_type(v6: bool) -> &'static str {
-    if v6 { "ipv6_addr" } else { "ipv4_addr" }
+/// The table the sets live in, and the prefix of their names there.
+pub(crate) struct Target<'a> {
+    /// `inet egresscheck`, or the admin's table.
+    pub(crate) family: &'a str,
+    /// The table's name.
+    pub(crate) table: &'a str,
+    /// `egresscheck_` in the admin's table, so that names cannot clash with theirs.
+    prefix: &'static str,
 }
 
-fn chain_rule(key: &GroupKey, v6: bool, dns: bool) -> String {
-    let what = if dns {
-        "addresses of its host names, from dnsmasq"
-    } else {
-        "documented addresses"
-    };
-    format!(
-        "{} daddr @{} {} dport {} accept comment {}",
-        if v6 { "ip6" } else { "ip" },
-        set_name(key, v6, dns),
-        key.protocol,
-        key.port,
-        escape::nft_quoted(&escape::comment(
-            &format!("{} {} {}: {what}", key.environment, key.protocol, key.port),
-            Nftables::MAX_COMMENT,
-            Nftables::CHARSET
-        ))
-    )
+impl Target<'_> {
+    /// The target of `header`.
+    pub(crate) fn of(header: &Header) -> Target<'_> {
+        match &header.nft {
+            NftTarget::OwnTable => Target {
+                family: "inet",
+                table: TABLE,
+                prefix: "",
+            },
+            NftTarget::SetsIn { family, table } => Target {
+                family,
+                table,
+                prefix: "egresscheck_",
+            },
+        }
+    }
+
+    /// True for the own-table shape.
+    fn own(&self) -> bool {
+        self.prefix.is_empty()
+    }
+
+    /// The set of `env` holding `kind` (the family does not apply to [`SetKind::DnsPorts`]).
+    ///
+    /// The environment id is kept as it is (nft identifiers take hyphens): ids hold no `_`,
+    /// so the first `_` ends it and no two sets share a name. An id starting with a digit
+    /// gets a leading `_` in the own table, as identifiers cannot start with a digit.
+    pub(crate) fn set(&self, env: &EnvId, v6: bool, kind: SetKind) -> String {
+        let env = env.as_str();
+        let lead = if self.own() && env.starts_with(|c: char| c.is_ascii_digit()) {
+            "_"
+        } else {
+            ""
+        };
+        let family = if v6 { "v6" } else { "v4" };
+        match kind {
+            SetKind::Addresses => format!("{}{lead}{env}_{family}", self.prefix),
+            SetKind::Dns => format!("{}{lead}{env}_dns_{family}", self.prefix),
+            SetKind::DnsPorts => format!("{}{lead}{env}_dns_ports", self.prefix),
+        }
+    }
+
+    /// The set dnsmasq puts the addresses of names it must keep out of every other set in;
+    /// no rule accepts it. Environment ids cannot start with `_`, so no name clashes.
+    pub(crate) fn unlisted(&self, v6: bool) -> String {
+        format!("{}_unlisted_v{}", self.prefix, if v6 { 6 } else { 4 })
+    }
+
+    /// `inet egresscheck NAME`, how commands name a set.
+    fn path(&self, set: &str) -> String {
+        format!("{} {} {set}", self.family, self.table)
+    }
 }
 
-/// The (group, family) pairs that get a DNS-filled set: every name group, in each family.
-fn dns_sets(rules: &RuleSet) -> Vec<(&GroupKey, bool)> {
+/// The declaration of a set, between the braces.
+fn set_type(v6: bool, kind: SetKind) -> String {
+    let addr = if v6 { "ipv6_addr" } else { "ipv4_addr" };
+    match kind {
+        SetKind::Addresses => {
+            format!("type {addr} . inet_proto . inet_service; flags interval;")
+        }
+        SetKind::Dns => format!("type {addr}; timeout {DNS_TIMEOUT};"),
+        SetKind::DnsPorts => "type inet_proto . inet_service;".to_owned(),
+    }
+}
+
+/// Every set the data file's environments have, in a fixed order: (environment, family,
+/// kind), the family-less port set once per environment.
+fn every_set(header: &Header) -> Vec<(&EnvId, bool, SetKind)> {
+    let mut sets = Vec::new();
+    for env in environments(header) {
+        for v6 in [false, true] {
+            sets.push((env, v6, SetKind::Addresses));
+            sets.push((env, v6, SetKind::Dns));
+        }
+        sets.push((env, false, SetKind::DnsPorts));
+    }
+    sets
+}
+
+/// The environments of the data file (those a selection left out too), in file order.
+fn environments(header: &Header) -> Vec<&EnvId> {
+    let mut envs: Vec<&EnvId> = header.all_environments.iter().collect();
+    for key in &header.universe {
+        if !envs.contains(&&key.environment) {
+            envs.push(&key.environment);
+        }
+    }
+    envs
+}
+
+/// The chain's rules for the sets of `env`: documented addresses of each family, then the
+/// addresses of its host names.
+fn env_rules(target: &Target<'_>, env: &EnvId) -> Vec<String> {
+    let mut rules = Vec::new();
+    for (v6, ip) in [(false, "ip"), (true, "ip6")] {
+        rules.push(format!(
+            "{ip} daddr . meta l4proto . th dport @{} accept comment {}",
+            target.set(env, v6, SetKind::Addresses),
+            quoted(&format!("{env}: documented addresses"))
+        ));
+    }
+    for (v6, ip) in [(false, "ip"), (true, "ip6")] {
+        rules.push(format!(
+            "{ip} daddr @{} meta l4proto . th dport @{} accept comment {}",
+            target.set(env, v6, SetKind::Dns),
+            target.set(env, v6, SetKind::DnsPorts),
+            quoted(&format!("{env}: its host names, from dnsmasq"))
+        ));
+    }
     rules
-        .names
-        .iter()
-        .flat_map(|g| rules.header.family.each().map(move |v6| (&g.key, v6)))
-        .collect()
+}
+
+fn quoted(text: &str) -> String {
+    escape::nft_quoted(&escape::comment(
+        text,
+        Nftables::MAX_COMMENT,
+        Nftables::CHARSET,
+    ))
+}
+
+/// One element of an address set: `prefix . proto . port`.
+fn element(key: &GroupKey, prefix: &str) -> String {
+    format!("{prefix} . {} . {}", key.protocol, key.port)
 }
 
 impl Nftables {
-    fn element(&self, group: &AddressGroup, index: usize) -> Option<String> {
-        let rule = group.rules.get(index)?;
-        Some(format!(
-            "{} comment {}",
-            rule.host_or_prefix(),
-            escape::nft_quoted(&self.rule_comment(&group.key, &rule.origins))
-        ))
+    /// The `add element` commands filling the sets of `rules`.
+    fn elements(&self, rules: &RuleSet, target: &Target<'_>, out: &mut Out) {
+        for env in rules.environments() {
+            for v6 in [false, true] {
+                let items: Vec<String> = rules
+                    .addresses_of(v6)
+                    .filter(|g| &g.key.environment == env)
+                    .flat_map(|g| {
+                        g.rules.iter().map(move |r| {
+                            format!(
+                                "{} comment {}",
+                                element(&g.key, &r.host_or_prefix()),
+                                escape::nft_quoted(&self.rule_comment(&g.key, &r.origins))
+                            )
+                        })
+                    })
+                    .collect();
+                add_elements(
+                    out,
+                    target,
+                    &target.set(env, v6, SetKind::Addresses),
+                    &items,
+                );
+            }
+            let mut ports: Vec<String> = rules
+                .names
+                .iter()
+                .filter(|g| &g.key.environment == env)
+                .map(|g| format!("{} . {}", g.key.protocol, g.key.port))
+                .collect();
+            ports.dedup();
+            add_elements(
+                out,
+                target,
+                &target.set(env, false, SetKind::DnsPorts),
+                &ports,
+            );
+        }
     }
+
+    /// The own table's skeleton, its output chain refilled, and the sets of earlier versions
+    /// deleted.
+    fn own_table(&self, header: &Header, target: &Target<'_>, out: &mut Out) {
+        ln!(out, "table inet {TABLE} {{");
+        for (env, v6, kind) in every_set(header) {
+            ln!(
+                out,
+                "\tset {} {{ {} }}",
+                target.set(env, v6, kind),
+                set_type(v6, kind)
+            );
+        }
+        for v6 in [false, true] {
+            ln!(
+                out,
+                "\tset {} {{ {} }}",
+                target.unlisted(v6),
+                set_type(v6, SetKind::Dns)
+            );
+        }
+        ln!(
+            out,
+            "\tchain local {{ comment \"your own rules: egresscheck never changes this chain\"; }}"
+        );
+        ln!(out, "\tchain output {{");
+        ln!(out, "\t\ttype filter hook output priority filter;");
+        ln!(out, "\t}}");
+        ln!(out, "}}");
+        let chain = format!("inet {TABLE} output");
+        ln!(out, "flush chain {chain}");
+        ln!(out, "add rule {chain} ct state established,related accept");
+        ln!(out, "add rule {chain} oifname \"lo\" accept");
+        ln!(out, "add rule {chain} jump local");
+        for env in environments(header) {
+            for rule in env_rules(target, env) {
+                ln!(out, "add rule {chain} {rule}");
+            }
+        }
+        self.retire_per_port_sets(header, out);
+    }
+
+    /// Deletes the sets of egresscheck before the per-environment sets (one per environment,
+    /// protocol, port and family): the earlier chain was just flushed, so nothing refers to
+    /// them. `add` first, so that a set that does not exist is no error.
+    fn retire_per_port_sets(&self, header: &Header, out: &mut Out) {
+        for key in &header.universe {
+            for v6 in [false, true] {
+                for dns in [false, true] {
+                    let lead = if key
+                        .environment
+                        .as_str()
+                        .starts_with(|c: char| c.is_ascii_digit())
+                    {
+                        "_"
+                    } else {
+                        ""
+                    };
+                    let name = format!(
+                        "{lead}{}_{}v{}_{}_{}",
+                        key.environment,
+                        if dns { "dns_" } else { "" },
+                        if v6 { 6 } else { 4 },
+                        key.protocol,
+                        key.port
+                    );
+                    let flags = if dns { "" } else { " flags interval;" };
+                    let addr = if v6 { "ipv6_addr" } else { "ipv4_addr" };
+                    ln!(out, "add set inet {TABLE} {name} {{ type {addr};{flags} }}");
+                    ln!(out, "delete set inet {TABLE} {name}");
+                }
+            }
+        }
+    }
+}
+
+/// `add element TARGET SET { … }`, one element a line; nothing for no elements.
+fn add_elements(out: &mut Out, target: &Target<'_>, set: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
+    }
+    ln!(out, "add element {} {{", target.path(set));
+    for item in items {
+        ln!(out, "\t{item},");
+    }
+    ln!(out, "}}");
 }
 
 impl Dialect for Nftables {
@@ -87,12 +313,40 @@ impl Dialect for Nftables {
     const MAX_COMMENT: usize = 128;
 
     fn notes(&self, rules: &RuleSet) -> Vec<String> {
-        let mut notes = vec![
-            "Load: nft -f FILE (replaces table inet egresscheck as a whole). Check first: nft -c -f FILE.".to_owned(),
-            "The chain only accepts; to allow nothing else, set its policy to drop once everything else this host needs is accepted in it.".to_owned(),
-        ];
+        let h = &rules.header;
+        let target = Target::of(h);
+        let mut notes = Vec::new();
+        match (&h.nft, h.additive) {
+            (NftTarget::OwnTable, false) => notes.extend([
+                "Load: nft -f FILE (check first: nft -c -f FILE). Loading it again, or the output for newer data, leaves exactly these rules: the output chain is refilled and every egresscheck set emptied and refilled.".to_owned(),
+                "Kept on every load: the output chain's policy and the chain local. To allow nothing else: nft 'add chain inet egresscheck output { type filter hook output priority filter; policy drop; }' once DNS and everything else this host needs is allowed in chain local (nft add rule inet egresscheck local ...).".to_owned(),
+                "Remove it all: nft delete table inet egresscheck".to_owned(),
+            ]),
+            (NftTarget::OwnTable, true) => notes.push(
+                "Adds to the table of egresscheck rules --format nftables: nft -f FILE adds these elements and replaces nothing (loaded twice, the same). The next full output for the data empties the sets again.".to_owned(),
+            ),
+            (NftTarget::SetsIn { .. }, additive) => {
+                notes.push(format!(
+                    "Sets only, for your table {} {}: nft -f FILE at run time, or include it before that table's definition in nftables.conf. {}",
+                    target.family,
+                    target.table,
+                    if additive {
+                        "It adds elements and empties nothing."
+                    } else {
+                        "Each set is emptied and refilled: loading it again, or the output for newer data, leaves exactly these elements."
+                    }
+                ));
+                notes.push(format!(
+                    "Refer to them in your own chain (hook output, or forward on a router) before its final drop, e.g.: ip daddr . meta l4proto . th dport @{} accept; ip daddr @{} meta l4proto . th dport @{} accept",
+                    target.set(&first_env(h), false, SetKind::Addresses),
+                    target.set(&first_env(h), false, SetKind::Dns),
+                    target.set(&first_env(h), false, SetKind::DnsPorts),
+                ));
+                notes.push("Remove them: nft delete set FAMILY TABLE NAME for each set, after removing the rules that refer to them.".to_owned());
+            }
+        }
         if rules.name_count() > 0 {
-            notes.push("The *_dns_* sets are filled by dnsmasq from DNS answers for the host names: egresscheck rules --format dnsmasq-nftset, same selection. Reloading this file empties them until the names are resolved again.".to_owned());
+            notes.push(format!("The *_dns_* sets are filled by dnsmasq from DNS answers for the host names (egresscheck rules --format dnsmasq-nftset, same --nft-sets); an address stays {DNS_TIMEOUT} after dnsmasq adds it."));
         }
         notes
     }
@@ -102,95 +356,79 @@ impl Dialect for Nftables {
     }
 
     fn body(&self, rules: &RuleSet, out: &mut Out) {
-        ln!(out, "table inet {TABLE}");
-        ln!(out, "delete table inet {TABLE}");
-        ln!(out, "table inet {TABLE} {{");
-        for group in &rules.addresses {
-            ln!(out, "\tset {} {{", set_name(&group.key, group.v6, false));
-            ln!(out, "\t\ttype {}", set_type(group.v6));
-            ln!(out, "\t\tflags interval");
-            ln!(out, "\t\telements = {{");
-            for index in 0..group.rules.len() {
-                if let Some(element) = self.element(group, index) {
-                    ln!(out, "\t\t\t{element},");
+        let h = &rules.header;
+        let target = Target::of(h);
+        if target.own() {
+            self.own_table(h, &target, out);
+        } else {
+            ln!(out, "add table {} {}", target.family, target.table);
+            for (env, v6, kind) in every_set(h) {
+                ln!(
+                    out,
+                    "add set {} {{ {} }}",
+                    target.path(&target.set(env, v6, kind)),
+                    set_type(v6, kind)
+                );
+            }
+            for v6 in [false, true] {
+                ln!(
+                    out,
+                    "add set {} {{ {} }}",
+                    target.path(&target.unlisted(v6)),
+                    set_type(v6, SetKind::Dns)
+                );
+            }
+        }
+        if !h.additive {
+            for (env, v6, kind) in every_set(h) {
+                if kind != SetKind::Dns {
+                    ln!(out, "flush set {}", target.path(&target.set(env, v6, kind)));
                 }
             }
-            ln!(out, "\t\t}}");
-            ln!(out, "\t}}");
         }
-        for (key, v6) in dns_sets(rules) {
-            ln!(out, "\tset {} {{", set_name(key, v6, true));
-            ln!(out, "\t\ttype {}", set_type(v6));
-            ln!(out, "\t}}");
-        }
-        ln!(out, "\tchain output {{");
-        ln!(
-            out,
-            "\t\ttype filter hook output priority filter; policy accept;"
-        );
-        ln!(
-            out,
-            "\t\t# Replies and loopback: needed once the policy is drop."
-        );
-        ln!(out, "\t\tct state established,related accept");
-        ln!(out, "\t\toifname \"lo\" accept");
-        for group in &rules.addresses {
-            ln!(out, "\t\t{}", chain_rule(&group.key, group.v6, false));
-        }
-        for (key, v6) in dns_sets(rules) {
-            ln!(out, "\t\t{}", chain_rule(key, v6, true));
-        }
-        ln!(out, "\t}}");
-        ln!(out, "}}");
+        self.elements(rules, &target, out);
     }
 
     fn diff_body(&self, diff: &Diff, out: &mut Out) -> Option<()> {
-        for v6 in [false, true] {
-            for (_, key, rule) in diff.address_changes(v6).filter(|(c, ..)| c.is_remove()) {
-                let set = set_name(key, v6, false);
+        let target = Target::of(&diff.new.header);
+        let old_envs = environments(&diff.old.header);
+        for env in environments(&diff.new.header) {
+            if old_envs.contains(&env) {
+                continue;
+            }
+            for (e, v6, kind) in every_set(&diff.new.header)
+                .into_iter()
+                .filter(|(e, ..)| *e == env)
+            {
                 ln!(
                     out,
-                    "delete element inet {TABLE} {set} {{ {} }}",
-                    rule.host_or_prefix()
+                    "add set {} {{ {} }}",
+                    target.path(&target.set(e, v6, kind)),
+                    set_type(v6, kind)
                 );
             }
-        }
-        let old_dns = dns_sets(&diff.old);
-        let new_sets = diff
-            .new_groups
-            .iter()
-            .map(|(key, v6)| (key, *v6, false))
-            .chain(
-                dns_sets(&diff.new)
-                    .into_iter()
-                    .filter(|set| !old_dns.contains(set))
-                    .map(|(key, v6)| (key, v6, true)),
-            );
-        for (key, v6, dns) in new_sets {
-            let flags = if dns { "" } else { " flags interval;" };
-            ln!(
-                out,
-                "add set inet {TABLE} {} {{ type {};{flags} }}",
-                set_name(key, v6, dns),
-                set_type(v6)
-            );
-            ln!(
-                out,
-                "add rule inet {TABLE} output {}",
-                chain_rule(key, v6, dns)
-            );
-        }
-        for v6 in [false, true] {
-            for (_, key, rule) in diff.address_changes(v6).filter(|(c, ..)| !c.is_remove()) {
-                ln!(
-                    out,
-                    "add element inet {TABLE} {} {{ {} comment {} }}",
-                    set_name(key, v6, false),
-                    rule.host_or_prefix(),
-                    escape::nft_quoted(&self.rule_comment(key, &rule.origins))
-                );
+            if target.own() {
+                for rule in env_rules(&target, env) {
+                    ln!(out, "add rule inet {TABLE} output {rule}");
+                }
             }
         }
+        for remove in [true, false] {
+            for (change, key, v6, rule) in diff.all_address_changes() {
+                if change.is_remove() != remove {
+                    continue;
+                }
+                let set = target.path(&target.set(&key.environment, v6, SetKind::Addresses));
+                let item = element(key, &rule.host_or_prefix());
+                if remove {
+                    ln!(out, "delete element {set} {{ {item} }}");
+                } else {
+                    let comment = escape::nft_quoted(&self.rule_comment(key, &rule.origins));
+                    ln!(out, "add element {set} {{ {item} comment {comment} }}");
+                }
+            }
+        }
+        self.diff_name_ports(diff, &target, out);
         for (change, key, rule) in diff.name_changes() {
             let text = format!(
                 "host name to {}: {} ({} {} {}) - regenerate --format dnsmasq-nftset",
@@ -205,4 +443,33 @@ impl Dialect for Nftables {
         }
         Some(())
     }
+}
+
+impl Nftables {
+    /// The ports of the host names that a diff adds to or removes from an environment.
+    fn diff_name_ports(&self, diff: &Diff, target: &Target<'_>, out: &mut Out) {
+        let ports = |rules: &RuleSet| -> Vec<(EnvId, Protocol, u16)> {
+            rules
+                .names
+                .iter()
+                .map(|g| (g.key.environment.clone(), g.key.protocol, g.key.port.get()))
+                .collect()
+        };
+        let (old, new) = (ports(&diff.old), ports(&diff.new));
+        for (gone, verb) in [(true, "delete"), (false, "add")] {
+            let (from, to) = if gone { (&old, &new) } else { (&new, &old) };
+            for (env, protocol, port) in from.iter().filter(|p| !to.contains(p)) {
+                let set = target.path(&target.set(env, false, SetKind::DnsPorts));
+                ln!(out, "{verb} element {set} {{ {protocol} . {port} }}");
+            }
+        }
+    }
+}
+
+/// The first environment of the data file, for examples.
+fn first_env(header: &Header) -> EnvId {
+    environments(header)
+        .first()
+        .map(|e| (*e).clone())
+        .unwrap_or_else(|| EnvId(String::from("prod")))
 }

@@ -314,7 +314,7 @@ pub(crate) fn broad_lines(rules: &RuleSet, charset: Charset) -> Vec<String> {
         .collect()
 }
 
-fn diff_header_lines(diff: &Diff, charset: Charset, notes: Vec<String>) -> Vec<String> {
+pub(crate) fn diff_header_lines(diff: &Diff, charset: Charset, notes: Vec<String>) -> Vec<String> {
     let text = |s: &str| escape::comment(s, usize::MAX, charset);
     let mut lines = header_lines(&diff.new, charset, broad_lines(&diff.new, charset));
     if let Some(first) = lines.first_mut() {
@@ -365,6 +365,12 @@ pub enum Format {
     Fortigate,
     /// Juniper SRX `set` commands in a configuration group.
     Srx,
+    /// A plain list of addresses and prefixes.
+    EdlIp,
+    /// A plain list of host names.
+    EdlDomain,
+    /// `ipset restore` input.
+    Ipset,
     /// Kubernetes NetworkPolicy.
     K8s,
     /// CiliumNetworkPolicy.
@@ -429,6 +435,18 @@ macro_rules! with_dialect {
                 let $d = &super::srx::Srx;
                 $body
             }
+            Format::EdlIp => {
+                let $d = &super::edl_ip::EdlIp;
+                $body
+            }
+            Format::EdlDomain => {
+                let $d = &super::edl_domain::EdlDomain;
+                $body
+            }
+            Format::Ipset => {
+                let $d = &super::ipset::Ipset;
+                $body
+            }
             Format::K8s => {
                 let $d = &super::k8s::K8s;
                 $body
@@ -471,7 +489,7 @@ macro_rules! with_dialect {
 
 impl Format {
     /// Every format, in the order `--list-formats` prints them.
-    pub const ALL: [Format; 19] = [
+    pub const ALL: [Format; 22] = [
         Format::Nftables,
         Format::Iptables,
         Format::Ufw,
@@ -482,6 +500,9 @@ impl Format {
         Format::Panos,
         Format::Fortigate,
         Format::Srx,
+        Format::EdlIp,
+        Format::EdlDomain,
+        Format::Ipset,
         Format::K8s,
         Format::Cilium,
         Format::Aws,
@@ -506,6 +527,9 @@ impl Format {
             Format::Panos => "panos",
             Format::Fortigate => "fortigate",
             Format::Srx => "srx",
+            Format::EdlIp => "edl-ip",
+            Format::EdlDomain => "edl-domain",
+            Format::Ipset => "ipset",
             Format::K8s => "k8s",
             Format::Cilium => "cilium",
             Format::Aws => "aws",
@@ -544,6 +568,15 @@ impl Format {
             }
             Format::Srx => {
                 "Juniper SRX set commands in the group egresscheck: global address book (dns-name), address-sets and global policies"
+            }
+            Format::EdlIp => {
+                "plain list, one address or prefix per line (# comments): PAN-OS and FortiGate external lists, pfSense/OPNsense URL tables (one list per --env)"
+            }
+            Format::EdlDomain => {
+                "plain list, one host name or *. wildcard per line (# comments): PAN-OS and FortiGate domain lists (one list per --env)"
+            }
+            Format::Ipset => {
+                "ipset restore input: a hash:net,port set per environment and family, filled aside and swapped in"
             }
             Format::K8s => "Kubernetes NetworkPolicy per environment with egress ipBlocks",
             Format::Cilium => {

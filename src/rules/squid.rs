@@ -1,33 +1,25 @@
-//! squid: `dstdomain` ACLs per (environment, port) and an `http_access allow` line for each.
+//! squid: ACLs per (environment, port) and an `http_access allow` line for each, as a file of
+//! its own for `/etc/squid/conf.d/`.
 //!
-//! `.example.no` in squid matches example.no and every name under it, at any depth: wider
-//! than the data file's one-label wildcard, and the closest squid has (a `dstdom_regex` would
-//! be exact, at a cost on every request). squid refuses an ACL that lists a name together with
-//! a domain covering it, so covered names are left out with a comment.
+//! Matching is the data file's: an exact host is a `dstdomain` without a leading dot (the name
+//! itself, nothing under it), and a `*.base` wildcard is a `dstdom_regex` of exactly one label
+//! before the base. squid's `.base` would also match the base itself and names at any depth
+//! (for the provider, the retired `api.skatteetaten.no` under `*.api.skatteetaten.no`).
+//! Replacing the file replaces every rule: saved twice it is the same, saved for newer data it
+//! holds exactly those ACLs.
 
 use super::escape;
 use super::render::{Dialect, Names, Out, ln};
 use super::{NameRule, RuleSet};
-use crate::catalog::{DnsName, HostPattern, Protocol};
+use crate::catalog::{HostPattern, Protocol};
 
 /// The squid dialect.
 pub(crate) struct Squid;
 
-/// The domain a wildcard or name contributes, and whether it covers names under it.
-fn domain(pattern: &HostPattern) -> (&DnsName, bool) {
-    match pattern {
-        HostPattern::Wildcard(base) => (base, true),
-        HostPattern::Exact(name) => (name, false),
-    }
-}
-
-/// The wildcard in `rules` that covers `rule`'s name, if any (not `rule` itself).
-fn covered_by<'a>(rule: &NameRule, rules: &'a [NameRule]) -> Option<&'a NameRule> {
-    let (name, _) = domain(&rule.pattern);
-    rules.iter().find(|other| {
-        let (base, other_wide) = domain(&other.pattern);
-        other_wide && other.pattern != rule.pattern && name.is_within(base)
-    })
+/// A regular expression matching exactly one label below `base` (squid compares the host in
+/// lower case with `-i`).
+fn one_label_below(base: &str) -> String {
+    format!("^[^.]+\\.{}$", base.replace('.', "\\."))
 }
 
 impl Dialect for Squid {
@@ -35,8 +27,8 @@ impl Dialect for Squid {
 
     fn notes(&self, _rules: &RuleSet) -> Vec<String> {
         vec![
-            "Put these lines before your final http_access deny all, then squid -k parse and squid -k reconfigure.".to_owned(),
-            ".name matches the name and every name under it, at any depth.".to_owned(),
+            "Save as /etc/squid/conf.d/egresscheck.conf (Debian's squid.conf includes that directory before its http_access deny all; elsewhere include the file before your final deny), replacing the earlier file, then squid -k parse and squid -k reconfigure. Saved again it is the same; saved for newer data it holds exactly its ACLs. Remove: delete the file and reconfigure.".to_owned(),
+            "An exact name matches itself only (dstdomain without a leading dot); a *.base wildcard matches exactly one label before the base (dstdom_regex), as in the data: not the base itself, not deeper names.".to_owned(),
         ]
     }
 
@@ -60,26 +52,34 @@ impl Dialect for Squid {
                 escape::ident_part(key.environment.as_str(), '_'),
                 key.port
             );
-            for rule in &group.rules {
-                ln!(
-                    out,
-                    "{}",
-                    self.comment_line(&self.rule_comment(key, &rule.origins))
-                );
-                if let Some(cover) = covered_by(rule, &group.rules) {
-                    let text = format!("{} is covered by {}", rule.pattern, cover.pattern);
-                    ln!(out, "{}", self.comment_line(&text));
+            let (exact, wild): (Vec<&NameRule>, Vec<&NameRule>) = group
+                .rules
+                .iter()
+                .partition(|r| matches!(r.pattern, HostPattern::Exact(_)));
+            ln!(out, "acl {acl}_port port {}", key.port);
+            for (list, suffix) in [(&exact, "names"), (&wild, "wildcards")] {
+                if list.is_empty() {
                     continue;
                 }
-                let (name, wide) = domain(&rule.pattern);
-                ln!(
-                    out,
-                    "acl {acl} dstdomain {}{name}",
-                    if wide { "." } else { "" }
-                );
+                for rule in list {
+                    ln!(
+                        out,
+                        "{}",
+                        self.comment_line(&self.rule_comment(key, &rule.origins))
+                    );
+                    match &rule.pattern {
+                        HostPattern::Exact(name) => {
+                            ln!(out, "acl {acl}_{suffix} dstdomain {name}");
+                        }
+                        HostPattern::Wildcard(base) => ln!(
+                            out,
+                            "acl {acl}_{suffix} dstdom_regex -i {}",
+                            one_label_below(base.as_str())
+                        ),
+                    }
+                }
+                ln!(out, "http_access allow {acl}_{suffix} {acl}_port");
             }
-            ln!(out, "acl {acl}_port port {}", key.port);
-            ln!(out, "http_access allow {acl} {acl}_port");
         }
     }
 }

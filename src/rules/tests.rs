@@ -303,6 +303,7 @@ fn every_format_renders_the_fixture_with_its_header() {
     let rules = build(|o| {
         o.scope = Scope::All;
         o.include_expired = true;
+        o.comments = true;
     });
     for format in Format::ALL {
         let text = format.render(&rules);
@@ -348,24 +349,28 @@ fn format_names_round_trip() {
 
 #[test]
 fn nft_set_names_are_identifiers() {
-    let key = GroupKey {
-        environment: env("2024-test"),
-        protocol: Protocol::Udp,
-        port: Port(53),
+    use nftables::{SetKind, Target};
+    let header = header();
+    let own = Target::of(&header);
+    assert_eq!(
+        own.set(&env("2024-test"), true, SetKind::Dns),
+        "_2024-test_dns_v6"
+    );
+    // Ids hold no `_`: the environment "x-dns" and the DNS set of "x" stay apart, and no
+    // environment can be called like the set of names kept out.
+    assert_ne!(
+        own.set(&env("x-dns"), false, SetKind::Addresses),
+        own.set(&env("x"), false, SetKind::Dns)
+    );
+    assert_eq!(own.unlisted(false), "_unlisted_v4");
+    let mut theirs = header.clone();
+    theirs.nft = NftTarget::SetsIn {
+        family: "inet".to_owned(),
+        table: "filter".to_owned(),
     };
     assert_eq!(
-        nftables::set_name(&key, true, true),
-        "_2024-test_dns_v6_udp_53"
-    );
-    // Ids hold no `_`: the environment "x-dns" and the DNS set of "x" stay apart.
-    let x = |id: &str| GroupKey {
-        environment: env(id),
-        protocol: Protocol::Tcp,
-        port: Port(443),
-    };
-    assert_ne!(
-        nftables::set_name(&x("x-dns"), false, false),
-        nftables::set_name(&x("x"), false, true)
+        Target::of(&theirs).set(&env("prod"), false, SetKind::DnsPorts),
+        "egresscheck_prod_dns_ports"
     );
 }
 

@@ -34,12 +34,7 @@ fn dual_stack(ca: &TestCa, v6_up: bool) -> (TlsServer, Vec<Box<dyn std::any::Any
 fn lab(ca: TestCa, server: &TlsServer) -> Lab {
     Lab::with_more_addresses(
         ca,
-        &[Site {
-            host: NAME,
-            ip: server.addr().ip(),
-            port: server.port(),
-            http: None,
-        }],
+        &[Site::at(NAME, server.addr())],
         &[(NAME, IpAddr::V6(Ipv6Addr::LOCALHOST))],
     )
 }

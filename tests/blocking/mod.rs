@@ -32,6 +32,18 @@ pub struct Site<'a> {
     pub http: Option<&'a str>,
 }
 
+impl<'a> Site<'a> {
+    /// `host` served at `addr`, without an HTTP check.
+    pub fn at(host: &'a str, addr: std::net::SocketAddr) -> Site<'a> {
+        Site {
+            host,
+            ip: addr.ip(),
+            port: addr.port(),
+            http: None,
+        }
+    }
+}
+
 /// A data file and a DNS zone for some sites, and how to run `check` against them.
 pub struct Lab {
     pub dns: DnsServer,
@@ -125,6 +137,8 @@ impl Lab {
             .arg(self.ca.pem_file())
             .env("SSL_CERT_FILE", self.system_ca.pem_file())
             .env("NO_COLOR", "1")
+            // What the report says, not how it folds to a terminal's width.
+            .env("COLUMNS", "240")
             .args(extra);
         cmd
     }

@@ -13,15 +13,7 @@ const NAME: &str = "api.egress.test";
 
 /// A lab for the server at `server`, checked through the proxy at `url`.
 fn lab_behind(url: String, server: &TlsServer, ca: TestCa) -> Lab {
-    let mut lab = Lab::new(
-        ca,
-        &[Site {
-            host: NAME,
-            ip: server.addr().ip(),
-            port: server.port(),
-            http: None,
-        }],
-    );
+    let mut lab = Lab::new(ca, &[Site::at(NAME, server.addr())]);
     lab.proxy = Some(url);
     lab
 }

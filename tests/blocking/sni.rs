@@ -31,15 +31,7 @@ fn filtered(ca: &TestCa, last: u8, block: Block, blocked: &[&str]) -> (TlsServer
 }
 
 fn lab(ca: TestCa, relay_addr: std::net::SocketAddr) -> Lab {
-    Lab::new(
-        ca,
-        &[Site {
-            host: NAME,
-            ip: relay_addr.ip(),
-            port: relay_addr.port(),
-            http: None,
-        }],
-    )
+    Lab::new(ca, &[Site::at(NAME, relay_addr)])
 }
 
 fn target(report: &Value) -> &Value {

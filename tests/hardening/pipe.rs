@@ -135,6 +135,9 @@ fn commands(local: &Local) -> Vec<(String, Command, &'static [i32])> {
     for format in ["nftables", "iptables", "json", "csv"] {
         let mut rules = egresscheck();
         rules.args(["rules", "--no-timestamp", "--format", format]);
+        if format == "iptables" {
+            rules.args(["--family", "4"]);
+        }
         all.push((format!("rules --format {format}"), rules, &[0]));
     }
     for format in ["table", "json", "prometheus", "junit", "nagios"] {

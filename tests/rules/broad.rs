@@ -5,17 +5,24 @@
 use egresscheck::rules::Format;
 
 /// The dialects that match host names only.
-const NAME_ONLY: &[&str] = &["squid", "dnsmasq-nftset"];
+const NAME_ONLY: &[&str] = &["squid", "dnsmasq-nftset", "edl-domain"];
 
 fn bundled(format: &str) -> String {
-    let out = super::egresscheck(&[
+    let mut args = vec![
         "rules",
         "--format",
         format,
         "--no-timestamp",
         "--as-of",
         "2026-03-01",
-    ]);
+    ];
+    if format == "iptables" {
+        args.extend(["--family", "4"]);
+    }
+    if format == "csv" {
+        args.push("--comments");
+    }
+    let out = super::egresscheck(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -82,10 +89,10 @@ fn a_rule_of_a_broad_prefix_says_so_and_no_other_does() {
         text.contains("WARNING broad prefix: 192.0.2.128/25 (prod) opens more than the services named here: every external service in production"),
         "{text}"
     );
-    assert!(text.contains("192.0.2.128/25 comment \"prod: BROAD, opens every external service in production - api - subnet"), "{text}");
+    assert!(text.contains("192.0.2.128/25 . tcp . 443 comment \"prod: BROAD, opens every external service in production - api - subnet"), "{text}");
     // The endpoints' own addresses are not broad.
     assert!(
-        text.contains("198.51.100.7 comment \"prod: token token.example.no\""),
+        text.contains("198.51.100.7 . tcp . 443 comment \"prod: token token.example.no\""),
         "{text}"
     );
 }

@@ -51,7 +51,15 @@ fn bad_usage_exits_2() {
 fn environments_and_services_by_name_or_alias() {
     let prod = super::rules(
         "rules.toml",
-        &["--format", "csv", "--env", "Prod", "--service", "The APIs"],
+        &[
+            "--format",
+            "csv",
+            "--comments",
+            "--env",
+            "Prod",
+            "--service",
+            "The APIs",
+        ],
     );
     let rows: Vec<&str> = prod
         .lines()
@@ -96,17 +104,21 @@ fn the_timestamp_is_there_unless_asked_not_to() {
 #[test]
 fn the_bundled_data_renders_in_every_dialect() {
     for format in egresscheck::rules::Format::ALL {
-        let out = egresscheck(&["rules", "--format", format.name(), "--no-timestamp"]);
-        assert!(
-            out.status.success(),
-            "{format}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            String::from_utf8(out.stdout)
-                .unwrap()
-                .contains("Skatteetaten"),
-            "{format}"
-        );
+        for mut args in super::format_args(format.name()) {
+            args.extend(["rules", "--no-timestamp", "--comments"]);
+            args.rotate_right(3);
+            let out = egresscheck(&args);
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                String::from_utf8(out.stdout)
+                    .unwrap()
+                    .contains("Skatteetaten"),
+                "{args:?}"
+            );
+        }
     }
 }

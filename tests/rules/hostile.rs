@@ -12,7 +12,7 @@ use egresscheck::rules::{Destination, Entry, Format, Header, Options, RuleSet};
 use crate::support::netns::Netns;
 use crate::support::tools;
 
-use super::{fixture, iptables_part, rules};
+use super::{fixture, rules};
 
 /// Characters a payload segment may hold once escaped (escape.rs's comment set, with its
 /// typographic apostrophe).
@@ -131,21 +131,25 @@ const SELECTION: &[&str] = &["--scope", "all", "--include-expired"];
 #[test]
 fn hostile_data_is_inert_in_every_dialect() {
     for format in Format::ALL {
-        let mut args = vec!["--format", format.name()];
-        args.extend(SELECTION);
-        let hostile = rules("rules-hostile.toml", &args);
-        let benign = rules("rules.toml", &args);
-        check(format, &hostile, &benign);
+        for mut args in super::format_args(format.name()) {
+            args.extend(SELECTION);
+            args.push("--comments");
+            let hostile = rules("rules-hostile.toml", &args);
+            let benign = rules("rules.toml", &args);
+            check(format, &hostile, &benign);
+        }
     }
 }
 
 #[test]
 fn hostile_diffs_are_inert() {
     for format in Format::ALL.into_iter().filter(|f| f.supports_diff()) {
-        let args = ["--format", format.name()];
-        let hostile = super::rules_diff("rules-old.toml", "rules-hostile.toml", &args);
-        let benign = super::rules_diff("rules-old.toml", "rules.toml", &args);
-        check(format, &hostile, &benign);
+        for mut args in super::format_args(format.name()) {
+            args.push("--comments");
+            let hostile = super::rules_diff("rules-old.toml", "rules-hostile.toml", &args);
+            let benign = super::rules_diff("rules-old.toml", "rules.toml", &args);
+            check(format, &hostile, &benign);
+        }
     }
 }
 
@@ -158,10 +162,11 @@ fn hostile_data_still_passes_the_real_tools() {
     let nft = rules("rules-hostile.toml", &args);
     ns.check_nft(&nft).unwrap_or_else(|e| panic!("{e}\n{nft}"));
     args[1] = "iptables";
-    let ipt = rules("rules-hostile.toml", &args);
-    for v6 in [false, true] {
-        super::tools::iptables_test(&ns, &iptables_part(&ipt, v6), v6)
-            .unwrap_or_else(|e| panic!("{e}\n{ipt}"));
+    for (v6, family) in [(false, "4"), (true, "6")] {
+        let mut args = args.clone();
+        args.extend(["--family", family]);
+        let ipt = rules("rules-hostile.toml", &args);
+        super::tools::iptables_test(&ns, &ipt, v6).unwrap_or_else(|e| panic!("{e}\n{ipt}"));
     }
 }
 

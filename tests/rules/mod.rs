@@ -1,13 +1,17 @@
 //! `egresscheck rules`: snapshots per dialect, the real tools, hostile data, usage errors and
 //! the network-namespace proof.
 
+mod apply;
 mod broad;
 mod cli;
+pub(crate) mod dnsmasq;
 mod enterprise;
 pub(crate) mod hostile;
+mod lists;
 mod models;
 mod netns;
 mod snapshots;
+mod squid;
 pub(crate) mod tools;
 
 use std::path::PathBuf;
@@ -29,6 +33,8 @@ pub(crate) fn egresscheck(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_egresscheck"))
         .args(args)
         .env("NO_COLOR", "1")
+        // What the tables say, not how they fold (`data show` is a table).
+        .env("COLUMNS", "240")
         .output()
         .expect("run egresscheck")
 }
@@ -101,4 +107,17 @@ pub(crate) fn iptables_part(text: &str, v6: bool) -> String {
         .find("# ==== ")
         .map_or(rest.len(), |i| i + marker.len());
     rest[..end].to_owned()
+}
+
+/// The ways to ask for `format` that each give one tool's whole input: iptables once per
+/// family (each restore tool takes one), every other format once.
+pub(crate) fn format_args(format: &'static str) -> Vec<Vec<&'static str>> {
+    if format == "iptables" {
+        vec![
+            vec!["--format", format, "--family", "4"],
+            vec!["--format", format, "--family", "6"],
+        ]
+    } else {
+        vec![vec!["--format", format]]
+    }
 }

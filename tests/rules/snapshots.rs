@@ -21,16 +21,29 @@ use super::{rules, rules_diff};
 #[test]
 fn every_dialect() {
     for format in Format::ALL {
-        let text = rules("rules.toml", &["--format", format.name(), "--scope", "all"]);
-        insta::assert_snapshot!(format.name(), text);
+        for mut args in super::format_args(format.name()) {
+            args.extend(["--scope", "all"]);
+            let text = rules("rules.toml", &args);
+            let name = match args.as_slice() {
+                [_, _, "--family", "6", ..] => format!("{}-v6", format.name()),
+                _ => format.name().to_owned(),
+            };
+            insta::assert_snapshot!(name, text);
+        }
     }
 }
 
 #[test]
 fn every_diff() {
     for format in Format::ALL.into_iter().filter(|f| f.supports_diff()) {
-        let text = rules_diff("rules-old.toml", "rules.toml", &["--format", format.name()]);
-        insta::assert_snapshot!(format!("diff-{}", format.name()), text);
+        for args in super::format_args(format.name()) {
+            let text = rules_diff("rules-old.toml", "rules.toml", &args);
+            let name = match args.as_slice() {
+                [_, _, "--family", "6", ..] => format!("diff-{}-v6", format.name()),
+                _ => format!("diff-{}", format.name()),
+            };
+            insta::assert_snapshot!(name, text);
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! ClientHello and drop or reset the connection when the name is not allowed. To a prober
 //! that looks like a server that does not answer. So when a direct target's handshake gets
 //! no ServerHello (silence, a reset, an alert), the same address is asked once more, with the
-//! same ClientHello but without SNI and with a control name ([`ControlOptions`]), both at
+//! same ClientHello but without SNI and with a control name ([`ControlOptions`]: by
+//! default the first of `example.com`, `.net`, `.org` that the run does not probe), both at
 //! once, each with the same timeouts and one attempt. A ServerHello to a control where the
 //! target's own ClientHello got none is the filter's signature; the audit calls it
 //! `sni-filtered`.
@@ -134,7 +135,7 @@ async fn controls<R: Sync>(
     hello: Hello,
 ) -> Vec<ControlHello> {
     let without = control_hello(shared, addr, name, hello, Sni::Omitted);
-    match shared.options.control.sni.as_ref().filter(|c| *c != name) {
+    match shared.control_sni.as_ref().filter(|c| *c != name) {
         Some(control) => {
             let with = control_hello(shared, addr, name, hello, Sni::Control(control));
             let (without, with) = tokio::join!(without, with);

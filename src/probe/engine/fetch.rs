@@ -58,7 +58,8 @@ pub async fn fetch<R: Resolve>(
         ..options.clone()
     };
     let deadline = Instant::now() + options.deadline;
-    let shared = Shared::new(&options, resolver, tls, deadline);
+    let names = std::iter::once(&request.name);
+    let shared = Shared::new(&options, resolver, tls, deadline, names);
     let mut observation = NameObservation {
         name: request.name.clone(),
         dns: None,
