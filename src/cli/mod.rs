@@ -12,6 +12,7 @@ pub mod man;
 pub mod probe;
 mod rules;
 mod serve;
+mod token;
 mod values;
 
 use std::ffi::OsString;
@@ -24,11 +25,20 @@ use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
 use crate::term::{ColourChoice, Screen};
 
+/// `--version`: the crate's version and the bundled data's provider and version, read from
+/// the data file by build.rs (`egresscheck 0.1.0 (data Skatteetaten 2026-02-09.2)`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (data ",
+    env!("EGRESSCHECK_BUNDLED_DATA"),
+    ")"
+);
+
 /// Top-level arguments.
 #[derive(Debug, Parser)]
 #[command(
     name = "egresscheck",
-    version,
+    version = VERSION,
     about = "Checks that this network can reach a provider's API the way the provider documents it, and prints the firewall rules it needs.",
     long_about = None,
     propagate_version = true
@@ -97,6 +107,10 @@ pub enum Command {
         egresscheck rules --list-formats"
     )]
     Rules(rules::RulesArgs),
+    /// Can this host get a token? The enterprise certificate or key, the authorization
+    /// server's metadata over the probe path, a JWT grant, the token request and its answer
+    /// (Maskinporten readiness). Exit 0 pass, 1 fail, 2 bad usage or data.
+    Token(Box<token::TokenArgs>),
     /// Run as a Prometheus exporter: each GET /probe?env=…&service=…&host=… checks that
     /// selection of the data file (nothing else) and answers in check's metric names. Runs
     /// until SIGTERM; SIGHUP re-reads the data file.
@@ -115,7 +129,7 @@ impl Command {
             Command::Probe(_) => Some("`egresscheck probe` reads no data file"),
             Command::Data(command) => command.ignores_data(),
             Command::Rules(args) => args.ignores_data(),
-            Command::Check(_) | Command::Serve(_) => None,
+            Command::Check(_) | Command::Token(_) | Command::Serve(_) => None,
             Command::Completions(_) => Some("`egresscheck completions` reads no data file"),
             Command::Man(_) => Some("`egresscheck man` reads no data file"),
         }
@@ -177,6 +191,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
         Command::Check(args) => args.run(data, colour, out),
         Command::Data(command) => command.run(data, Screen::detect(colour, false), out),
         Command::Probe(args) => args.run(Screen::detect(colour, false), out),
+        Command::Token(args) => args.run(data, Screen::detect(colour, false), out),
         Command::Rules(args) => args.run(data, out),
         Command::Serve(args) => args.run(data),
         Command::Completions(args) => args.run(out),

@@ -12,6 +12,7 @@ mod models;
 mod netns;
 mod snapshots;
 mod squid;
+mod terraform;
 pub(crate) mod tools;
 
 use std::path::PathBuf;
