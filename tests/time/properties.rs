@@ -188,6 +188,8 @@ fn tls() -> impl Strategy<Value = TlsObservation> {
                 } else {
                     vec![]
                 },
+                server_bytes: if ok { 1800 } else { 0 },
+                reset: !ok && failure == TlsFailure::Closed,
             },
         )
 }
@@ -220,8 +222,14 @@ fn target() -> impl Strategy<Value = TargetObservation> {
                 ms: 1.0,
                 message: None,
                 proxy_status: None,
+                proxy_auth: if state == TcpState::ProxyAuthRequired {
+                    vec!["Basic".to_owned(), "Negotiate".to_owned()]
+                } else {
+                    vec![]
+                },
             },
             tls: if state == TcpState::Open { tls } else { None },
+            control: vec![],
             http: None,
         })
 }
