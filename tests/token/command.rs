@@ -336,6 +336,102 @@ fn an_expired_certificate_is_reported() {
 }
 
 #[test]
+fn a_certificate_expiring_soon_warns_and_still_gets_a_token() {
+    // Ten days left: inside the default 21-day warning, and the token still comes.
+    let lab = Lab::with_cert(
+        "expiring",
+        crate::support::enterprise::Subject::org(ORG).days(-700, 10),
+        |b| b,
+    );
+    let args = lab.keystore_args();
+    let doc = expect(
+        &lab,
+        &strs(&args),
+        &[],
+        0,
+        "certificate-expiring",
+        &["expires on", "renew it"],
+    );
+    assert_eq!(doc["verdict"], "warn");
+    let expiring = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "certificate-expiring")
+        .unwrap();
+    assert_eq!(expiring["severity"], "warn");
+    assert!(codes(&doc).contains(&"token-ok".to_owned()), "{doc}");
+    // A warning fails only with --strict; a shorter warning period keeps it quiet.
+    let out = lab.token(&strs(&args), &["--strict"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = lab.token(&strs(&args), &["--cert-warn-days", "5", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(codes(&json(&out)), ["token-ok"]);
+}
+
+#[test]
+fn a_certificate_not_yet_valid_is_reported() {
+    // Valid only from the day after tomorrow: a certificate just issued, or a clock behind.
+    let lab = Lab::with_cert(
+        "notyetvalid",
+        crate::support::enterprise::Subject::org(ORG).days(2, 700),
+        |b| b,
+    );
+    let args = lab.keystore_args();
+    let doc = expect(
+        &lab,
+        &strs(&args),
+        &[],
+        1,
+        "certificate-not-yet-valid",
+        &["is valid only from", "check this host's clock"],
+    );
+    assert_eq!(doc["verdict"], "fail");
+    assert!(
+        !codes(&doc).contains(&"certificate-expired".to_owned()),
+        "{:?}",
+        codes(&doc)
+    );
+}
+
+#[test]
+fn an_rsa_key_under_2048_bits_is_not_for_signing() {
+    let lab = Lab::with_cert(
+        "rsa1024",
+        crate::support::enterprise::Subject::org(ORG).rsa_bits(1024),
+        |b| b,
+    );
+    let args = lab.keystore_args();
+    let doc = expect(
+        &lab,
+        &strs(&args),
+        &[],
+        1,
+        "certificate-not-for-signing",
+        &["RSA key of 1024 bits", "at least 2048"],
+    );
+    assert_eq!(doc["token"]["certificate"]["rsa_bits"], 1024);
+    assert!(
+        !codes(&doc).contains(&"token-ok".to_owned()),
+        "{:?}",
+        codes(&doc)
+    );
+    assert!(lab.auth.grants().is_empty(), "nothing is sent");
+    // The same key as PEM: the same finding.
+    let (key, chain) = lab.cert.write_pem(lab.dir.path());
+    let (key, chain) = (key.display().to_string(), chain.display().to_string());
+    expect(
+        &lab,
+        &["--key", &key, "--cert", &chain],
+        &[],
+        1,
+        "certificate-not-for-signing",
+        &["RSA key of 1024 bits"],
+    );
+    assert!(lab.auth.grants().is_empty(), "nothing is sent");
+}
+
+#[test]
 fn a_delegation_gets_a_token_for_the_consumer_and_a_missing_one_is_denied() {
     let lab = Lab::new("delegation", |b| b.delegation("974761076", ORG, SCOPE));
     let args = lab.keystore_args();
