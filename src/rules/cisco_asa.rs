@@ -97,13 +97,22 @@ impl CiscoAsa {
     /// Removes what any egresscheck output configures for the data file's groups and names.
     fn remove_all(&self, rules: &RuleSet, out: &mut Out) {
         let h = &rules.header;
-        ln!(out, "{}", self.comment_line("Remove what egresscheck configured for every group and host name of the data (an error for what does not exist yet is harmless)"));
-        for key in &h.universe {
+        let selected = |env: &super::EnvId| h.environments.iter().any(|e| &e.id == env);
+        ln!(out, "{}", self.comment_line("Remove what egresscheck configured for the groups and host names of the selected environments (an error for what does not exist yet is harmless)"));
+        for key in h.universe.iter().filter(|k| selected(&k.environment)) {
             ln!(out, "no access-list {ACL} remark {}", remark(key));
             ln!(out, "no access-list {ACL} {}", entry(key));
             ln!(out, "no object-group network {}", group_name(key));
         }
-        for name in &h.known_names {
+        // A name another environment's group still uses stays (the ASA refuses to delete it).
+        let mut names: Vec<&crate::catalog::DnsName> = h
+            .known_names
+            .iter()
+            .filter(|(env, _)| selected(env))
+            .map(|(_, name)| name)
+            .collect();
+        names.dedup();
+        for name in names {
             for v6 in [false, true] {
                 ln!(out, "no object network {}", fqdn_object(name.as_str(), v6));
             }
@@ -227,7 +236,7 @@ impl Dialect for CiscoAsa {
         notes.push(if rules.header.additive {
             "Adds to the output of egresscheck rules --format cisco-asa: members and entries that exist already are reported as such by the ASA and left as they are.".to_owned()
         } else {
-            "Replaces: first removes the entries, remarks, object-groups and FQDN objects egresscheck configures for every group and host of the data, then configures these, so pasting it again or the output for newer data leaves exactly these rules. Remove it all: the lines up to Configure. Changes only: rules --diff OLD NEW --format cisco-asa.".to_owned()
+            "Replaces: first removes the entries, remarks, object-groups and FQDN objects egresscheck configures for the groups and hosts of the selected environments, then configures these, so pasting it again or the output for newer data leaves exactly these rules. Remove it all: the lines up to Configure. Changes only: rules --diff OLD NEW --format cisco-asa.".to_owned()
         });
         notes
     }
