@@ -7,12 +7,14 @@ mod cli;
 pub(crate) mod dnsmasq;
 mod enterprise;
 pub(crate) mod hostile;
+mod hosts;
 mod imperative;
 pub(crate) mod models;
 mod netns;
 mod snapshots;
 mod squid;
 pub(crate) mod tools;
+mod validators;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
