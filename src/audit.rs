@@ -5,6 +5,12 @@
 //! match on it), a severity, the target it concerns and one sentence an admin can act on.
 //! The verdict of a run is the worst severity found.
 
+mod dns;
+mod legacy;
+mod membership;
+
+pub use dns::nothing_resolved;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -154,6 +160,12 @@ codes! {
     TlsDowngraded = "tls-downgraded", Warn;
     /// Drift since the baseline: a target negotiates another TLS version, not older.
     TlsVersionChanged = "tls-version-changed", Info;
+    /// A DNS answer the table documents for the environment only inside a subnet: the
+    /// default `rules --scope addresses` does not open it.
+    SubnetOnlyAddress = "subnet-only-address", Warn;
+    /// A DNS answer that rules open only through a marked broad prefix, which opens more
+    /// services than the name's.
+    BroadPrefix = "broad-prefix", Info;
 }
 
 impl Code {
@@ -302,13 +314,16 @@ pub struct TargetRow<'a> {
     pub documented: bool,
 }
 
-/// Pairs every planned name with its observation and every target on the entry's ports.
+/// Pairs every planned name with its observation and every target on the entry's ports. A
+/// target is documented when the table documents its address for the entry's environment
+/// as of `as_of` (legacy entries past their sunset document nothing).
 pub fn target_rows<'a>(
     plan: &'a Plan,
     observations: &'a [NameObservation],
     catalog: &Catalog,
+    as_of: NaiveDate,
 ) -> Vec<TargetRow<'a>> {
-    grouped_target_rows(plan, observations, catalog).0
+    grouped_target_rows(plan, observations, catalog, as_of).0
 }
 
 /// [`target_rows`], with, for each planned name (by its index in `plan.names`), the range of
@@ -317,9 +332,10 @@ pub fn grouped_target_rows<'a>(
     plan: &'a Plan,
     observations: &'a [NameObservation],
     catalog: &Catalog,
+    as_of: NaiveDate,
 ) -> (Vec<TargetRow<'a>>, Vec<std::ops::Range<usize>>) {
     let by_name = observations_by_name(observations);
-    let addresses = AddressIndex::new(catalog);
+    let addresses = AddressIndex::as_of(catalog, as_of);
     let mut rows = Vec::new();
     let mut ranges = Vec::with_capacity(plan.names.len());
     for planned in &plan.names {
@@ -369,20 +385,16 @@ pub fn audit(
     let mut findings = Vec::new();
     data_staleness(catalog, as_of, options, &mut findings);
     let by_name = observations_by_name(observations);
-    let addresses = AddressIndex::new(catalog);
+    let tables = Tables {
+        catalog,
+        current: AddressIndex::as_of(catalog, as_of),
+        ever: AddressIndex::new(catalog),
+    };
     for planned in &plan.names {
         let Some(name) = by_name.get(&planned.name).copied() else {
             continue;
         };
-        audit_name(
-            catalog,
-            &addresses,
-            planned,
-            name,
-            as_of,
-            options,
-            &mut findings,
-        );
+        audit_name(&tables, planned, name, as_of, options, &mut findings);
     }
     sort(&mut findings);
     findings
@@ -409,6 +421,14 @@ pub fn verdict(findings: &[Finding]) -> Severity {
         .map(|f| f.severity)
         .max()
         .unwrap_or(Severity::Info)
+}
+
+/// The table a run is judged against: the catalog, its addresses as of the run's date, and
+/// all of them (retired entries too).
+struct Tables<'a> {
+    catalog: &'a Catalog,
+    current: AddressIndex<'a>,
+    ever: AddressIndex<'a>,
 }
 
 struct Context<'a> {
@@ -490,8 +510,7 @@ fn data_staleness(
 }
 
 fn audit_name(
-    catalog: &Catalog,
-    addresses: &AddressIndex<'_>,
+    tables: &Tables<'_>,
     planned: &PlannedName,
     name: &NameObservation,
     as_of: NaiveDate,
@@ -500,104 +519,27 @@ fn audit_name(
 ) {
     let ctx = Context { planned };
     if planned.kind == EntryKind::Legacy
-        && let Some(legacy) = catalog
+        && let Some(legacy) = tables
+            .catalog
             .legacy
             .iter()
             .find(|l| l.host == planned.name && l.environment == planned.environment)
     {
-        {
-            if legacy.is_past_sunset(as_of) {
-                legacy_after_sunset(&ctx, name, legacy.sunset, findings);
-                // A retired host that is blocked or gone is as it should be: no more findings.
-                return;
-            }
-            let days = (legacy.sunset - as_of).num_days();
-            if days <= options.sunset_warn_days {
-                let instead = legacy
-                    .replaced_by
-                    .as_ref()
-                    .map(|r| format!(" to {r}"))
-                    .unwrap_or_default();
-                findings.push(ctx.finding(
-                    Code::LegacySunsetSoon,
-                    None,
-                    None,
-                    format!(
-                        "{} is retired on {} ({days} days): migrate{instead} before then",
-                        planned.name, legacy.sunset
-                    ),
-                ));
-            }
+        if legacy.is_past_sunset(as_of) {
+            findings.extend(legacy::after_sunset(
+                &ctx,
+                name,
+                legacy.sunset,
+                &tables.current,
+            ));
+            // A retired host that is blocked or gone is as it should be: no more findings.
+            return;
         }
+        findings.extend(sunset_soon(&ctx, legacy, as_of, options));
     }
-
     if let Some(dns) = &name.dns {
-        let outcome = dns.outcome();
-        if outcome != DnsOutcome::Answer {
-            let detail = dns
-                .a
-                .iter()
-                .chain(dns.aaaa.iter())
-                .find_map(|l| l.message.clone())
-                .map(|m| format!(" ({m})"))
-                .unwrap_or_default();
-            let advice = match outcome {
-                DnsOutcome::Nxdomain => {
-                    "the name does not exist: check the data file or the provider's page"
-                }
-                DnsOutcome::Timeout => {
-                    "no answer from the resolver: let this host reach its DNS resolver (udp and tcp port 53), or name one with --resolver"
-                }
-                DnsOutcome::Servfail | DnsOutcome::Refused => {
-                    "the resolver failed or refused: check the resolver, or name another with --resolver"
-                }
-                _ => {
-                    "the resolver could not be reached or gave no usable answer: let this host reach its DNS resolver (udp and tcp port 53), or name one with --resolver"
-                }
-            };
-            let documented = if planned.documented.is_empty() {
-                String::new()
-            } else {
-                " The documented addresses are probed anyway.".to_owned()
-            };
-            findings.push(ctx.finding(
-                Code::DnsFailure,
-                None,
-                None,
-                format!(
-                    "{} did not resolve: {}{detail}; {advice}.{documented}",
-                    planned.name,
-                    outcome_text(outcome)
-                ),
-            ));
-        }
-        let answered: Vec<IpAddr> = dns.addresses().collect();
-        for addr in &answered {
-            address_membership(addresses, &ctx, *addr, findings);
-        }
-        for documented in planned.documented.iter().filter(|d| !answered.contains(d)) {
-            if outcome == DnsOutcome::Answer && family_answered(dns, documented) {
-                findings.push(ctx.finding(
-                    Code::DocumentedAddressNotInDns,
-                    Some(*documented),
-                    None,
-                    format!("{documented} is documented for {} but DNS did not return it; probed anyway", planned.name),
-                ));
-            }
-        }
-        if dns.addresses_dropped > 0 {
-            findings.push(ctx.finding(
-                Code::AddressesCapped,
-                None,
-                None,
-                format!(
-                    "DNS returned {} more addresses for {} than are probed per name; the rest were not checked",
-                    dns.addresses_dropped, planned.name
-                ),
-            ));
-        }
+        dns_findings(tables, &ctx, dns, findings);
     }
-
     for target in name
         .targets
         .iter()
@@ -612,6 +554,78 @@ fn audit_name(
         }
     }
     http::clock_findings(&ctx, name, options, findings);
+}
+
+/// `legacy-sunset-soon` for a legacy host whose sunset is near.
+fn sunset_soon(
+    ctx: &Context<'_>,
+    legacy: &crate::catalog::Legacy,
+    as_of: NaiveDate,
+    options: &AuditOptions,
+) -> Option<Finding> {
+    let days = (legacy.sunset - as_of).num_days();
+    (days <= options.sunset_warn_days).then(|| {
+        let instead = legacy
+            .replaced_by
+            .as_ref()
+            .map(|r| format!(" to {r}"))
+            .unwrap_or_default();
+        ctx.finding(
+            Code::LegacySunsetSoon,
+            None,
+            None,
+            format!(
+                "{} is retired on {} ({days} days): migrate{instead} before then",
+                ctx.planned.name, legacy.sunset
+            ),
+        )
+    })
+}
+
+/// What DNS said about a name: a failure, answers outside the table, documented addresses it
+/// did not return, answers cut by the per-name cap.
+fn dns_findings(
+    tables: &Tables<'_>,
+    ctx: &Context<'_>,
+    dns: &crate::probe::model::DnsObservation,
+    findings: &mut Vec<Finding>,
+) {
+    let planned = ctx.planned;
+    findings.extend(dns::failure(ctx, dns));
+    let answered: Vec<IpAddr> = dns.addresses().collect();
+    for addr in &answered {
+        membership::check(
+            tables.catalog,
+            &tables.current,
+            &tables.ever,
+            ctx,
+            *addr,
+            findings,
+        );
+    }
+    if dns.outcome() == DnsOutcome::Answer {
+        for documented in planned.documented.iter().filter(|d| !answered.contains(d)) {
+            if family_answered(dns, documented) {
+                findings.push(ctx.finding(
+                    Code::DocumentedAddressNotInDns,
+                    Some(*documented),
+                    None,
+                    format!("{documented} is documented for {} but DNS did not return it; probed anyway", planned.name),
+                ));
+            }
+        }
+    }
+    if dns.addresses_dropped > 0 {
+        findings.push(ctx.finding(
+            Code::AddressesCapped,
+            None,
+            None,
+            format!(
+                "DNS returned {} more addresses for {} than are probed per name; the rest were not checked",
+                dns.addresses_dropped, planned.name
+            ),
+        ));
+    }
 }
 
 fn family_answered(dns: &crate::probe::model::DnsObservation, addr: &IpAddr) -> bool {
@@ -632,71 +646,6 @@ pub(crate) fn outcome_text(outcome: DnsOutcome) -> &'static str {
         DnsOutcome::Refused => "REFUSED",
         DnsOutcome::Timeout => "timeout",
         DnsOutcome::Error => "error",
-    }
-}
-
-fn legacy_after_sunset(
-    ctx: &Context<'_>,
-    name: &NameObservation,
-    sunset: NaiveDate,
-    findings: &mut Vec<Finding>,
-) {
-    let resolves = name
-        .dns
-        .as_ref()
-        .is_some_and(|d| d.outcome() == DnsOutcome::Answer);
-    let answers = name.targets.iter().any(|t| t.tcp.state == TcpState::Open);
-    if resolves || answers {
-        let what = match (resolves, answers) {
-            (true, true) => "still resolves and answers",
-            (true, false) => "still resolves",
-            _ => "still answers",
-        };
-        findings.push(ctx.finding(
-            Code::LegacySunsetPassed,
-            None,
-            None,
-            format!(
-                "{} {what} although it was retired on {sunset}: remove its firewall rules and any use of it",
-                ctx.planned.name
-            ),
-        ));
-    }
-}
-
-fn address_membership(
-    addresses: &AddressIndex<'_>,
-    ctx: &Context<'_>,
-    addr: IpAddr,
-    findings: &mut Vec<Finding>,
-) {
-    let envs = addresses.environments(addr);
-    if envs.contains(&&ctx.planned.environment) {
-        return;
-    }
-    if envs.is_empty() {
-        findings.push(ctx.finding(
-            Code::UndocumentedAddress,
-            Some(addr),
-            None,
-            format!(
-                "{} resolves to {addr}, which the table does not document for {}: rules built from the table will not let it through; open it (see `egresscheck check --rules FORMAT`) or use hostname rules, and report it to the provider",
-                ctx.planned.name, ctx.planned.environment
-            ),
-        ));
-    } else {
-        let others: Vec<String> = envs.iter().map(ToString::to_string).collect();
-        findings.push(ctx.finding(
-            Code::WrongEnvironment,
-            Some(addr),
-            None,
-            format!(
-                "{} ({}) resolves to {addr}, which the table documents for {}: check the resolver and the data, the environments may be mixed up",
-                ctx.planned.name,
-                ctx.planned.environment,
-                others.join(", ")
-            ),
-        ));
     }
 }
 
@@ -821,33 +770,45 @@ fn tls_findings(
         return;
     }
     let leaf = tls.chain.first();
-    if !tls.trusted_public && tls.trusted_system {
+    // Trust apart from the dates (which are judged below, as of the run's date): an expired
+    // certificate of a public CA is only expired; one of a CA installed here only, or of no
+    // known CA, is intercepted or untrusted as well.
+    let public = tls.trusted_public || tls.anchored_public;
+    let system = tls.trusted_system || tls.anchored_system;
+    let stale =
+        leaf.is_some_and(|c| c.not_after.date_naive() < as_of || c.not_before.date_naive() > as_of);
+    if !public && system {
         let issuer = tls
             .chain
             .last()
             .map(|c| c.issuer.clone())
             .unwrap_or_else(|| "an unknown issuer".to_owned());
+        let stale = if stale {
+            " (and its certificate is out of date: a middlebox with a stale certificate)"
+        } else {
+            ""
+        };
         push(
             findings,
             Code::TlsIntercepted,
             format!(
-                "{label}: the certificate is trusted only through this machine's store, issued by {issuer}: TLS is intercepted by a middlebox. If that is sanctioned, declare its CA with --ca-file; else have the provider's hosts excluded from inspection"
+                "{label}: the certificate is trusted only through this machine's store, issued by {issuer}: TLS is intercepted by a middlebox{stale}. If that is sanctioned, declare its CA with --ca-file; else have the provider's hosts excluded from inspection"
             ),
         );
-    } else if !tls.trusted_public && !tls.trusted_system {
-        let reason = tls.public_error.as_deref().unwrap_or("not trusted");
-        let expired = leaf.is_some_and(|c| c.not_after.date_naive() < as_of);
-        let early = leaf.is_some_and(|c| c.not_before.date_naive() > as_of);
-        if !expired && !early {
-            let issuer = leaf.map(|c| c.issuer.as_str()).unwrap_or("unknown");
-            push(
-                findings,
-                Code::CertificateUntrusted,
-                format!(
-                    "{label}: the certificate chain is not trusted ({reason}; issuer {issuer}): something other than the provider answers, or the chain is incomplete"
-                ),
-            );
-        }
+    } else if !public && !system {
+        let reason = if stale {
+            "no path to a root of either store, its dates aside"
+        } else {
+            tls.public_error.as_deref().unwrap_or("not trusted")
+        };
+        let issuer = leaf.map(|c| c.issuer.as_str()).unwrap_or("unknown");
+        push(
+            findings,
+            Code::CertificateUntrusted,
+            format!(
+                "{label}: the certificate chain is not trusted ({reason}; issuer {issuer}): something other than the provider answers, or the chain is incomplete"
+            ),
+        );
     }
     if !tls.hostname_match {
         let sans = leaf.map(|c| c.sans.join(", ")).unwrap_or_default();

@@ -271,7 +271,10 @@ fn tls_outcomes_have_their_own_codes() {
             vec![target("192.0.2.10", TcpState::Open, Some(tls))],
         ))
     };
-    let f = with(&|t| t.trusted_public = false);
+    let f = with(&|t| {
+        t.trusted_public = false;
+        t.anchored_public = false;
+    });
     assert_eq!(codes(&f), vec![Code::TlsIntercepted]);
     assert!(
         f[0].message.contains("CN=Test Root"),
@@ -282,6 +285,8 @@ fn tls_outcomes_have_their_own_codes() {
         codes(&with(&|t| {
             t.trusted_public = false;
             t.trusted_system = false;
+            t.anchored_public = false;
+            t.anchored_system = false;
         })),
         vec![Code::CertificateUntrusted]
     );
@@ -289,6 +294,8 @@ fn tls_outcomes_have_their_own_codes() {
         codes(&with(&|t| t.hostname_match = false)),
         vec![Code::CertificateNameMismatch]
     );
+    // Expired, from a CA Mozilla's roots hold: only expired (the verifier anchors the chain
+    // apart from its dates).
     let expired = with(&|t| {
         t.trusted_public = false;
         t.trusted_system = false;
@@ -299,6 +306,35 @@ fn tls_outcomes_have_their_own_codes() {
         expired[0].message.contains("2026-02-01 (28 days ago)"),
         "{}",
         expired[0].message
+    );
+    // Expired, from a CA only this machine's store holds (a middlebox's stale certificate),
+    // or from a CA neither store holds: every applicable finding, not only "expired".
+    let stale_middlebox = with(&|t| {
+        t.trusted_public = false;
+        t.trusted_system = false;
+        t.anchored_public = false;
+        t.chain = vec![cert("CN=Inspection CA", "2025-01-01", "2026-02-01", "aa")];
+    });
+    assert_eq!(
+        codes(&stale_middlebox),
+        vec![Code::TlsIntercepted, Code::CertificateExpired]
+    );
+    assert!(
+        stale_middlebox[0].message.contains("CN=Inspection CA")
+            && stale_middlebox[0].message.contains("out of date"),
+        "{}",
+        stale_middlebox[0].message
+    );
+    let stale_unknown = with(&|t| {
+        t.trusted_public = false;
+        t.trusted_system = false;
+        t.anchored_public = false;
+        t.anchored_system = false;
+        t.chain = vec![cert("CN=Nobody", "2025-01-01", "2026-02-01", "aa")];
+    });
+    assert_eq!(
+        codes(&stale_unknown),
+        vec![Code::CertificateUntrusted, Code::CertificateExpired]
     );
     let early = with(&|t| {
         t.trusted_public = false;
@@ -511,4 +547,309 @@ fn unusable_baselines_are_clear_errors() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("damaged report"), "{err}");
+}
+
+/// The minimal fixture with more entries appended.
+fn catalog_with(extra: &str) -> Catalog {
+    let text = format!("{}\n{extra}", include_str!("fixtures/minimal.toml"));
+    catalog::load_str(&text, "minimal+.toml").unwrap()
+}
+
+fn audit_of(c: &Catalog, obs: NameObservation, date: &str) -> Vec<audit::Finding> {
+    let plan = only(c, obs.name.as_str());
+    audit::audit(
+        c,
+        &plan,
+        &[obs],
+        date.parse().unwrap(),
+        &AuditOptions::default(),
+    )
+}
+
+/// Issue 12: an address only a legacy entry documents stops being documented after the
+/// sunset, as `rules` stops opening it.
+#[test]
+fn an_address_only_a_retired_legacy_entry_documented_is_undocumented() {
+    let c = catalog();
+    // one.api resolves to old.example.test's address (sunset 2025-06-30).
+    let resolves_to_legacy = || {
+        one(
+            "one.api.example.test",
+            Some(dns(&["192.0.2.10", "192.0.2.99"], &[])),
+            vec![target("192.0.2.10", TcpState::Open, None)],
+        )
+    };
+    let before = audit_of(&c, resolves_to_legacy(), "2025-06-30");
+    assert_eq!(codes(&before), Vec::<Code>::new(), "{before:?}");
+    let after = audit_of(&c, resolves_to_legacy(), "2025-07-01");
+    assert_eq!(codes(&after), vec![Code::UndocumentedAddress], "{after:?}");
+    assert_eq!(after[0].address, Some(ip("192.0.2.99")));
+    assert!(
+        after[0].message.contains("old.example.test") && after[0].message.contains("2025-06-30"),
+        "{}",
+        after[0].message
+    );
+    // And rules, as of the same date, do not open it.
+    let rules = egresscheck::rules::RuleSet::from_catalog(
+        &c,
+        &egresscheck::rules::Options::new("2025-07-01".parse().unwrap()),
+    );
+    assert!(!opens(&rules, "192.0.2.99"));
+}
+
+/// Whether any address rule of `rules` holds `address`.
+fn opens(rules: &egresscheck::rules::RuleSet, address: &str) -> bool {
+    rules
+        .addresses
+        .iter()
+        .flat_map(|g| g.rules.iter())
+        .any(|r| r.prefix.contains(&ip(address)))
+}
+
+/// Issue 12: `legacy-sunset-passed` is for the legacy name itself, or for an old address
+/// that answers while no current entry documents it, never for an address the current
+/// table needs open.
+#[test]
+fn legacy_sunset_passed_spares_addresses_the_current_table_documents() {
+    // old2's address lies inside the current prod prefix 198.51.100.0/28.
+    let c = catalog_with(
+        r#"
+[[legacy]]
+environment = "prod"
+service = "api"
+host = "old2.example.test"
+ipv4 = ["198.51.100.5"]
+ports = [443]
+sunset = 2025-06-30
+sunset_basis = "announced on the page"
+source = "page"
+"#,
+    );
+    let gone = || DnsObservation {
+        a: Some(lookup("A", DnsOutcome::Nxdomain, &[])),
+        aaaa: Some(lookup("AAAA", DnsOutcome::Nxdomain, &[])),
+        addresses_dropped: 0,
+    };
+    let documented_only = |address: &str| {
+        let mut t = target(address, TcpState::Open, Some(tls_ok()));
+        t.origin = AddressOrigin::Documented;
+        t
+    };
+    // The name is gone; its address answers because the current /28 holds it: as it should.
+    let f = audit_of(
+        &c,
+        one(
+            "old2.example.test",
+            Some(gone()),
+            vec![documented_only("198.51.100.5")],
+        ),
+        AS_OF,
+    );
+    assert_eq!(codes(&f), Vec::<Code>::new(), "{f:?}");
+    // The name is gone, but an address nothing current documents still answers.
+    let f = audit_of(
+        &c,
+        one(
+            "old.example.test",
+            Some(gone()),
+            vec![documented_only("192.0.2.99")],
+        ),
+        AS_OF,
+    );
+    assert_eq!(codes(&f), vec![Code::LegacySunsetPassed]);
+    assert!(
+        f[0].message.contains("no longer resolves") && f[0].message.contains("192.0.2.99"),
+        "{}",
+        f[0].message
+    );
+    // The name still resolves: a finding, which keeps the opening the current table needs.
+    let f = audit_of(
+        &c,
+        one(
+            "old2.example.test",
+            Some(dns(&["198.51.100.5"], &[])),
+            vec![documented_only("198.51.100.5")],
+        ),
+        AS_OF,
+    );
+    assert_eq!(codes(&f), vec![Code::LegacySunsetPassed]);
+    assert!(
+        f[0].message.contains("still resolves")
+            && f[0].message.contains("keep the openings")
+            && f[0]
+                .message
+                .contains("198.51.100.5 (in 198.51.100.0/28, prod)")
+            && !f[0].message.contains("remove its firewall rules"),
+        "{}",
+        f[0].message
+    );
+}
+
+/// Issue 12: an address the table holds only inside a subnet is opened by
+/// `rules --scope subnets` (or `all`), not by the default `--scope addresses`: the audit says
+/// so, as the rules do.
+#[test]
+fn a_subnet_only_address_is_said_to_need_the_subnets_scope() {
+    let c = catalog_with(
+        r#"
+[[endpoint]]
+environment = "test"
+service = "api"
+host = "one.test.example.test"
+ports = [443]
+source = "page"
+"#,
+    );
+    let f = audit_of(
+        &c,
+        one(
+            "one.test.example.test",
+            Some(dns(&["203.0.113.5"], &[])),
+            vec![target("203.0.113.5", TcpState::Open, Some(tls_ok()))],
+        ),
+        AS_OF,
+    );
+    assert_eq!(codes(&f), vec![Code::SubnetOnlyAddress], "{f:?}");
+    assert_eq!(f[0].severity, Severity::Warn);
+    assert!(
+        f[0].message.contains("203.0.113.0/27")
+            && f[0].message.contains("--scope subnets")
+            && f[0].message.contains("--scope addresses"),
+        "{}",
+        f[0].message
+    );
+    let mut options = egresscheck::rules::Options::new(as_of());
+    let default = egresscheck::rules::RuleSet::from_catalog(&c, &options);
+    assert!(
+        !opens(&default, "203.0.113.5"),
+        "the default scope does not"
+    );
+    options.scope = egresscheck::rules::Scope::Subnets;
+    let subnets = egresscheck::rules::RuleSet::from_catalog(&c, &options);
+    assert!(opens(&subnets, "203.0.113.5"), "--scope subnets does");
+}
+
+/// Where a broad prefix is the only opening for an answer, `check` says what else it opens
+/// (the bundled data marks Skatteetaten's /27 and /28).
+#[test]
+fn an_answer_inside_a_broad_prefix_says_what_else_it_opens() {
+    let c = catalog::bundled().unwrap();
+    let name = "mvamelding.api.skatteetaten.no";
+    let observe = |address: &str| {
+        one(
+            name,
+            Some(dns(&[address], &[])),
+            vec![target(address, TcpState::Open, Some(tls_ok()))],
+        )
+    };
+    let f = audit_of(&c, observe("159.216.17.170"), AS_OF);
+    let broad: Vec<&audit::Finding> = f.iter().filter(|x| x.code == Code::BroadPrefix).collect();
+    assert_eq!(broad.len(), 1, "{f:?}");
+    assert_eq!(broad[0].severity, Severity::Info);
+    assert!(
+        broad[0].message.contains("159.216.17.160/28")
+            && broad[0].message.contains("every external service"),
+        "{}",
+        broad[0].message
+    );
+    let f = audit_of(&c, observe("20.100.51.138"), AS_OF);
+    assert!(f.iter().all(|x| x.code != Code::BroadPrefix), "{f:?}");
+}
+
+/// Issue 12: the advice of a failed lookup follows what was observed.
+#[test]
+fn dns_advice_follows_the_observed_outcome() {
+    let failed = |a: Option<DnsOutcome>, aaaa: Option<DnsOutcome>| {
+        let f = findings_for(one(
+            "one.api.example.test",
+            Some(DnsObservation {
+                a: a.map(|o| lookup("A", o, &[])),
+                aaaa: aaaa.map(|o| lookup("AAAA", o, &[])),
+                addresses_dropped: 0,
+            }),
+            vec![],
+        ));
+        let dns = f.iter().find(|x| x.code == Code::DnsFailure).unwrap();
+        dns.message.clone()
+    };
+    let unreachable = ["could not be reached", "cannot reach"];
+    let never = |message: &str, words: &[&str]| {
+        for word in words {
+            assert!(!message.contains(word), "{word:?} in {message}");
+        }
+    };
+    // --family 4, a name with only AAAA: the resolver answered.
+    let m = failed(Some(DnsOutcome::NoRecords), None);
+    assert!(
+        m.contains("no A records") && m.contains("--family 4") && m.contains("--family both"),
+        "{m}"
+    );
+    never(&m, &unreachable);
+    let m = failed(Some(DnsOutcome::NoRecords), Some(DnsOutcome::NoRecords));
+    assert!(m.contains("has no addresses"), "{m}");
+    never(&m, &unreachable);
+    let m = failed(Some(DnsOutcome::Nxdomain), Some(DnsOutcome::Nxdomain));
+    assert!(
+        m.contains("NXDOMAIN") && m.contains("does not exist"),
+        "{m}"
+    );
+    never(&m, &unreachable);
+    let m = failed(Some(DnsOutcome::Servfail), Some(DnsOutcome::Servfail));
+    assert!(
+        m.contains("SERVFAIL") && m.contains("could not resolve the name itself"),
+        "{m}"
+    );
+    let m = failed(Some(DnsOutcome::Refused), Some(DnsOutcome::Refused));
+    assert!(m.contains("refused to answer"), "{m}");
+    let m = failed(Some(DnsOutcome::Timeout), Some(DnsOutcome::Timeout));
+    assert!(
+        m.contains("no answer from the resolver") && m.contains("port 53"),
+        "{m}"
+    );
+    let m = failed(Some(DnsOutcome::Error), Some(DnsOutcome::Error));
+    assert!(
+        m.contains("could not be asked") && m.contains("port 53"),
+        "{m}"
+    );
+
+    // The closing advice of a run where nothing resolved.
+    let run = |outcomes: &[DnsOutcome]| {
+        let observations: Vec<NameObservation> = outcomes
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                one(
+                    &format!("n{i}.api.example.test"),
+                    Some(DnsObservation {
+                        a: Some(lookup("A", *o, &[])),
+                        aaaa: Some(lookup("AAAA", *o, &[])),
+                        addresses_dropped: 0,
+                    }),
+                    vec![],
+                )
+            })
+            .collect();
+        audit::nothing_resolved(&observations)
+    };
+    let all_nx = run(&[DnsOutcome::Nxdomain, DnsOutcome::Nxdomain]).unwrap();
+    assert!(
+        all_nx.contains("the resolver answered") && all_nx.contains("NXDOMAIN"),
+        "{all_nx}"
+    );
+    never(&all_nx, &unreachable);
+    let silent = run(&[DnsOutcome::Timeout, DnsOutcome::Error]).unwrap();
+    assert!(silent.contains("cannot reach a DNS resolver"), "{silent}");
+    let mixed = run(&[
+        DnsOutcome::Nxdomain,
+        DnsOutcome::Servfail,
+        DnsOutcome::Timeout,
+    ])
+    .unwrap();
+    assert!(
+        mixed.contains("NXDOMAIN for 1 name")
+            && mixed.contains("SERVFAIL for 1 name")
+            && mixed.contains("no answer for 1 name"),
+        "{mixed}"
+    );
+    assert_eq!(run(&[]), None);
 }

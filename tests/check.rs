@@ -176,6 +176,9 @@ source = "page"
             .env("SSL_CERT_FILE", self.middlebox_ca.pem_file())
             .env_remove("SSL_CERT_DIR")
             .env("NO_COLOR", "1")
+            // What the report says, not how it folds: a width that folds nothing (the
+            // layout at a terminal's width has tests of its own).
+            .env("COLUMNS", "200")
             .args(extra);
         cmd.output().unwrap()
     }
@@ -267,9 +270,13 @@ fn scrub_before(line: &str, unit: &str) -> String {
     let mut from = 0;
     while let Some(found) = out[from..].find(unit) {
         let at = from + found;
+        // Just after the last character that is not part of the number (which may be a
+        // table's multi-byte rule character).
         let start = out[..at]
-            .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_digit() || *c == '.'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         if start < at {
             out = format!("{}<n>{}", &out[..start], &out[at..]);
             from = start + 3 + unit.len();
@@ -945,4 +952,42 @@ fn output_and_save_paths_are_checked_before_anything_is_probed() {
         // Refused before the run: not one DNS question went out.
         assert!(lab.dns.queries().is_empty(), "{flag} {path}: probed first");
     }
+}
+
+#[test]
+fn colour_follows_the_flag_then_no_color_then_the_terminal() {
+    let lab = Lab::new();
+    let has_colour = |out: &Output| String::from_utf8_lossy(&out.stdout).contains("\x1b[31m");
+    // Lab runs set NO_COLOR=1; the flag overrides it; piped output is plain otherwise.
+    assert!(has_colour(&lab.check(&["--color", "always"])));
+    assert!(!has_colour(&lab.check(&["--color", "auto"])));
+    assert!(!has_colour(&lab.check(&["--color", "never"])));
+    assert!(!has_colour(&lab.check(&[])));
+
+    // On a terminal: colour, unless NO_COLOR says otherwise.
+    crate::support::tools::require(&["script"]);
+    let command = format!(
+        "{BIN} --data {} check --resolver {} --timeout 1s --as-of {AS_OF} --no-proxy --ca-file {}",
+        lab.data.display(),
+        lab.resolver,
+        lab.public_ca.pem_file().display()
+    );
+    let on_tty = |no_color: Option<&str>| {
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &command, "/dev/null"])
+            .env("TERM", "xterm")
+            .env_remove("NO_COLOR")
+            .env_remove("COLUMNS");
+        if let Some(value) = no_color {
+            cmd.env("NO_COLOR", value);
+        }
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+    };
+    let coloured = on_tty(None);
+    assert!(coloured.contains("\x1b[31m"), "{coloured}");
+    let plain = on_tty(Some("1"));
+    assert!(
+        plain.contains("egresscheck FAIL") && !plain.contains("\x1b[31m"),
+        "{plain}"
+    );
 }

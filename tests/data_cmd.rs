@@ -9,9 +9,13 @@ const PAGE_2024: &str = "tests/fixtures/pages/skatteetaten-sikkerhet-2024-10.md"
 const HISTORY_2024: &str = "data/history/skatteetaten-2024-10.toml";
 const CURRENT: &str = "data/skatteetaten.toml";
 
+/// These tests read what the tables say, not how they fold: a width that folds nothing.
+const WIDE: &str = "240";
+
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
+        .env("COLUMNS", WIDE)
         .output()
         .expect("run egresscheck")
 }
@@ -19,6 +23,7 @@ fn run(args: &[&str]) -> Output {
 fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
+        .env("COLUMNS", WIDE)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

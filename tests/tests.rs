@@ -9,6 +9,7 @@
     clippy::panic
 )]
 
+mod advice;
 mod audit;
 mod blocking;
 mod catalog;
@@ -20,6 +21,8 @@ mod hardening;
 mod harness_selftest;
 mod probe;
 mod rules;
+mod screen;
+mod serve;
 mod support;
 mod time;
 mod usage;

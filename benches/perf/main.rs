@@ -929,18 +929,19 @@ fn print_table(args: &Args, rows: &[Row], load: &str) -> Result<(), BoxError> {
         args.rounds,
         cpu_model()
     )?;
-    let mut table = egresscheck::term::table([
-        "measurement",
-        "result",
-        "wall s",
-        "targets/s",
-        "p50 ms",
-        "p99 ms",
-        "peak RSS MiB",
-        "CPU s",
-        "ratio",
-        "target",
-        "met",
+    use egresscheck::term::grid::{Column, Frame, Grid};
+    let mut table = Grid::new(vec![
+        Column::words("measurement"),
+        Column::words("result"),
+        Column::atoms("wall s").right(),
+        Column::atoms("targets/s").right(),
+        Column::atoms("p50 ms").right(),
+        Column::atoms("p99 ms").right(),
+        Column::atoms("peak RSS MiB").right(),
+        Column::atoms("CPU s").right(),
+        Column::words("ratio"),
+        Column::words("target"),
+        Column::atoms("met"),
     ]);
     let opt =
         |v: Option<f64>, digits: usize| v.map_or_else(String::new, |v| format!("{v:.digits$}"));
@@ -951,7 +952,7 @@ fn print_table(args: &Args, rows: &[Row], load: &str) -> Result<(), BoxError> {
             notes.push(row.note.clone());
             what = format!("{what} [{}]", notes.len());
         }
-        table.add_row(vec![
+        table.row(vec![
             what,
             row.targets.clone(),
             opt(row.wall.map(|w| w.as_secs_f64()), 3),
@@ -969,7 +970,12 @@ fn print_table(args: &Args, rows: &[Row], load: &str) -> Result<(), BoxError> {
             },
         ]);
     }
-    writeln!(out, "{table}")?;
+    let screen = egresscheck::term::Screen::detect(egresscheck::term::ColourChoice::Never, false);
+    write!(
+        out,
+        "{}",
+        table.render(screen.width, Frame::Boxed, false).text()
+    )?;
     for (i, note) in notes.iter().enumerate() {
         writeln!(out, "[{}] {note}", i + 1)?;
     }

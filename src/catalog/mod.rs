@@ -20,7 +20,7 @@ pub use http::{
     HttpCheck, HttpMethod, MAX_HTTP_NAME_CHARS, MAX_HTTP_PATH_CHARS, check_header_name,
     check_http_path,
 };
-pub use index::AddressIndex;
+pub use index::{AddressIndex, Documented, DocumentedBy};
 pub use load::{
     BUNDLED_ORIGIN, BUNDLED_TOML, MAX_FILE_BYTES, MAX_NESTING, bundled, load_bytes, load_path,
     load_reader, load_str, read_bounded,

@@ -5,19 +5,14 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use std::time::Duration;
-
+use super::audit::AuditFlags;
 use super::probe::{OPEN_FILE_CEILING, ProbeFlags, proxy_env};
-use super::values::{count_between, duration_between};
-use crate::audit::{
-    AuditOptions, DEFAULT_CERT_WARN_DAYS, DEFAULT_CLOCK_SKEW_FAIL, DEFAULT_CLOCK_SKEW_WARN,
-    DEFAULT_STALE_DAYS, MAX_CLOCK_SKEW, MIN_CLOCK_SKEW, SUNSET_WARN_DAYS,
-};
 use crate::commands::check::{self, CheckFormat, CheckOptions};
 use crate::commands::pipeline::Scope;
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
 use crate::probe::options;
+use crate::term::{ColourChoice, Screen};
 
 /// Report format of `check`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -69,23 +64,9 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<chrono::NaiveDate>,
 
-    /// Warn when a certificate expires within this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_CERT_WARN_DAYS, value_parser = count_between(0_i64, 3650))]
-    pub cert_warn_days: i64,
-
-    /// Report the data as stale when its source page is older than this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_STALE_DAYS, value_parser = count_between(1_i64, 36500))]
-    pub stale_days: i64,
-
-    /// Warn (`clock-skew`) when a server's HTTP `Date` shows this host's clock off by more
-    /// than this (1s to 1h) [default: 5s].
-    #[arg(long = "clock-skew-warn", value_name = "DURATION", value_parser = duration_between(MIN_CLOCK_SKEW, MAX_CLOCK_SKEW))]
-    pub clock_skew_warn: Option<Duration>,
-
-    /// Fail (`clock-skew`) when a server's HTTP `Date` shows this host's clock off by more
-    /// than this; Maskinporten refuses token grants beyond 10 s (1s to 1h) [default: 10s].
-    #[arg(long = "clock-skew-fail", value_name = "DURATION", value_parser = duration_between(MIN_CLOCK_SKEW, MAX_CLOCK_SKEW))]
-    pub clock_skew_fail: Option<Duration>,
+    /// Audit thresholds.
+    #[command(flatten)]
+    pub audit: AuditFlags,
 
     /// Exit 1 on warnings too.
     #[arg(long)]
@@ -124,9 +105,14 @@ fn parse_dialect(name: &str) -> Result<crate::rules::Format, String> {
 
 impl CheckArgs {
     /// Runs the command against `data`.
-    pub fn run(self, data: DataSource, out: &mut dyn Write) -> Result<Status, CommandError> {
+    pub fn run(
+        self,
+        data: DataSource,
+        colour: ColourChoice,
+        out: &mut dyn Write,
+    ) -> Result<Status, CommandError> {
         let nagios = matches!(self.format, CheckFormatArg::Nagios);
-        let result = self.run_inner(data, out);
+        let result = self.run_inner(data, colour, out);
         match result {
             // A Nagios plugin that cannot run says UNKNOWN (exit 3) on standard output.
             Err(err) if nagios && !err.is_broken_pipe() && err.interrupted().is_none() => {
@@ -141,24 +127,21 @@ impl CheckArgs {
         }
     }
 
-    fn run_inner(self, data: DataSource, out: &mut dyn Write) -> Result<Status, CommandError> {
+    fn run_inner(
+        self,
+        data: DataSource,
+        colour: ColourChoice,
+        out: &mut dyn Write,
+    ) -> Result<Status, CommandError> {
         options::raise_open_file_limit(OPEN_FILE_CEILING);
         let catalog = data.load()?;
         let probe = self.flags.to_options(&proxy_env())?;
-        let audit = AuditOptions {
-            cert_warn_days: self.cert_warn_days,
-            stale_days: self.stale_days,
-            sunset_warn_days: SUNSET_WARN_DAYS,
-            clock_skew_warn: self.clock_skew_warn.unwrap_or(DEFAULT_CLOCK_SKEW_WARN),
-            clock_skew_fail: self.clock_skew_fail.unwrap_or(DEFAULT_CLOCK_SKEW_FAIL),
-        };
-        audit
-            .validate()
-            .map_err(|err| CommandError::Usage(err.to_string()))?;
+        let audit = self.audit.to_options()?;
         // `check` writes files (`--save`, `--output`): from here on Ctrl-C must not leave one
         // half done. (Before, while a data file is read from a pipe, the default action is
         // what a user expects.)
         crate::interrupt::install();
+        let screen = Screen::detect(colour, self.output.is_some());
         let options = CheckOptions {
             scope: Scope {
                 environments: self.environments,
@@ -177,7 +160,7 @@ impl CheckArgs {
             save: self.save,
             rules: self.rules,
             progress: check::stderr_is_terminal(),
-            colour: crate::term::stdout_wants_colour(),
+            screen,
         };
         check::check(&catalog, &options, out, &mut std::io::stderr())
     }

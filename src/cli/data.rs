@@ -8,6 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use crate::commands::data::{self, Format};
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
+use crate::term::Screen;
 
 /// Output format of the data commands.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -87,8 +88,13 @@ impl DataCommand {
         }
     }
 
-    /// Runs the command against `data` (from `--data`).
-    pub fn run(self, data: DataSource, out: &mut dyn Write) -> Result<Status, CommandError> {
+    /// Runs the command against `data` (from `--data`), laying tables out for `screen`.
+    pub fn run(
+        self,
+        data: DataSource,
+        screen: Screen,
+        out: &mut dyn Write,
+    ) -> Result<Status, CommandError> {
         match self {
             DataCommand::Validate { file } => {
                 let source = match file {
@@ -98,7 +104,7 @@ impl DataCommand {
                 data::validate(&source, out)
             }
             DataCommand::Show { envs, format } => {
-                data::show(&data.load()?, &envs, format.into(), out)
+                data::show(&data.load()?, &envs, format.into(), screen, out)
             }
             DataCommand::Diff { old, new, format } => {
                 if old.as_os_str() == "-" && new.as_os_str() == "-" {
@@ -108,7 +114,7 @@ impl DataCommand {
                 }
                 let old = DataSource::from_flag(Some(&old)).load()?;
                 let new = DataSource::from_flag(Some(&new)).load()?;
-                data::diff(&old, &new, format.into(), out)
+                data::diff(&old, &new, format.into(), screen, out)
             }
             DataCommand::CheckSource {
                 page,
@@ -120,7 +126,7 @@ impl DataCommand {
                     .read_limited(crate::pagecheck::MAX_PAGE_BYTES, "page")?;
                 let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
                 let name = page.display().to_string();
-                data::check_source(&catalog, &name, &bytes, as_of, format.into(), out)
+                data::check_source(&catalog, &name, &bytes, as_of, format.into(), screen, out)
             }
         }
     }

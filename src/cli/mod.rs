@@ -4,22 +4,25 @@
 //! plain options struct of [`crate::commands`], validated on the way (ripgrep's low-level /
 //! high-level split).
 
+mod audit;
 mod check;
 pub mod completions;
 mod data;
 pub mod man;
 pub mod probe;
 mod rules;
+mod serve;
 mod values;
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
+use crate::term::{ColourChoice, Screen};
 
 /// Top-level arguments.
 #[derive(Debug, Parser)]
@@ -35,9 +38,40 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub data: Option<PathBuf>,
 
+    /// Colour in tables: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(
+        long,
+        global = true,
+        value_name = "WHEN",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub color: ColorArg,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ColorArg {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always (also when piped, and whatever NO_COLOR says).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl From<ColorArg> for ColourChoice {
+    fn from(arg: ColorArg) -> Self {
+        match arg {
+            ColorArg::Auto => ColourChoice::Auto,
+            ColorArg::Always => ColourChoice::Always,
+            ColorArg::Never => ColourChoice::Never,
+        }
+    }
 }
 
 /// Subcommands.
@@ -63,6 +97,10 @@ pub enum Command {
         egresscheck rules --list-formats"
     )]
     Rules(rules::RulesArgs),
+    /// Run as a Prometheus exporter: each GET /probe?env=…&service=…&host=… checks that
+    /// selection of the data file (nothing else) and answers in check's metric names. Runs
+    /// until SIGTERM; SIGHUP re-reads the data file.
+    Serve(Box<serve::ServeArgs>),
     /// Print shell completions for bash, zsh, fish, powershell or elvish.
     Completions(completions::CompletionsArgs),
     /// Write the manual pages (egresscheck(1) and one per subcommand) into a directory.
@@ -77,7 +115,7 @@ impl Command {
             Command::Probe(_) => Some("`egresscheck probe` reads no data file"),
             Command::Data(command) => command.ignores_data(),
             Command::Rules(args) => args.ignores_data(),
-            Command::Check(_) => None,
+            Command::Check(_) | Command::Serve(_) => None,
             Command::Completions(_) => Some("`egresscheck completions` reads no data file"),
             Command::Man(_) => Some("`egresscheck man` reads no data file"),
         }
@@ -134,11 +172,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
     {
         return Err(CommandError::Usage(format!("{why}: leave out --data")));
     }
+    let colour = ColourChoice::from(cli.color);
     match cli.command {
-        Command::Check(args) => args.run(data, out),
-        Command::Data(command) => command.run(data, out),
-        Command::Probe(args) => args.run(out),
+        Command::Check(args) => args.run(data, colour, out),
+        Command::Data(command) => command.run(data, Screen::detect(colour, false), out),
+        Command::Probe(args) => args.run(Screen::detect(colour, false), out),
         Command::Rules(args) => args.run(data, out),
+        Command::Serve(args) => args.run(data),
         Command::Completions(args) => args.run(out),
         Command::Man(args) => args.run(out),
     }

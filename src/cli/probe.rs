@@ -208,7 +208,11 @@ pub struct ProbeArgs {
 
 impl ProbeArgs {
     /// Runs the command, writing to `out`.
-    pub fn run(self, out: &mut dyn Write) -> Result<Status, CommandError> {
+    pub fn run(
+        self,
+        screen: crate::term::Screen,
+        out: &mut dyn Write,
+    ) -> Result<Status, CommandError> {
         // Before the defaults are computed: they follow the open-file limit (`parse` raised
         // it already; this is for callers that built the arguments themselves).
         options::raise_open_file_limit(OPEN_FILE_CEILING);
@@ -220,6 +224,7 @@ impl ProbeArgs {
                 requests,
                 options,
                 format: self.format.into(),
+                screen,
             },
             out,
         )

@@ -61,8 +61,8 @@ pub struct CheckOptions {
     pub rules: Option<crate::rules::Format>,
     /// Show a progress bar on standard error.
     pub progress: bool,
-    /// Use colour in the table.
-    pub colour: bool,
+    /// Width and colour of the table.
+    pub screen: crate::term::Screen,
 }
 
 /// Reads `--baseline`, when given: never an error (see [`super::baseline_file`]).
@@ -118,7 +118,7 @@ pub fn check(
     };
     match options.format {
         CheckFormat::Table => TableRenderer {
-            colour: options.colour,
+            screen: options.screen,
         }
         .render(&report, &mut rendered)?,
         CheckFormat::Json => JsonRenderer.render(&report, &mut rendered)?,

@@ -9,6 +9,7 @@ pub mod data;
 pub mod pipeline;
 pub mod probe;
 pub mod rules;
+pub mod serve;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -158,6 +159,9 @@ pub enum CommandError {
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[source] io::Error),
+    /// The exporter could not start.
+    #[error("{0}")]
+    Serve(#[from] serve::ServeError),
     /// A signal stopped the run before it wrote anything ([`crate::interrupt`]).
     #[error("interrupted by {0}; nothing was written")]
     Interrupted(crate::interrupt::Signal),

@@ -18,6 +18,7 @@ use crate::catalog::{Catalog, DnsName};
 use crate::commands::CommandError;
 use crate::plan::{Plan, Selection};
 use crate::probe::options::ProbeOptions;
+use crate::probe::tls::TlsClient;
 use crate::probe::{NameObservation, ProbeError, ProgressFn};
 use crate::report::{Baseline, Report};
 
@@ -90,12 +91,13 @@ impl PlannedRun {
         Ok(self.finished(observations, started))
     }
 
-    /// Probes on the caller's runtime. `options.deadline` bounds the run: whatever has not
-    /// ended by then is reported as cut short.
-    pub async fn probe(self, options: &ProbeOptions) -> Result<Run, ProbeError> {
+    /// Probes on the caller's runtime with a TLS client built earlier. `options.deadline`
+    /// bounds the run: whatever has not ended by then is reported as cut short.
+    pub async fn probe(self, options: &ProbeOptions, tls: &TlsClient) -> Result<Run, ProbeError> {
         let started = Instant::now();
         options.validate()?;
-        let observations = crate::probe::run(&self.plan.requests(), options, None).await?;
+        let observations =
+            crate::probe::run_with_tls(&self.plan.requests(), options, tls.clone(), None).await?;
         Ok(self.finished(observations, started))
     }
 

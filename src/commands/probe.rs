@@ -27,6 +27,8 @@ pub struct ProbeCommand {
     pub options: ProbeOptions,
     /// Output format.
     pub format: Format,
+    /// Width of the table.
+    pub screen: crate::term::Screen,
 }
 
 /// The JSON document of `probe --format json`.
@@ -47,7 +49,13 @@ struct Tool {
 pub fn probe(command: &ProbeCommand, out: &mut dyn Write) -> Result<Status, CommandError> {
     let observations = probe::run_blocking(&command.requests, &command.options, None)?;
     match command.format {
-        Format::Table => probe_table::render(&observations, &command.requests, Utc::now(), out)?,
+        Format::Table => probe_table::render(
+            &observations,
+            &command.requests,
+            Utc::now(),
+            command.screen,
+            out,
+        )?,
         Format::Json => {
             let targets = reports(&observations, &command.requests);
             let document = ProbeDocument {

@@ -12,7 +12,8 @@ use crate::probe::model::{
     AddressOrigin, CertificateInfo, DnsLookup, NameObservation, ProbeRequest, TargetObservation,
     TcpState, TlsObservation,
 };
-use crate::term;
+use crate::term::grid::{Column, Frame, Grid};
+use crate::term::{self, Screen};
 
 /// True when the target connected and its TLS is genuine: handshake complete, chain valid
 /// against public roots (or `--ca-file`), name matching.
@@ -30,34 +31,49 @@ pub fn render(
     observations: &[NameObservation],
     requests: &[ProbeRequest],
     now: DateTime<Utc>,
+    screen: Screen,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let width = screen.width;
     let (mut passed, mut total) = (0usize, 0usize);
     for (index, observation) in observations.iter().enumerate() {
         if index > 0 {
             writeln!(out)?;
         }
         writeln!(out, "{}", observation.name)?;
-        render_dns(observation, out)?;
+        render_dns(observation, width, out)?;
         if observation.targets.is_empty() {
             let ports: Vec<String> = requests
                 .iter()
                 .find(|r| r.name == observation.name)
                 .map(|r| r.ports.iter().map(ToString::to_string).collect())
                 .unwrap_or_default();
-            writeln!(
+            term::write_wrapped(
                 out,
-                "  nothing to probe on port {}: DNS gave no address (to test the name at an address, give --connect-to {}:{}:ADDRESS:)",
-                ports.join(", "),
-                observation.name,
-                ports.first().map(String::as_str).unwrap_or_default()
+                width,
+                "  ",
+                "    ",
+                &format!(
+                    "nothing to probe on port {}: DNS gave no address (to test the name at an address, give --connect-to {}:{}:ADDRESS:)",
+                    ports.join(", "),
+                    observation.name,
+                    ports.first().map(String::as_str).unwrap_or_default()
+                ),
             )?;
             total += ports.len().max(1);
             continue;
         }
-        let mut table = term::table(["address", "port", "origin", "TCP", "TLS", "trust", "result"]);
+        let mut table = Grid::new(vec![
+            Column::spaced("address"),
+            Column::atoms("port"),
+            Column::atoms("origin").drop_order(1),
+            Column::spaced("TCP"),
+            Column::spaced("TLS").drop_order(2),
+            Column::spaced("trust").drop_order(3),
+            Column::spaced("result"),
+        ]);
         for target in &observation.targets {
-            table.add_row(vec![
+            table.row(vec![
                 target.address.map_or_else(
                     || format!("via {}", target.proxy.as_deref().unwrap_or("proxy")),
                     |a| a.to_string(),
@@ -76,11 +92,10 @@ pub fn render(
             total += 1;
             passed += usize::from(target_passed(target));
         }
-        for line in table.to_string().lines() {
-            writeln!(out, "  {line}")?;
-        }
-        render_certificates(observation, now, out)?;
-        render_problems(observation, out)?;
+        let rendered = table.render(width.saturating_sub(2), Frame::Boxed, screen.colour);
+        term::write_table(out, width, "  ", &rendered)?;
+        render_certificates(observation, now, width, out)?;
+        render_problems(observation, width, out)?;
     }
     writeln!(out)?;
     writeln!(
@@ -92,7 +107,7 @@ pub fn render(
     Ok(())
 }
 
-fn render_dns(observation: &NameObservation, out: &mut dyn Write) -> io::Result<()> {
+fn render_dns(observation: &NameObservation, width: usize, out: &mut dyn Write) -> io::Result<()> {
     let Some(dns) = &observation.dns else {
         let given = observation
             .targets
@@ -105,7 +120,8 @@ fn render_dns(observation: &NameObservation, out: &mut dyn Write) -> io::Result<
         };
     };
     for lookup in dns.a.iter().chain(dns.aaaa.iter()) {
-        writeln!(out, "  {:<7} {}", lookup.record_type, lookup_text(lookup))?;
+        let indent = format!("  {:<7} ", lookup.record_type);
+        term::write_wrapped(out, width, &indent, "          ", &lookup_text(lookup))?;
     }
     if dns.addresses_dropped > 0 {
         writeln!(
@@ -258,6 +274,7 @@ pub fn result_word(target: &TargetObservation) -> &'static str {
 fn render_certificates(
     observation: &NameObservation,
     now: DateTime<Utc>,
+    width: usize,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let mut seen: Vec<(&[CertificateInfo], Vec<String>)> = Vec::new();
@@ -275,36 +292,67 @@ fn render_certificates(
         }
     }
     for (chain, places) in seen {
-        let Some(leaf) = chain.first() else { continue };
-        writeln!(out, "  certificate served by {}", places.join(", "))?;
-        writeln!(out, "    subject   {}", leaf.subject)?;
-        writeln!(out, "    issuer    {}", leaf.issuer)?;
-        if !leaf.sans.is_empty() {
-            writeln!(out, "    names     {}", leaf.sans.join(", "))?;
-        }
-        writeln!(
+        term::write_wrapped(
             out,
-            "    valid     {} to {} ({})",
-            leaf.not_before.format("%Y-%m-%d %H:%M UTC"),
-            leaf.not_after.format("%Y-%m-%d %H:%M UTC"),
-            days_left(leaf, now)
+            width,
+            "  certificate served by ",
+            "    ",
+            &places.join(", "),
         )?;
-        writeln!(
-            out,
-            "    key       {}, signed with {}",
-            leaf.key_algorithm, leaf.signature_algorithm
-        )?;
-        writeln!(out, "    serial    {}", leaf.serial)?;
-        writeln!(out, "    sha256    {}", leaf.sha256)?;
-        for cert in chain.iter().skip(1) {
-            writeln!(
+        for (label, value) in certificate_lines(chain, now) {
+            term::write_wrapped(
                 out,
-                "    chain     {} (issuer {})",
-                cert.subject, cert.issuer
+                width,
+                &format!("    {label:<9} "),
+                "              ",
+                &value,
             )?;
         }
     }
     Ok(())
+}
+
+/// What a chain says, as (label, value) lines: the leaf in full, then each certificate above
+/// it. Shared by every report that describes a certificate.
+pub fn certificate_lines(
+    chain: &[CertificateInfo],
+    now: DateTime<Utc>,
+) -> Vec<(&'static str, String)> {
+    let Some(leaf) = chain.first() else {
+        return Vec::new();
+    };
+    let mut lines = vec![
+        ("subject", leaf.subject.clone()),
+        ("issuer", leaf.issuer.clone()),
+    ];
+    if !leaf.sans.is_empty() {
+        lines.push(("names", leaf.sans.join(", ")));
+    }
+    lines.push((
+        "valid",
+        format!(
+            "{} to {} ({})",
+            leaf.not_before.format("%Y-%m-%d %H:%M UTC"),
+            leaf.not_after.format("%Y-%m-%d %H:%M UTC"),
+            days_left(leaf, now)
+        ),
+    ));
+    lines.push((
+        "key",
+        format!(
+            "{}, signed with {}",
+            leaf.key_algorithm, leaf.signature_algorithm
+        ),
+    ));
+    lines.push(("serial", leaf.serial.clone()));
+    lines.push(("sha256", leaf.sha256.clone()));
+    for cert in chain.iter().skip(1) {
+        lines.push((
+            "chain",
+            format!("{} (issuer {})", cert.subject, cert.issuer),
+        ));
+    }
+    lines
 }
 
 fn target_label(target: &TargetObservation) -> String {
@@ -320,18 +368,22 @@ fn target_label(target: &TargetObservation) -> String {
 }
 
 /// What went wrong, one sentence per target that did not pass.
-fn render_problems(observation: &NameObservation, out: &mut dyn Write) -> io::Result<()> {
+fn render_problems(
+    observation: &NameObservation,
+    width: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut lines = Vec::new();
     for target in observation.targets.iter().filter(|t| !target_passed(t)) {
         let label = target_label(target);
         for problem in problems(&observation.name.to_string(), target) {
-            lines.push(format!("  - {label}: {problem}"));
+            lines.push(format!("{label}: {problem}"));
         }
     }
     if !lines.is_empty() {
         writeln!(out, "  problems")?;
         for line in lines {
-            writeln!(out, "{line}")?;
+            term::write_wrapped(out, width, "  - ", "    ", &line)?;
         }
     }
     Ok(())

@@ -3,29 +3,27 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Cell, Color};
-
 use super::{Renderer, cells, verdict_word};
 use crate::audit::{Code, Severity, days_left};
 use crate::report::Report;
-use crate::term::{self, sanitize};
+use crate::term::grid::{Cell, Column, Frame, Grid, Tone};
+use crate::term::{self, Screen, sanitize};
 
 /// The table renderer.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TableRenderer {
-    /// Use colour (decided by the caller: terminal and `NO_COLOR`).
-    pub colour: bool,
+    /// Width and colour (decided by the caller: `COLUMNS`, the terminal, `--color`,
+    /// `NO_COLOR`).
+    pub screen: Screen,
 }
 
 impl TableRenderer {
-    fn severity_cell(&self, severity: Option<Severity>) -> Cell {
-        let (text, colour) = match severity {
-            Some(Severity::Fail) => ("fail", Color::Red),
-            Some(Severity::Warn) => ("warn", Color::Yellow),
-            Some(Severity::Info) | None => ("ok", Color::Green),
-        };
-        let cell = Cell::new(text);
-        if self.colour { cell.fg(colour) } else { cell }
+    fn severity_cell(severity: Option<Severity>) -> Cell {
+        match severity {
+            Some(Severity::Fail) => Cell::toned("fail", Tone::Bad),
+            Some(Severity::Warn) => Cell::toned("warn", Tone::Warn),
+            Some(Severity::Info) | None => Cell::toned("ok", Tone::Good),
+        }
     }
 }
 
@@ -65,17 +63,22 @@ impl Renderer for TableRenderer {
             writeln!(out, "{} ({})", env.name, env.id)?;
             // The HTTP column only when the data asks some target for an HTTP check.
             let http = rows.iter().any(|r| r.target.http.is_some());
-            let mut header = vec!["host", "address", "port", "DNS", "TCP", "TLS"];
+            let mut columns = vec![
+                Column::names("host"),
+                Column::spaced("address"),
+                Column::atoms("port").drop_order(4),
+                Column::words("DNS").drop_order(1),
+                Column::words("TCP").drop_order(3),
+                Column::words("TLS").drop_order(5),
+            ];
             if http {
-                header.push("HTTP");
+                columns.push(Column::words("HTTP").drop_order(6));
             }
-            header.extend(["cert days", "verdict"]);
-            let mut table = term::table(header);
-            if self.colour {
-                table.enforce_styling();
-            } else {
-                table.force_no_tty();
-            }
+            columns.extend([
+                Column::atoms("cert days").right().drop_order(2),
+                Column::atoms("verdict"),
+            ]);
+            let mut table = Grid::new(columns);
             for (index, p) in planned {
                 let Some(name) = report.observation(&p.name) else {
                     continue;
@@ -91,24 +94,24 @@ impl Renderer for TableRenderer {
                         .map(|f| f.severity)
                         .max();
                     let mut cells = vec![
-                        Cell::new(&host),
-                        Cell::new("-"),
-                        Cell::new(
+                        Cell::from(host.as_str()),
+                        Cell::from("-"),
+                        Cell::from(
                             p.ports
                                 .iter()
                                 .map(ToString::to_string)
                                 .collect::<Vec<_>>()
                                 .join(","),
                         ),
-                        Cell::new(cells::dns(name, None)),
-                        Cell::new("-"),
-                        Cell::new("-"),
+                        Cell::from(cells::dns(name, None)),
+                        Cell::from("-"),
+                        Cell::from("-"),
                     ];
                     if http {
-                        cells.push(Cell::new("-"));
+                        cells.push(Cell::from("-"));
                     }
-                    cells.extend([Cell::new("-"), self.severity_cell(worst)]);
-                    table.add_row(cells);
+                    cells.extend([Cell::from("-"), Self::severity_cell(worst)]);
+                    table.row(cells);
                 }
                 for row in targets {
                     let worst = report.findings_for(row).map(|f| f.severity).max();
@@ -125,21 +128,22 @@ impl Renderer for TableRenderer {
                         .map(|c| days_left(c.not_after, report.as_of).to_string())
                         .unwrap_or_else(|| "-".to_owned());
                     let mut cells = vec![
-                        Cell::new(&host),
-                        Cell::new(address),
-                        Cell::new(row.target.port.to_string()),
-                        Cell::new(cells::dns(name, Some(row.target))),
-                        Cell::new(cells::tcp(row.target)),
-                        Cell::new(cells::tls(row.target)),
+                        Cell::from(host.as_str()),
+                        Cell::from(address),
+                        Cell::from(row.target.port.to_string()),
+                        Cell::from(cells::dns(name, Some(row.target))),
+                        Cell::from(cells::tcp(row.target)),
+                        Cell::from(cells::tls(row.target)),
                     ];
                     if http {
-                        cells.push(Cell::new(cells::http(row.target)));
+                        cells.push(Cell::from(cells::http(row.target)));
                     }
-                    cells.extend([Cell::new(cert_days), self.severity_cell(worst)]);
-                    table.add_row(cells);
+                    cells.extend([Cell::from(cert_days), Self::severity_cell(worst)]);
+                    table.row(cells);
                 }
             }
-            writeln!(out, "{table}")?;
+            let rendered = table.render(self.screen.width, Frame::Boxed, self.screen.colour);
+            term::write_table(out, self.screen.width, "", &rendered)?;
         }
         if !report.findings.is_empty() {
             writeln!(out)?;
@@ -150,13 +154,13 @@ impl Renderer for TableRenderer {
                     .flatten()
                     .collect::<Vec<_>>()
                     .join(" ");
-                writeln!(
+                let lead = format!("  {:<4} {:<28} ", f.severity.as_str(), f.code.as_str());
+                term::write_wrapped(
                     out,
-                    "  {:<4} {:<28} {}: {}",
-                    f.severity.as_str(),
-                    f.code.as_str(),
-                    place,
-                    sanitize(&f.message)
+                    self.screen.width,
+                    &lead,
+                    "       ",
+                    &format!("{place}: {}", sanitize(&f.message)),
                 )?;
             }
         }
@@ -167,18 +171,9 @@ impl Renderer for TableRenderer {
 /// What to do next, when something is blocked or undocumented.
 fn advice(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     let has = |codes: &[Code]| report.findings.iter().any(|f| codes.contains(&f.code));
-    let nothing_resolved = !report.observations.is_empty()
-        && report.observations.iter().all(|o| {
-            o.dns
-                .as_ref()
-                .is_some_and(|d| d.outcome() != crate::probe::model::DnsOutcome::Answer)
-        });
-    if nothing_resolved {
+    if let Some(advice) = crate::audit::nothing_resolved(report.observations) {
         writeln!(out)?;
-        writeln!(
-            out,
-            "Nothing resolved: this host cannot reach a DNS resolver, or egress is closed. Open udp/tcp 53 to the resolver (or name one with --resolver), then tcp/443 to the provider's hosts; if egress goes through a proxy, give it with --proxy or HTTPS_PROXY."
-        )?;
+        writeln!(out, "{advice}")?;
     }
     if has(&[
         Code::Blocked,

@@ -40,10 +40,17 @@ use crate::probe::targets::{self, Target};
 use crate::probe::tls::{Handshake, Hello, TlsClient, Ungated};
 use crate::probe::{Progress, ProgressFn, StepLimit, tcp};
 
-/// Time granted after the deadline for tasks to record that they were cut short.
-const DEADLINE_GRACE: Duration = Duration::from_millis(500);
+/// Time granted after the deadline for tasks to record that they were cut short: 0.5 s, or a
+/// quarter of the deadline when that is less (so that `serve`, which must answer before a
+/// scrape's timeout, can count on the run ending by 1.25 × its deadline).
+pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 
-const NOT_PROBED_DEADLINE: &str = "not probed: the run's overall deadline passed first";
+/// The grace after `deadline` (see [`DEADLINE_GRACE`]).
+pub fn deadline_grace(deadline: Duration) -> Duration {
+    DEADLINE_GRACE.min(deadline / 4)
+}
+
+pub(crate) const NOT_PROBED_DEADLINE: &str = "not probed: the run's overall deadline passed first";
 const NOT_PROBED_INTERNAL: &str = "not probed: internal error (a bug; please report it)";
 
 /// Runs the probe over `requests` with `resolver` and `tls`, built once for the run.
@@ -171,7 +178,7 @@ pub async fn run_with<R: Resolve>(
     }
     report(progress, count);
 
-    let hard_stop = deadline + DEADLINE_GRACE;
+    let hard_stop = deadline + deadline_grace(options.deadline);
     while let Ok(Some(joined)) = tokio::time::timeout_at(hard_stop, tasks.join_next_with_id()).await
     {
         let done = match joined {

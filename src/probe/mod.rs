@@ -164,6 +164,17 @@ pub async fn run(
     progress: Option<&ProgressFn<'_>>,
 ) -> Result<Vec<NameObservation>, ProbeError> {
     let tls = TlsClient::new(&options.ca_files)?;
+    run_with_tls(requests, options, tls, progress).await
+}
+
+/// [`run`] with a TLS client built earlier: `serve` loads the trust stores once (and on
+/// reload), not on every scrape.
+pub async fn run_with_tls(
+    requests: &[ProbeRequest],
+    options: &ProbeOptions,
+    tls: TlsClient,
+    progress: Option<&ProgressFn<'_>>,
+) -> Result<Vec<NameObservation>, ProbeError> {
     let resolver = SystemDns::new(options)?;
     Ok(run_with(requests, options, resolver, tls, progress).await)
 }

@@ -185,6 +185,24 @@ pub struct TargetObservation {
     pub http: Option<HttpObservation>,
 }
 
+/// Words that every observation cut short by the run's overall deadline carries in its
+/// message: the engine's "not probed" placeholder and [`crate::probe::StepLimit::describe`]
+/// both say them (tested below), and [`TargetObservation::cut_by_deadline`] looks for them.
+pub const DEADLINE_MARK: &str = "the run's overall deadline";
+
+impl TargetObservation {
+    /// True when the run's deadline, not the network, ended this target's probe: it was not
+    /// probed at all, or its connect or handshake was stopped unfinished.
+    pub fn cut_by_deadline(&self) -> bool {
+        let marked = |message: Option<&str>| message.is_some_and(|m| m.contains(DEADLINE_MARK));
+        marked(self.tcp.message.as_deref())
+            || self
+                .tls
+                .as_ref()
+                .is_some_and(|tls| !tls.ok && marked(tls.error.as_deref()))
+    }
+}
+
 /// TCP connect result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TcpObservation {
@@ -477,5 +495,26 @@ fn record_type<'de, D: serde::Deserializer<'de>>(
             "record type {:?}, expected \"A\" or \"AAAA\"",
             crate::term::sanitize(&text)
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DEADLINE_MARK;
+    use crate::probe::StepLimit;
+
+    #[test]
+    fn every_deadline_message_carries_the_mark() {
+        assert!(crate::probe::engine::NOT_PROBED_DEADLINE.contains(DEADLINE_MARK));
+        let cut = StepLimit {
+            duration: std::time::Duration::ZERO,
+            by_deadline: true,
+        };
+        assert!(cut.describe().contains(DEADLINE_MARK));
+        let own = StepLimit {
+            duration: std::time::Duration::from_secs(5),
+            by_deadline: false,
+        };
+        assert!(!own.describe().contains(DEADLINE_MARK));
     }
 }

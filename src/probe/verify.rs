@@ -631,6 +631,52 @@ mod tests {
         assert!(!stranger.trusted_public && !stranger.trusted_system);
     }
 
+    /// Issue 12: an expired certificate is told apart by the store that anchors it, dates
+    /// aside (the provider's CA, a middlebox's CA installed here, or no known CA).
+    #[test]
+    fn out_of_date_chains_are_anchored_apart_from_their_dates() {
+        let public = pki("Public CA");
+        let middlebox = pki("Corporate Inspection CA");
+        let v = verifier(stores(&[&public], &[&public, &middlebox]));
+        // rcgen's default validity ends in 4096: verify after it.
+        let later = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            (4100 - 1970) * 365 * 24 * 3600,
+        ));
+        let name = server_name("api.example.no");
+        let by = |ca: &Pki| v.verdict(&leaf(ca, "api.example.no"), &[], &name, later);
+        let provider = by(&public);
+        assert!(!provider.trusted_public && !provider.trusted_system);
+        assert!(
+            provider
+                .public_error
+                .as_deref()
+                .unwrap()
+                .contains("expired"),
+            "{:?}",
+            provider.public_error
+        );
+        assert!(provider.anchored_public && provider.anchored_system);
+        let stale = by(&middlebox);
+        assert!(!stale.trusted_system && !stale.anchored_public && stale.anchored_system);
+        let stranger = by(&pki("Unknown CA"));
+        assert!(!stranger.anchored_public && !stranger.anchored_system);
+        // Valid dates: anchored is trusted.
+        let now = v.verdict(
+            &leaf(&public, "api.example.no"),
+            &[],
+            &name,
+            UnixTime::now(),
+        );
+        assert!(now.trusted_public && now.anchored_public);
+        let now = v.verdict(
+            &leaf(&middlebox, "api.example.no"),
+            &[],
+            &name,
+            UnixTime::now(),
+        );
+        assert!(!now.anchored_public && now.anchored_system);
+    }
+
     #[test]
     fn the_slot_carries_the_verdict_out_of_the_verifier() {
         let pki = pki("Public CA");

@@ -68,7 +68,7 @@ impl<'a> Report<'a> {
         duration_seconds: f64,
     ) -> Self {
         let mut findings = audit::audit(catalog, plan, observations, as_of, options);
-        let (rows, row_ranges) = audit::grouped_target_rows(plan, observations, catalog);
+        let (rows, row_ranges) = audit::grouped_target_rows(plan, observations, catalog, as_of);
         if let Some(baseline) = baseline {
             match &baseline.state {
                 BaselineState::Read {

@@ -386,6 +386,12 @@ pub enum Format {
     Fortigate,
     /// Juniper SRX `set` commands in a configuration group.
     Srx,
+    /// A plain list of addresses and prefixes.
+    EdlIp,
+    /// A plain list of host names.
+    EdlDomain,
+    /// `ipset restore` input.
+    Ipset,
     /// Kubernetes NetworkPolicy.
     K8s,
     /// CiliumNetworkPolicy.
@@ -450,6 +456,18 @@ macro_rules! with_dialect {
                 let $d = &super::srx::Srx;
                 $body
             }
+            Format::EdlIp => {
+                let $d = &super::edl_ip::EdlIp;
+                $body
+            }
+            Format::EdlDomain => {
+                let $d = &super::edl_domain::EdlDomain;
+                $body
+            }
+            Format::Ipset => {
+                let $d = &super::ipset::Ipset;
+                $body
+            }
             Format::K8s => {
                 let $d = &super::k8s::K8s;
                 $body
@@ -492,7 +510,7 @@ macro_rules! with_dialect {
 
 impl Format {
     /// Every format, in the order `--list-formats` prints them.
-    pub const ALL: [Format; 19] = [
+    pub const ALL: [Format; 22] = [
         Format::Nftables,
         Format::Iptables,
         Format::Ufw,
@@ -503,6 +521,9 @@ impl Format {
         Format::Panos,
         Format::Fortigate,
         Format::Srx,
+        Format::EdlIp,
+        Format::EdlDomain,
+        Format::Ipset,
         Format::K8s,
         Format::Cilium,
         Format::Aws,
@@ -527,6 +548,9 @@ impl Format {
             Format::Panos => "panos",
             Format::Fortigate => "fortigate",
             Format::Srx => "srx",
+            Format::EdlIp => "edl-ip",
+            Format::EdlDomain => "edl-domain",
+            Format::Ipset => "ipset",
             Format::K8s => "k8s",
             Format::Cilium => "cilium",
             Format::Aws => "aws",
@@ -565,6 +589,15 @@ impl Format {
             }
             Format::Srx => {
                 "Juniper SRX set commands in the group egresscheck: global address book (dns-name), address-sets and global policies"
+            }
+            Format::EdlIp => {
+                "plain list, one address or prefix per line (# comments): PAN-OS and FortiGate external lists, pfSense/OPNsense URL tables (one list per --env)"
+            }
+            Format::EdlDomain => {
+                "plain list, one host name or *. wildcard per line (# comments): PAN-OS and FortiGate domain lists (one list per --env)"
+            }
+            Format::Ipset => {
+                "ipset restore input: a hash:net,port set per environment and family, filled aside and swapped in"
             }
             Format::K8s => "Kubernetes NetworkPolicy per environment with egress ipBlocks",
             Format::Cilium => {

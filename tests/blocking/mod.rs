@@ -99,6 +99,8 @@ impl Lab {
             .arg(self.ca.pem_file())
             .env("SSL_CERT_FILE", self.system_ca.pem_file())
             .env("NO_COLOR", "1")
+            // What the report says, not how it folds to a terminal's width.
+            .env("COLUMNS", "240")
             .args(extra);
         cmd
     }

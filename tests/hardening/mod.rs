@@ -24,6 +24,8 @@ pub fn egresscheck() -> Command {
         cmd.env_remove(var);
     }
     cmd.env("NO_COLOR", "1");
+    // What the reports say, not how they fold to a terminal's width.
+    cmd.env("COLUMNS", "1000");
     cmd
 }
 

@@ -110,6 +110,27 @@ fn the_table_shows_dns_targets_certificate_and_a_summary() {
         assert!(table.contains(needle), "missing {needle:?} in\n{table}");
     }
     assert!(!table.contains('\x1b'), "no colour when not a terminal");
+
+    // At the width of a narrow terminal: every line fits, names and addresses whole.
+    let (code, narrow, stderr) = run_text(
+        probe_table(&dns, &[&target])
+            .args(["--family", "4", "--ca-file"])
+            .arg(ca.pem_file())
+            .env("COLUMNS", "72"),
+    );
+    assert_eq!(code, 0, "{narrow}{stderr}");
+    // (A SHA-256 fingerprint is one word: never broken, it may run past the edge.)
+    for line in narrow.lines().filter(|l| !l.contains("sha256")) {
+        assert!(line.chars().count() <= 72, "{line}\n{narrow}");
+    }
+    assert!(narrow.contains("public yes, system yes"), "{narrow}");
+    for whole in [
+        "api.egress.test",
+        "127.0.0.71",
+        "(columns left out for the width: origin, TLS;",
+    ] {
+        assert!(narrow.contains(whole), "{whole}\n{narrow}");
+    }
 }
 
 #[test]

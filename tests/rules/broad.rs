@@ -5,7 +5,7 @@
 use egresscheck::rules::Format;
 
 /// The dialects that match host names only.
-const NAME_ONLY: &[&str] = &["squid", "dnsmasq-nftset"];
+const NAME_ONLY: &[&str] = &["squid", "dnsmasq-nftset", "edl-domain"];
 
 fn bundled(format: &str) -> String {
     let mut args = vec![

@@ -9,6 +9,7 @@ mod enterprise;
 pub(crate) mod hostile;
 mod hosts;
 mod imperative;
+mod lists;
 pub(crate) mod models;
 mod netns;
 mod snapshots;
@@ -35,6 +36,8 @@ pub(crate) fn egresscheck(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_egresscheck"))
         .args(args)
         .env("NO_COLOR", "1")
+        // What the tables say, not how they fold (`data show` is a table).
+        .env("COLUMNS", "240")
         .output()
         .expect("run egresscheck")
 }

@@ -152,6 +152,7 @@
 
 pub mod data;
 pub mod dns;
+pub mod exporter;
 pub mod netns;
 pub mod pki;
 pub mod proxy;

@@ -267,11 +267,34 @@ impl Leaf {
         self.chain.first().expect("a leaf chain is never empty")
     }
 
+    /// The chain as PEM (leaf first), for a server configured by files.
+    pub fn chain_pem(&self) -> String {
+        self.chain.iter().map(|c| pem("CERTIFICATE", c)).collect()
+    }
+
+    /// The private key as PKCS#8 PEM.
+    pub fn key_pem(&self) -> String {
+        pem("PRIVATE KEY", self.key.secret_pkcs8_der())
+    }
+
     /// SHA-256 of the leaf certificate, lowercase hex (as reports show fingerprints).
     pub fn sha256_hex(&self) -> String {
         let digest = ring::digest::digest(&ring::digest::SHA256, self.cert());
         digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// One PEM block.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut text = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        text.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        text.push('\n');
+    }
+    text.push_str(&format!("-----END {label}-----\n"));
+    text
 }
 
 /// Writes PEM text to a temporary file, removed when the returned handle drops (for a bundle

@@ -10,7 +10,7 @@ use crate::catalog::Catalog;
 use crate::commands::CommandError;
 use crate::exit::Status;
 use crate::pagecheck::{self, Severity, SourceReport};
-use crate::term;
+use crate::term::{self, Screen};
 
 /// Version of the `data check-source` JSON format.
 pub const CHECK_SOURCE_JSON_SCHEMA: u32 = 1;
@@ -22,6 +22,7 @@ pub fn check_source(
     page_bytes: &[u8],
     as_of: NaiveDate,
     format: Format,
+    screen: Screen,
     out: &mut dyn Write,
 ) -> Result<Status, CommandError> {
     // Pages are untrusted: invalid UTF-8 becomes U+FFFD rather than an error, so a page with
@@ -29,7 +30,7 @@ pub fn check_source(
     let text = String::from_utf8_lossy(page_bytes);
     let report = pagecheck::check_source(catalog, page_name, &text, as_of);
     match format {
-        Format::Table => render_text(catalog, &report, out)?,
+        Format::Table => render_text(catalog, &report, screen.width, out)?,
         Format::Json => {
             #[derive(Serialize)]
             struct Json<'a> {
@@ -61,6 +62,7 @@ pub fn check_source(
 fn render_text(
     catalog: &Catalog,
     report: &SourceReport,
+    width: usize,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let drift = report
@@ -73,15 +75,15 @@ fn render_text(
     } else {
         format!("DRIFT ({})", term::plural(drift, "finding", "findings"))
     };
-    writeln!(
-        out,
+    let title = format!(
         "{}: {verdict} with {} data {} (source {}); {} compared",
         term::sanitize(&report.page),
         catalog.data.provider,
         catalog.data.version,
         report.primary_source,
         term::plural(report.mentions, "mention", "mentions")
-    )?;
+    );
+    term::write_wrapped(out, width, "", "  ", &title)?;
     for finding in &report.findings {
         let line = finding
             .line
@@ -91,13 +93,24 @@ fn render_text(
             Severity::Drift => "drift",
             Severity::Info => "info ",
         };
-        writeln!(out, "  {mark} {line}{}", finding.message)?;
+        term::write_wrapped(
+            out,
+            width,
+            &format!("  {mark} "),
+            "        ",
+            &format!("{line}{}", finding.message),
+        )?;
     }
     if !report.references.is_empty() {
-        writeln!(
+        term::write_wrapped(
             out,
-            "  (hyperlinks, not compared: {})",
-            report.references.join(", ")
+            width,
+            "  ",
+            "   ",
+            &format!(
+                "(hyperlinks, not compared: {})",
+                report.references.join(", ")
+            ),
         )?;
     }
     Ok(())

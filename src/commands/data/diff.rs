@@ -10,6 +10,7 @@ use crate::catalog::Catalog;
 use crate::catalog::diff::{CatalogDiff, Change, EnvironmentDiff, diff as catalog_diff};
 use crate::commands::CommandError;
 use crate::exit::Status;
+use crate::term::{self, Screen};
 
 /// Version of the `data diff` JSON format.
 pub const DIFF_JSON_SCHEMA: u32 = 1;
@@ -19,11 +20,12 @@ pub fn diff(
     old: &Catalog,
     new: &Catalog,
     format: Format,
+    screen: Screen,
     out: &mut dyn Write,
 ) -> Result<Status, CommandError> {
     let result = catalog_diff(old, new);
     match format {
-        Format::Table => render_text(old, new, &result, out)?,
+        Format::Table => render_text(old, new, &result, screen.width, out)?,
         Format::Json => {
             #[derive(Serialize)]
             struct DiffJson<'a> {
@@ -56,17 +58,20 @@ fn render_text(
     old: &Catalog,
     new: &Catalog,
     d: &CatalogDiff,
+    width: usize,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    writeln!(out, "--- {} (data {})", old.origin, d.old_version)?;
-    writeln!(out, "+++ {} (data {})", new.origin, d.new_version)?;
+    let old_title = format!("{} (data {})", old.origin, d.old_version);
+    let new_title = format!("{} (data {})", new.origin, d.new_version);
+    term::write_wrapped(out, width, "--- ", "    ", &old_title)?;
+    term::write_wrapped(out, width, "+++ ", "    ", &new_title)?;
     if d.is_empty() {
         writeln!(out, "The tables are identical.")?;
         return Ok(());
     }
     for env in d.environments.iter().filter(|e| !e.is_empty()) {
         writeln!(out)?;
-        render_env(env, out)?;
+        render_env(env, width, out)?;
     }
     if !d.moved.is_empty() {
         writeln!(out)?;
@@ -76,39 +81,50 @@ fn render_text(
                 .covered_by
                 .map(|c| format!(" (now inside {c})"))
                 .unwrap_or_default();
-            writeln!(out, "  ~ {}: {} -> {}{covered}", m.prefix, m.from, m.to)?;
+            let text = format!("{}: {} -> {}{covered}", m.prefix, m.from, m.to);
+            term::write_wrapped(out, width, "  ~ ", "    ", &text)?;
         }
     }
     Ok(())
 }
 
-fn render_env(env: &EnvironmentDiff, out: &mut dyn Write) -> std::io::Result<()> {
+fn render_env(env: &EnvironmentDiff, width: usize, out: &mut dyn Write) -> std::io::Result<()> {
     match env.presence {
         Some(presence) => writeln!(out, "[{}] (environment {presence})", env.environment)?,
         None => writeln!(out, "[{}]", env.environment)?,
     }
-    section(out, "hosts", &env.hosts)?;
-    section(out, "probe names", &env.probe_names)?;
-    section(out, "addresses", &env.addresses)?;
-    section(out, "prefixes", &env.prefixes)?;
-    section(out, "subnets", &env.subnets)?;
+    section(out, width, "hosts", &env.hosts)?;
+    section(out, width, "probe names", &env.probe_names)?;
+    section(out, width, "addresses", &env.addresses)?;
+    section(out, width, "prefixes", &env.prefixes)?;
+    section(out, width, "subnets", &env.subnets)?;
     for change in &env.ports {
-        section(out, &format!("ports of {}", change.host), &change.ports)?;
+        section(
+            out,
+            width,
+            &format!("ports of {}", change.host),
+            &change.ports,
+        )?;
     }
-    section(out, "legacy hosts", &env.legacy_hosts)?;
-    section(out, "legacy addresses", &env.legacy_addresses)?;
+    section(out, width, "legacy hosts", &env.legacy_hosts)?;
+    section(out, width, "legacy addresses", &env.legacy_addresses)?;
     for s in &env.sunsets {
-        writeln!(out, "  sunset of {}: {} -> {}", s.host, s.old, s.new)?;
+        let text = format!("sunset of {}: {} -> {}", s.host, s.old, s.new);
+        term::write_wrapped(out, width, "  ", "    ", &text)?;
     }
     Ok(())
 }
 
-fn section<T: Display>(out: &mut dyn Write, what: &str, change: &Change<T>) -> std::io::Result<()> {
-    for item in &change.removed {
-        writeln!(out, "  - {what}: {item}")?;
-    }
-    for item in &change.added {
-        writeln!(out, "  + {what}: {item}")?;
+fn section<T: Display>(
+    out: &mut dyn Write,
+    width: usize,
+    what: &str,
+    change: &Change<T>,
+) -> std::io::Result<()> {
+    for (mark, items) in [("  - ", &change.removed), ("  + ", &change.added)] {
+        for item in items {
+            term::write_wrapped(out, width, mark, "    ", &format!("{what}: {item}"))?;
+        }
     }
     Ok(())
 }

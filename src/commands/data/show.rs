@@ -13,7 +13,8 @@ use super::{Format, select_environments};
 use crate::catalog::{Catalog, Environment, Port};
 use crate::commands::CommandError;
 use crate::exit::Status;
-use crate::term;
+use crate::term::grid::{Column, Frame, Grid};
+use crate::term::{self, Screen};
 
 /// Version of the `data show` JSON format.
 pub const SHOW_JSON_SCHEMA: u32 = 1;
@@ -23,11 +24,12 @@ pub fn show(
     catalog: &Catalog,
     env_words: &[String],
     format: Format,
+    screen: Screen,
     out: &mut dyn Write,
 ) -> Result<Status, CommandError> {
     let envs = select_environments(catalog, env_words)?;
     match format {
-        Format::Table => show_table(catalog, &envs, out)?,
+        Format::Table => show_table(catalog, &envs, screen, out)?,
         Format::Json => {
             let doc = ShowJson::new(catalog, &envs);
             serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
@@ -40,11 +42,12 @@ pub fn show(
 fn show_table(
     catalog: &Catalog,
     envs: &[&Environment],
+    screen: Screen,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
+    let width = screen.width;
     let source = catalog.primary_source();
-    writeln!(
-        out,
+    let title = format!(
         "{} — data version {}{}",
         catalog.data.provider,
         catalog.data.version,
@@ -52,14 +55,24 @@ fn show_table(
             .and_then(|s| s.document_date)
             .map(|d| format!(", page dated {d}"))
             .unwrap_or_default()
-    )?;
+    );
+    term::write_wrapped(out, width, "", "  ", &title)?;
     if let Some(source) = source {
-        writeln!(out, "source: {} ({})", source.url, source.title)?;
+        term::write_wrapped(
+            out,
+            width,
+            "source: ",
+            "  ",
+            &format!("{} ({})", source.url, source.title),
+        )?;
     }
     if catalog.data.prefer_hostname_rules {
-        writeln!(
+        term::write_wrapped(
             out,
-            "The provider recommends hostname (FQDN) rules: addresses may change without notice."
+            width,
+            "",
+            "",
+            "The provider recommends hostname (FQDN) rules: addresses may change without notice.",
         )?;
     }
     for env in envs {
@@ -69,15 +82,30 @@ fn show_table(
         } else {
             format!(" — also {}", env.aliases.join(", "))
         };
-        writeln!(out, "{} ({}){}", env.name, env.id, aliases)?;
-        let mut table = term::table(["kind", "service", "host", "addresses", "ports", "details"]);
+        term::write_wrapped(
+            out,
+            width,
+            "",
+            "  ",
+            &format!("{} ({}){}", env.name, env.id, aliases),
+        )?;
+        // At the width of a terminal: service, ports, then details go first (kind, host and
+        // addresses are what a firewall change needs).
+        let mut table = Grid::new(vec![
+            Column::atoms("kind"),
+            Column::names("service").drop_order(1),
+            Column::names("host"),
+            Column::spaced("addresses"),
+            Column::spaced("ports").drop_order(2),
+            Column::names("details").drop_order(3),
+        ]);
         for e in catalog.endpoints.iter().filter(|e| e.environment == env.id) {
             let probe = if e.host.is_wildcard() {
                 format!("probe:\n{}", names_list(e.probe.iter().map(|p| p.as_str())))
             } else {
                 String::new()
             };
-            table.add_row([
+            table.row([
                 "endpoint".to_owned(),
                 e.service.to_string(),
                 e.host.to_string(),
@@ -91,7 +119,7 @@ fn show_table(
             ]);
         }
         for s in catalog.subnets.iter().filter(|s| s.environment == env.id) {
-            table.add_row([
+            table.row([
                 "subnet".to_owned(),
                 s.service.to_string(),
                 String::new(),
@@ -109,7 +137,7 @@ fn show_table(
                 .as_ref()
                 .map(|r| format!("replaced by {r}"))
                 .unwrap_or_default();
-            table.add_row([
+            table.row([
                 "legacy".to_owned(),
                 l.service.to_string(),
                 l.host.to_string(),
@@ -127,7 +155,7 @@ fn show_table(
             .iter()
             .filter(|a| a.environment == env.id)
         {
-            table.add_row([
+            table.row([
                 "token".to_owned(),
                 a.service.to_string(),
                 a.metadata_url.host.to_string(),
@@ -136,16 +164,25 @@ fn show_table(
                 authorization_details(a),
             ]);
         }
-        writeln!(out, "{table}")?;
+        term::write_table(
+            out,
+            width,
+            "",
+            &table.render(width, Frame::Boxed, screen.colour),
+        )?;
     }
     if !catalog.broad_prefixes.is_empty() {
         writeln!(out)?;
-        writeln!(
+        term::write_wrapped(
             out,
-            "Broad prefixes (each opens more than the services listed with it):"
+            width,
+            "",
+            "",
+            "Broad prefixes (each opens more than the services listed with it):",
         )?;
         for b in &catalog.broad_prefixes {
-            writeln!(out, "- {} opens {} [{}]", b.cidr, b.opens, b.source)?;
+            let text = format!("{} opens {} [{}]", b.cidr, b.opens, b.source);
+            term::write_wrapped(out, width, "- ", "  ", &text)?;
         }
     }
     if !catalog.notes.is_empty() {
@@ -157,7 +194,7 @@ fn show_table(
                 .as_ref()
                 .map(|s| format!(" [{s}]"))
                 .unwrap_or_default();
-            writeln!(out, "- {}{cite}", note.text)?;
+            term::write_wrapped(out, width, "- ", "  ", &format!("{}{cite}", note.text))?;
         }
     }
     Ok(())

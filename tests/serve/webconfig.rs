@@ -1,0 +1,94 @@
+//! `--web.config.file`: TLS and basic authentication as exporter-toolkit configures them.
+
+use super::{GOOD, Lab, TIMEOUT};
+use crate::support::exporter::Exporter;
+
+#[test]
+fn tls_and_basic_auth_protect_every_endpoint() {
+    let lab = Lab::on(91);
+    let server_ca = crate::support::pki::TestCa::new("Exporter Server CA");
+    let leaf = server_ca.valid(&["exporter.egress.test"]);
+    std::fs::write(lab.dir.path().join("server.pem"), leaf.chain_pem()).unwrap();
+    std::fs::write(lab.dir.path().join("server-key.pem"), leaf.key_pem()).unwrap();
+    let hash = bcrypt::hash("s3cret pass", 4).unwrap();
+    let config = lab.dir.path().join("web.yml");
+    // Relative file names: taken from the configuration's directory, as the toolkit does.
+    std::fs::write(
+        &config,
+        format!(
+            "tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n  min_version: TLS12\nbasic_auth_users:\n  prometheus: {hash}\nhttp_server_config:\n  headers:\n    X-Content-Type-Options: nosniff\n"
+        ),
+    )
+    .unwrap();
+    let exporter: Exporter = lab.exporter(&["--web.config.file", config.to_str().unwrap()]);
+    let listening = exporter.wait_for_log("listening", std::time::Duration::from_secs(5));
+    assert_eq!(listening["tls"], true);
+    assert_eq!(listening["basic_auth"], true);
+    let ca = server_ca.root_pem();
+    use base64::Engine as _;
+    let basic = |user: &str, password: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        )
+    };
+
+    // Plain HTTP to a TLS port: no answer.
+    let mut plain = std::net::TcpStream::connect(exporter.addr).unwrap();
+    plain
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let answer = crate::support::exporter::exchange(&mut plain, "GET", "/-/healthy", &[]);
+    assert_ne!(answer.status, 200);
+
+    for path in [
+        "/-/healthy",
+        "/metrics",
+        "/",
+        &format!("/probe?host={GOOD}"),
+    ] {
+        let answer = exporter.get_tls(path, &[], ca, None).unwrap();
+        assert_eq!(answer.status, 401, "{path}");
+        assert_eq!(
+            answer.header("www-authenticate"),
+            Some("Basic realm=\"egresscheck\"")
+        );
+        let wrong = basic("prometheus", "guess");
+        let answer = exporter
+            .get_tls(path, &[("Authorization", &wrong)], ca, None)
+            .unwrap();
+        assert_eq!(answer.status, 401, "{path}");
+        let unknown = basic("someone", "s3cret pass");
+        let answer = exporter
+            .get_tls(path, &[("Authorization", &unknown)], ca, None)
+            .unwrap();
+        assert_eq!(answer.status, 401, "{path}");
+    }
+    // Refused requests probed nothing.
+    assert!(lab.dns.queries().is_empty());
+
+    let right = basic("prometheus", "s3cret pass");
+    let answer = exporter
+        .get_tls(
+            &format!("/probe?host={GOOD}"),
+            &[("Authorization", &right), (TIMEOUT, "10")],
+            ca,
+            None,
+        )
+        .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.sample("egresscheck_probe_success", &[]), Some(1.0));
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+    // A client that does not trust the exporter's CA does not get through.
+    let other = crate::support::pki::TestCa::new("Someone Else");
+    assert!(
+        exporter
+            .get_tls(
+                "/-/healthy",
+                &[("Authorization", &right)],
+                other.root_pem(),
+                None
+            )
+            .is_err()
+    );
+}
