@@ -123,16 +123,7 @@ impl CiscoAsa {
     fn members(&self, rules: &RuleSet, key: &GroupKey, out: &mut Out) {
         for g in rules.addresses.iter().filter(|g| &g.key == key) {
             for rule in &g.rules {
-                let text = format!(
-                    "{} - {}",
-                    rule.prefix,
-                    rule.origins.describe(&key.environment)
-                );
-                ln!(
-                    out,
-                    " {}",
-                    self.comment_line(&escape::comment(&text, usize::MAX, Self::CHARSET))
-                );
+                self.member_note(&rule.prefix, "", &rule.origins, &key.environment, out);
                 ln!(out, " {}", network_object(&rule.prefix));
             }
         }
@@ -142,16 +133,7 @@ impl CiscoAsa {
                     HostPattern::Wildcard(_) => " (only the names listed under it)",
                     HostPattern::Exact(_) => "",
                 };
-                let text = format!(
-                    "{}{note} - {}",
-                    rule.pattern,
-                    rule.origins.describe(&key.environment)
-                );
-                ln!(
-                    out,
-                    " {}",
-                    self.comment_line(&escape::comment(&text, usize::MAX, Self::CHARSET))
-                );
+                self.member_note(&rule.pattern, note, &rule.origins, &key.environment, out);
                 for name in &rule.names {
                     for v6 in rules.header.family.each() {
                         ln!(
@@ -163,6 +145,20 @@ impl CiscoAsa {
                 }
             }
         }
+    }
+
+    /// The `:` comment above a member: what it is and where it comes from.
+    fn member_note(
+        &self,
+        what: &dyn std::fmt::Display,
+        note: &str,
+        origins: &super::Origins,
+        environment: &super::EnvId,
+        out: &mut Out,
+    ) {
+        let text = format!("{what}{note} - {}", origins.describe(environment));
+        let text = escape::comment(&text, usize::MAX, Self::CHARSET);
+        ln!(out, " {}", self.comment_line(&text));
     }
 
     /// A group's description: its environment, protocol, port and the services and hosts.

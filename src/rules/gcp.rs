@@ -90,12 +90,7 @@ impl Dialect for Gcp {
         if rules.header.additive {
             return;
         }
-        let envs: Vec<String> = rules
-            .header
-            .environments
-            .iter()
-            .map(|e| e.id.to_string())
-            .collect();
+        let envs = rules.header.environment_ids();
         ln!(out, "keep=\" {} \"", names.join(" "));
         ln!(
             out,

@@ -426,6 +426,11 @@ impl Header {
         }
     }
 
+    /// The ids of the selected environments: what replace-safe dialects clean up.
+    pub fn environment_ids(&self) -> Vec<&str> {
+        self.environments.iter().map(|e| e.id.as_str()).collect()
+    }
+
     /// The broad-prefix markings that `prefix` contains.
     pub fn broad_within(&self, prefix: &IpNet) -> impl Iterator<Item = &BroadPrefix> {
         let prefix = *prefix;

@@ -45,12 +45,7 @@ impl Dialect for Ufw {
 
     fn body(&self, rules: &RuleSet, out: &mut Out) {
         if !rules.header.additive {
-            let envs: Vec<String> = rules
-                .header
-                .environments
-                .iter()
-                .map(|e| e.id.to_string())
-                .collect();
+            let envs = rules.header.environment_ids();
             ln!(
                 out,
                 "ufw status numbered | sed -n -E 's/^\\[ *([0-9]+)\\].* # egresscheck ({}): .*/\\1/p' | sort -rn | while read -r n; do ufw --force delete \"$n\" >/dev/null; done",

@@ -81,10 +81,10 @@ impl Windows {
             .collect();
         let envs: Vec<String> = rules
             .header
-            .environments
-            .iter()
+            .environment_ids()
+            .into_iter()
             .flat_map(|e| {
-                ["tcp", "udp"].map(|p| escape::ps_single(&format!("egresscheck-{}-{p}-*", e.id)))
+                ["tcp", "udp"].map(|p| escape::ps_single(&format!("egresscheck-{e}-{p}-*")))
             })
             .collect();
         ln!(out, "$keep = @({})", keep.join(", "));
