@@ -15,6 +15,7 @@ mod blocking;
 mod catalog;
 mod catalog_authorization;
 mod check;
+mod contrib;
 mod data_cmd;
 mod generated_docs;
 mod hardening;

@@ -60,9 +60,18 @@ impl Renderer for NagiosRenderer {
                 )
             })
             .unwrap_or_default();
+        // The labels say where: `[site=oslo node=a]`, before the perfdata's `|`.
+        let labels = if report.labels.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " [{}]",
+                crate::term::sanitize(&report.labels.to_text()).replace('|', "/")
+            )
+        };
         writeln!(
             out,
-            "EGRESSCHECK {word} - {up}/{} targets up, {fail} fail, {warn} warn{first} | targets={} up={up} fail={fail} warn={warn} info={} duration={:.3}s",
+            "EGRESSCHECK {word} - {up}/{} targets up, {fail} fail, {warn} warn{labels}{first} | targets={} up={up} fail={fail} warn={warn} info={} duration={:.3}s",
             rows.len(),
             rows.len(),
             report.count(Severity::Info),
