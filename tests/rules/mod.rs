@@ -14,6 +14,7 @@ pub(crate) mod models;
 mod netns;
 mod snapshots;
 mod squid;
+mod terraform;
 pub(crate) mod tools;
 mod validators;
 
