@@ -19,6 +19,8 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod token;
+
 use crate::catalog::{AddressIndex, Catalog, DnsName, Port};
 use crate::plan::{EntryKind, Plan, PlannedName};
 use crate::probe::model::{
@@ -166,6 +168,26 @@ codes! {
     /// A DNS answer that rules open only through a marked broad prefix, which opens more
     /// services than the name's.
     BroadPrefix = "broad-prefix", Info;
+    /// The token step got a token with the scopes asked for.
+    TokenOk = "token-ok", Info;
+    /// The authorization server refused the token request (its error, with advice).
+    TokenDenied = "token-denied", Fail;
+    /// A scope asked for is not in the token, or the server refused it (`invalid_scope`).
+    TokenScopeMissing = "token-scope-missing", Fail;
+    /// The token has an audience the provider's APIs do not expect (a `resource` was sent).
+    TokenAudienceSet = "token-audience-set", Fail;
+    /// The enterprise certificate belongs to another environment (production in test, or
+    /// the reverse).
+    CertificateWrongEnvironment = "certificate-wrong-environment", Fail;
+    /// The key or certificate cannot sign a grant: key usage, a key that is not RSA or too
+    /// short, or a key that is not the certificate's.
+    CertificateNotForSigning = "certificate-not-for-signing", Fail;
+    /// The authorization server's metadata or token endpoint could not be reached or read.
+    AuthorizationServerUnreachable = "authorization-server-unreachable", Fail;
+    /// The client's key or keystore cannot be read (wrong password, damaged, wrong format).
+    ClientKeyUnusable = "client-key-unusable", Fail;
+    /// A file holding key material or a password is readable by others on this host.
+    KeyFileReadable = "key-file-readable", Warn;
 }
 
 impl Code {

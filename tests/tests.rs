@@ -26,4 +26,5 @@ mod screen;
 mod serve;
 mod support;
 mod time;
+mod token;
 mod usage;

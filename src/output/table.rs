@@ -145,6 +145,17 @@ impl Renderer for TableRenderer {
             let rendered = table.render(self.screen.width, Frame::Boxed, self.screen.colour);
             term::write_table(out, self.screen.width, "", &rendered)?;
         }
+        if let Some(token) = &report.token {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "Token ({}, client {}, scopes {}):",
+                token.environment,
+                sanitize(&token.client_id),
+                sanitize(&token.scopes.join(" "))
+            )?;
+            crate::output::token::write_steps(token, &[], &self.screen, out)?;
+        }
         if !report.findings.is_empty() {
             writeln!(out)?;
             writeln!(out, "Findings:")?;

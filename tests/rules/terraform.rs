@@ -13,18 +13,9 @@ use serde_json::Value;
 
 use crate::support::tools;
 
-use super::rules_as_of;
+use super::render;
 
-const PAIRS: &[(&str, &str, &str, &str)] = &[
-    ("rules-old.toml", "2024-11-01", "rules.toml", "2025-01-15"),
-    ("rules.toml", "2025-01-15", "rules-old.toml", "2025-01-15"),
-    (
-        "../../data/history/skatteetaten-2024-10.toml",
-        "2024-10-01",
-        "../../data/skatteetaten.toml",
-        "2026-03-01",
-    ),
-];
+const PAIRS: &[(&str, &str, &str, &str)] = super::APPLY_PAIRS;
 
 const SELECTIONS: &[&[&str]] = &[
     &[],
@@ -71,12 +62,6 @@ fn resources(doc: &Value, kind: &str) -> BTreeMap<String, Value> {
         }
     }
     out
-}
-
-fn render(format: &str, data: &str, as_of: &str, selection: &[&str]) -> String {
-    let mut args = vec!["--format", format];
-    args.extend_from_slice(selection);
-    rules_as_of(data, as_of, &args)
 }
 
 /// Every destination of the resources whose label starts with `env`.

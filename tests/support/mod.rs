@@ -150,8 +150,10 @@
 // Test support: a failed setup step should stop the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod authserver;
 pub mod data;
 pub mod dns;
+pub mod enterprise;
 pub mod exporter;
 pub mod netns;
 pub mod pki;
