@@ -27,6 +27,7 @@ mod dns;
 mod floor;
 mod lab;
 mod peers;
+mod serve;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::Ipv4Addr;
@@ -105,11 +106,11 @@ struct Args {
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(2..=MAX_PREFIXES as u64))]
     prefixes: u64,
 
-    /// Measurements to run (comma-separated): throughput, holes, rules, peers.
+    /// Measurements to run (comma-separated): throughput, holes, rules, peers, serve.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput,holes,rules,peers"
+        default_value = "throughput,holes,rules,peers,serve"
     )]
     only: Vec<Section>,
 
@@ -138,6 +139,7 @@ enum Section {
     Holes,
     Rules,
     Peers,
+    Serve,
 }
 
 #[derive(Debug, Subcommand)]
@@ -591,6 +593,54 @@ fn run_check(
     Ok((measured, outcome))
 }
 
+/// 50 concurrent scrapes of `serve`, each over a selection the size of the bundled data's.
+fn serve_row(
+    exe: &Path,
+    dir: &Path,
+    lab: &Lab,
+    ca: &Path,
+    targets: usize,
+    per_name: usize,
+) -> Result<Row, BoxError> {
+    let names = serve::bundled_names()?.min(targets);
+    note(format!(
+        "serve: {} concurrent scrapes of {names} names each",
+        serve::SCRAPES
+    ));
+    let data = dir.join("serve.toml");
+    std::fs::write(&data, data::targets(names, 0, lab.tls_port, per_name))?;
+    let outcome = serve::measure(exe, &data, lab::dns_addr(lab.dns_port), ca, names)?;
+    let mut row = Row::new(format!(
+        "egresscheck serve: {} scrapes at once, {} names each (the bundled data's size), defaults",
+        serve::SCRAPES,
+        outcome.names
+    ));
+    row.targets = format!(
+        "{}/{} scrapes ok, {} errors",
+        outcome.latencies.len(),
+        serve::SCRAPES,
+        outcome.errors
+    );
+    row.wall = Some(outcome.wall);
+    row.p50 = percentile(&outcome.latencies, 50.0).map(|s| s * 1000.0);
+    row.p99 = percentile(&outcome.latencies, 99.0).map(|s| s * 1000.0);
+    row.rss_kib = outcome.rss_kib;
+    row.cpu_s = outcome.cpu_s;
+    row.target = format!(
+        "no error, p99 < {} s, ≤ 64 MiB",
+        serve::SCRAPE_TIMEOUT.as_secs()
+    );
+    row.met = Some(
+        outcome.errors == 0
+            && row
+                .p99
+                .is_some_and(|p99| p99 < serve::SCRAPE_TIMEOUT.as_secs_f64() * 1000.0)
+            && outcome.rss_kib.is_some_and(|kib| kib <= 64 * 1024),
+    );
+    row.note = "p50/p99: per scrape, request to answer".to_owned();
+    Ok(row)
+}
+
 fn note(text: impl AsRef<str>) {
     eprintln!("perf: {}", text.as_ref());
 }
@@ -618,7 +668,10 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
     };
 
     let mut rows: Vec<Row> = Vec::new();
-    let needs_lab = wants(Section::Throughput) || wants(Section::Holes) || wants(Section::Peers);
+    let needs_lab = wants(Section::Throughput)
+        || wants(Section::Holes)
+        || wants(Section::Peers)
+        || wants(Section::Serve);
     let lab = if needs_lab {
         note(format!(
             "starting the lab: {targets} TLS targets, {holes} black holes"
@@ -838,6 +891,10 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
             row.met = Some(succeeded && measured.wall < Duration::from_secs(1));
             rows.push(row);
         }
+    }
+
+    if let (Some(lab), true) = (&lab, wants(Section::Serve)) {
+        rows.push(serve_row(&exe, &dir, lab, &ca, targets, per_name)?);
     }
 
     if let (Some(lab), true) = (&lab, wants(Section::Peers)) {
