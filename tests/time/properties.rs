@@ -18,8 +18,9 @@ use egresscheck::output::Renderer;
 use egresscheck::output::json::JsonRenderer;
 use egresscheck::plan::{Plan, Selection};
 use egresscheck::probe::model::{
-    AddressOrigin, CertificateInfo, DnsAnswer, DnsLookup, DnsObservation, DnsOutcome,
-    NameObservation, TargetObservation, TcpObservation, TcpState, TlsFailure, TlsObservation,
+    AddressOrigin, CertificateInfo, ControlHello, DnsAnswer, DnsLookup, DnsObservation, DnsOutcome,
+    HttpFailure, HttpObservation, NameObservation, TargetObservation, TcpObservation, TcpState,
+    TlsFailure, TlsObservation,
 };
 use egresscheck::report::{Baseline, Report, drift::drift};
 use proptest::prelude::*;
@@ -152,9 +153,19 @@ fn tls() -> impl Strategy<Value = TlsObservation> {
             prop::sample::select(vec!["CN=X", "CN=Y"]),
             prop::sample::select(vec![2027, 2028]),
         ),
+        (any::<bool>(), prop::sample::select(vec![0usize, 7, 1200])),
     )
         .prop_map(
-            |(ok, failure, (public, system, name), version, (sha, issuer, until))| TlsObservation {
+            |(
+                ok,
+                failure,
+                (public, system, name),
+                version,
+                (sha, issuer, until),
+                (reset, server_bytes),
+            )| TlsObservation {
+                reset: !ok && reset,
+                server_bytes,
                 ok,
                 error: (!ok).then(|| "failed".to_owned()),
                 failure: (!ok).then_some(failure),
@@ -188,10 +199,71 @@ fn tls() -> impl Strategy<Value = TlsObservation> {
                 } else {
                     vec![]
                 },
-                server_bytes: if ok { 1800 } else { 0 },
-                reset: !ok && failure == TlsFailure::Closed,
             },
         )
+}
+
+/// An HTTP exchange after the handshake: an answer or a failure, with and without a clock.
+fn http() -> impl Strategy<Value = HttpObservation> {
+    (
+        prop::option::of(prop::sample::select(vec![200u16, 403, 407, 502])),
+        prop::option::of(prop::sample::select(vec![-30i64, 0, 12])),
+        any::<bool>(),
+    )
+        .prop_map(|(status, skew, json)| HttpObservation {
+            method: "GET".into(),
+            path: "/.well-known/oauth-authorization-server".into(),
+            status,
+            ms: 3.0,
+            server: status.map(|_| "nginx".into()),
+            content_type: status.map(|_| {
+                if json {
+                    "application/json"
+                } else {
+                    "text/html"
+                }
+                .into()
+            }),
+            location: None,
+            date: None,
+            clock: skew.filter(|_| status.is_some()).map(|s| {
+                let sent = at(2026);
+                egresscheck::probe::model::ClockReading::new(
+                    sent + chrono::Duration::seconds(s),
+                    sent,
+                    sent + chrono::Duration::milliseconds(40),
+                )
+            }),
+            proxy_headers: if json {
+                vec![]
+            } else {
+                vec!["Via: 1.1 squid".into()]
+            },
+            headers: vec!["server".into()],
+            body_bytes: 42,
+            body_truncated: false,
+            body_first_line: status.map(|_| "{\"issuer\": \"x\"}".into()),
+            html_title: None,
+            json_keys: (json && status.is_some()).then(|| vec!["issuer".into()]),
+            error: status.is_none().then(|| "timed out".into()),
+            failure: status.is_none().then_some(HttpFailure::Timeout),
+        })
+}
+
+/// A control handshake after a failed one: answered (SNI filtering) or failed the same way.
+fn control() -> impl Strategy<Value = ControlHello> {
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(sni, server_hello, reset)| {
+        ControlHello {
+            sni: sni.then(|| "example.com".into()),
+            tcp: TcpState::Open,
+            server_hello,
+            failure: (!server_hello).then_some(TlsFailure::Timeout),
+            reset: !server_hello && reset,
+            server_bytes: if server_hello { 1400 } else { 0 },
+            error: (!server_hello).then(|| "timed out".into()),
+            ms: 5.0,
+        }
+    })
 }
 
 fn target() -> impl Strategy<Value = TargetObservation> {
@@ -205,33 +277,45 @@ fn target() -> impl Strategy<Value = TargetObservation> {
         ]),
         prop::sample::select(TCP.to_vec()),
         prop::option::weighted(0.8, tls()),
+        (
+            prop::option::weighted(0.3, http()),
+            prop::collection::vec(control(), 0..3),
+            prop::sample::select(vec![
+                vec![],
+                vec!["Basic".to_owned()],
+                vec!["NTLM".to_owned(), "Negotiate".to_owned()],
+            ]),
+        ),
     )
-        .prop_map(|(address, port, origin, state, tls)| TargetObservation {
-            address: address.map(ip),
-            port: Port::try_from(port).unwrap(),
-            origin: if address.is_some() {
-                origin
-            } else {
-                AddressOrigin::Proxy
-            },
-            proxy: address
-                .is_none()
-                .then(|| "proxy.egress.test:3128".to_owned()),
-            tcp: TcpObservation {
-                state,
-                ms: 1.0,
-                message: None,
-                proxy_status: None,
-                proxy_auth: if state == TcpState::ProxyAuthRequired {
-                    vec!["Basic".to_owned(), "Negotiate".to_owned()]
+        .prop_map(
+            |(address, port, origin, state, tls, (http, control, proxy_auth))| TargetObservation {
+                address: address.map(ip),
+                port: Port::try_from(port).unwrap(),
+                origin: if address.is_some() {
+                    origin
                 } else {
-                    vec![]
+                    AddressOrigin::Proxy
                 },
+                proxy: address
+                    .is_none()
+                    .then(|| "proxy.egress.test:3128".to_owned()),
+                tcp: TcpObservation {
+                    state,
+                    ms: 1.0,
+                    message: None,
+                    proxy_status: (!proxy_auth.is_empty()).then_some(407),
+                    proxy_auth,
+                },
+                http: http
+                    .filter(|_| tls.as_ref().is_some_and(|t| t.ok) && state == TcpState::Open),
+                control: if state == TcpState::Open && tls.as_ref().is_some_and(|t| !t.ok) {
+                    control
+                } else {
+                    Vec::new()
+                },
+                tls: if state == TcpState::Open { tls } else { None },
             },
-            tls: if state == TcpState::Open { tls } else { None },
-            control: vec![],
-            http: None,
-        })
+        )
 }
 
 fn name(host: &'static str) -> impl Strategy<Value = NameObservation> {
