@@ -82,14 +82,25 @@ fn expect(
     doc
 }
 
+/// As [`expect`] for a failure found before anything is sent: exit 1, and the server saw no
+/// grant.
+fn refused_before_sending(
+    lab: &Lab,
+    key: &[&str],
+    code: &str,
+    advice: &[&str],
+) -> serde_json::Value {
+    let doc = expect(lab, key, &[], 1, code, advice);
+    assert!(lab.auth.grants().is_empty(), "nothing is sent");
+    doc
+}
+
 #[test]
 fn a_pem_key_with_its_chain_gets_a_token() {
     let lab = Lab::new("pem", |b| b);
-    let (key, chain) = lab.cert.write_pem(lab.dir.path());
-    let (key, chain) = (key.display().to_string(), chain.display().to_string());
     let doc = expect(
         &lab,
-        &["--key", &key, "--cert", &chain],
+        &strs(&lab.pem_args()),
         &[],
         0,
         "token-ok",
@@ -173,15 +184,12 @@ fn a_wrong_password_is_client_key_unusable() {
     let (p12, _) = lab.keystore();
     let wrong = lab.file("wrong.txt", b"not-the-password\n");
     let (p12, wrong) = (p12.display().to_string(), wrong.display().to_string());
-    expect(
+    refused_before_sending(
         &lab,
         &["--keystore", &p12, "--keystore-password-file", &wrong],
-        &[],
-        1,
         "client-key-unusable",
         &["password is wrong"],
     );
-    assert!(lab.auth.grants().is_empty(), "nothing is sent");
 }
 
 #[test]
@@ -306,25 +314,29 @@ fn a_certificate_not_for_signing_stops_before_sending() {
     let (key, _) = other.write_pem(&lab.subdir("other"));
     let (_, chain) = lab.cert.write_pem(lab.dir.path());
     let (key, chain) = (key.display().to_string(), chain.display().to_string());
-    expect(
+    refused_before_sending(
         &lab,
         &["--key", &key, "--cert", &chain],
-        &[],
-        1,
         "certificate-not-for-signing",
         &["does not belong to the certificate"],
     );
-    assert!(lab.auth.grants().is_empty(), "nothing is sent");
+}
+
+/// A lab whose certificate is valid from `from` to `to` days from today, and its keystore
+/// arguments.
+fn valid_between(seed: &str, from: i64, to: i64) -> (Lab, Vec<String>) {
+    let lab = Lab::with_cert(
+        seed,
+        crate::support::enterprise::Subject::org(ORG).days(from, to),
+        |b| b,
+    );
+    let args = lab.keystore_args();
+    (lab, args)
 }
 
 #[test]
 fn an_expired_certificate_is_reported() {
-    let lab = Lab::with_cert(
-        "expired",
-        crate::support::enterprise::Subject::org(ORG).days(-400, -2),
-        |b| b,
-    );
-    let args = lab.keystore_args();
+    let (lab, args) = valid_between("expired", -400, -2);
     expect(
         &lab,
         &strs(&args),
@@ -338,12 +350,7 @@ fn an_expired_certificate_is_reported() {
 #[test]
 fn a_certificate_expiring_soon_warns_and_still_gets_a_token() {
     // Ten days left: inside the default 21-day warning, and the token still comes.
-    let lab = Lab::with_cert(
-        "expiring",
-        crate::support::enterprise::Subject::org(ORG).days(-700, 10),
-        |b| b,
-    );
-    let args = lab.keystore_args();
+    let (lab, args) = valid_between("expiring", -700, 10);
     let doc = expect(
         &lab,
         &strs(&args),
@@ -372,12 +379,7 @@ fn a_certificate_expiring_soon_warns_and_still_gets_a_token() {
 #[test]
 fn a_certificate_not_yet_valid_is_reported() {
     // Valid only from the day after tomorrow: a certificate just issued, or a clock behind.
-    let lab = Lab::with_cert(
-        "notyetvalid",
-        crate::support::enterprise::Subject::org(ORG).days(2, 700),
-        |b| b,
-    );
-    let args = lab.keystore_args();
+    let (lab, args) = valid_between("notyetvalid", 2, 700);
     let doc = expect(
         &lab,
         &strs(&args),
@@ -401,12 +403,9 @@ fn an_rsa_key_under_2048_bits_is_not_for_signing() {
         crate::support::enterprise::Subject::org(ORG).rsa_bits(1024),
         |b| b,
     );
-    let args = lab.keystore_args();
-    let doc = expect(
+    let doc = refused_before_sending(
         &lab,
-        &strs(&args),
-        &[],
-        1,
+        &strs(&lab.keystore_args()),
         "certificate-not-for-signing",
         &["RSA key of 1024 bits", "at least 2048"],
     );
@@ -416,19 +415,13 @@ fn an_rsa_key_under_2048_bits_is_not_for_signing() {
         "{:?}",
         codes(&doc)
     );
-    assert!(lab.auth.grants().is_empty(), "nothing is sent");
     // The same key as PEM: the same finding.
-    let (key, chain) = lab.cert.write_pem(lab.dir.path());
-    let (key, chain) = (key.display().to_string(), chain.display().to_string());
-    expect(
+    refused_before_sending(
         &lab,
-        &["--key", &key, "--cert", &chain],
-        &[],
-        1,
+        &strs(&lab.pem_args()),
         "certificate-not-for-signing",
         &["RSA key of 1024 bits"],
     );
-    assert!(lab.auth.grants().is_empty(), "nothing is sent");
 }
 
 #[test]
