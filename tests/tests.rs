@@ -16,6 +16,7 @@ mod catalog;
 mod catalog_authorization;
 mod check;
 mod data_cmd;
+mod formats;
 mod generated_docs;
 mod hardening;
 mod harness_selftest;

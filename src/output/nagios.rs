@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::Renderer;
-use crate::audit::{Code, Severity, target_up};
+use crate::audit::{Code, Severity};
 use crate::exit::Status;
 use crate::report::Report;
 
@@ -44,8 +44,7 @@ impl Renderer for NagiosRenderer {
             Status::Error => "CRITICAL",
             Status::Unknown => "UNKNOWN",
         };
-        let rows = report.rows();
-        let up = rows.iter().filter(|r| target_up(r.target)).count();
+        let summary = report.summary();
         let fail = report.count(Severity::Fail);
         let warn = report.count(Severity::Warn);
         let first = report
@@ -60,11 +59,21 @@ impl Renderer for NagiosRenderer {
                 )
             })
             .unwrap_or_default();
+        let not_probed = match summary.names_not_probed {
+            0 => String::new(),
+            n => format!(", {} not probed", crate::term::plural(n, "name", "names")),
+        };
         writeln!(
             out,
-            "EGRESSCHECK {word} - {up}/{} targets up, {fail} fail, {warn} warn{first} | targets={} up={up} fail={fail} warn={warn} info={} duration={:.3}s",
-            rows.len(),
-            rows.len(),
+            "EGRESSCHECK {word} - {}/{} ok, {} reachable{not_probed}; {fail} fail, {warn} warn{first} | targets={} ok={} reachable={} up={} names_not_probed={} fail={fail} warn={warn} info={} duration={:.3}s",
+            summary.ok,
+            crate::term::plural(summary.targets, "target", "targets"),
+            summary.reachable,
+            summary.targets,
+            summary.ok,
+            summary.reachable,
+            summary.reachable,
+            summary.names_not_probed,
             report.count(Severity::Info),
             report.duration_seconds,
         )

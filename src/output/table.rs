@@ -18,10 +18,11 @@ pub struct TableRenderer {
 }
 
 impl TableRenderer {
+    /// The state word of a target (`ok`: no fail finding), coloured by its worst finding.
     fn severity_cell(severity: Option<Severity>) -> Cell {
         match severity {
             Some(Severity::Fail) => Cell::toned("fail", Tone::Bad),
-            Some(Severity::Warn) => Cell::toned("warn", Tone::Warn),
+            Some(Severity::Warn) => Cell::toned("ok (warn)", Tone::Warn),
             Some(Severity::Info) | None => Cell::toned("ok", Tone::Good),
         }
     }
@@ -30,19 +31,24 @@ impl TableRenderer {
 impl Renderer for TableRenderer {
     fn render(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
         let rows = report.rows();
-        let up = rows
-            .iter()
-            .filter(|r| crate::audit::target_up(r.target))
-            .count();
+        let summary = report.summary();
+        let not_probed = match summary.names_not_probed {
+            0 => String::new(),
+            n => format!(
+                "; {} not probed (no address)",
+                term::plural(n, "name", "names")
+            ),
+        };
         writeln!(
             out,
-            "egresscheck {}: {} data {}, as of {}: {} targets, {} up; {} fail, {} warn, {} info ({:.1} s)",
+            "egresscheck {}: {} data {}, as of {}: {}: {} ok, {} reachable{not_probed}; findings: {} fail, {} warn, {} info ({:.1} s)",
             verdict_word(report),
             report.catalog.data.provider,
             report.catalog.data.version,
             report.as_of,
-            rows.len(),
-            up,
+            term::plural(summary.targets, "target", "targets"),
+            summary.ok,
+            summary.reachable,
             report.count(Severity::Fail),
             report.count(Severity::Warn),
             report.count(Severity::Info),
@@ -113,8 +119,8 @@ impl Renderer for TableRenderer {
                     cells.extend([Cell::from("-"), Self::severity_cell(worst)]);
                     table.row(cells);
                 }
-                for row in targets {
-                    let worst = report.findings_for(row).map(|f| f.severity).max();
+                for (row_index, row) in report.row_range(index).zip(targets) {
+                    let worst = report.state(row_index).worst;
                     let address = match (row.target.address, row.documented) {
                         (Some(a), true) => a.to_string(),
                         (Some(a), false) => format!("{a} (undocumented)"),

@@ -11,6 +11,7 @@ pub mod baseline;
 pub mod document;
 pub mod drift;
 mod schema1;
+pub mod targets;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -19,6 +20,7 @@ use chrono::NaiveDate;
 
 pub use baseline::{Baseline, BaselineError, BaselineState, MAX_BASELINE_BYTES};
 pub use document::REPORT_SCHEMA;
+pub use targets::{Summary, TargetState, Targets};
 
 use crate::audit::{self, AuditOptions, Code, Finding, Severity, TargetRow};
 use crate::catalog::{Catalog, DnsName};
@@ -54,6 +56,8 @@ pub struct Report<'a> {
     by_name: HashMap<&'a DnsName, &'a NameObservation>,
     /// Indices into `findings` per environment, then host.
     findings_by_host: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// Which findings concern which target, each target's state and the counts.
+    targets: Targets,
 }
 
 impl<'a> Report<'a> {
@@ -94,6 +98,7 @@ impl<'a> Report<'a> {
                     .push(i);
             }
         }
+        let targets = Targets::attach(plan, &rows, &row_ranges, &findings);
         Report {
             catalog,
             plan,
@@ -107,7 +112,40 @@ impl<'a> Report<'a> {
             row_ranges,
             by_name: audit::observations_by_name(observations),
             findings_by_host,
+            targets,
         }
+    }
+
+    /// Targets' states, names not probed and findings about the run (see [`targets`]).
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
+    /// The counts every format states.
+    pub fn summary(&self) -> Summary {
+        self.targets.summary()
+    }
+
+    /// The state of the row at `index` (of [`Report::rows`]).
+    pub fn state(&self, index: usize) -> TargetState {
+        self.targets.state(index).unwrap_or(TargetState {
+            ok: true,
+            reachable: false,
+            worst: None,
+        })
+    }
+
+    /// The findings that concern the row at `index` (of [`Report::rows`]), in report order.
+    pub fn findings_of(&self, index: usize) -> impl Iterator<Item = &Finding> {
+        self.targets
+            .findings_of(index)
+            .iter()
+            .filter_map(|&f| self.findings.get(f))
+    }
+
+    /// The range of [`Report::rows`] of the planned name at `index` in `plan.names`.
+    pub fn row_range(&self, index: usize) -> Range<usize> {
+        self.row_ranges.get(index).cloned().unwrap_or(0..0)
     }
 
     /// The probed targets with their catalog context, in plan order.

@@ -157,6 +157,7 @@ pub mod netns;
 pub mod pki;
 pub mod proxy;
 pub mod rss;
+pub mod scenario;
 pub mod server;
 pub mod tcp;
 pub mod tls;
