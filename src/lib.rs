@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod exit;
 pub mod interrupt;
+pub mod labels;
 pub mod output;
 pub mod pagecheck;
 pub mod plan;

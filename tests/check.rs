@@ -227,6 +227,10 @@ fn scrub_numbers(text: &str) -> String {
         for key in [
             "\"ms\": ",
             "\"duration_seconds\": ",
+            // The JSON lines of --format jsonl.
+            "\"tcp_ms\":",
+            "\"tls_ms\":",
+            "\"duration_seconds\":",
             "time=\"",
             "duration=",
             "_seconds{",
@@ -478,7 +482,10 @@ fn check_passes_when_only_healthy_targets_are_selected() {
     // Nagios: OK.
     let out = lab.check(&["--host", "good.api.egress.test", "--format", "nagios"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("EGRESSCHECK OK - 1/1 target ok, 1 reachable"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("EGRESSCHECK OK - 1/1 target ok, 1 reachable")
+    );
 }
 
 #[test]
@@ -527,7 +534,7 @@ fn exit_codes_follow_the_verdict_and_strict() {
 #[test]
 fn every_output_format_matches_its_snapshot() {
     let lab = Lab::new();
-    for format in ["table", "json", "prometheus", "junit", "nagios"] {
+    for format in ["table", "json", "prometheus", "junit", "nagios", "jsonl"] {
         let out = lab.check(&["--format", format]);
         assert!(
             matches!(out.status.code(), Some(1 | 2)),
@@ -1002,6 +1009,116 @@ fn output_and_save_paths_are_checked_before_anything_is_probed() {
         assert!(out.stdout.is_empty());
         // Refused before the run: not one DNS question went out.
         assert!(lab.dns.queries().is_empty(), "{flag} {path}: probed first");
+    }
+}
+
+#[test]
+fn labels_reach_every_format_escaped_for_it() {
+    let lab = Lab::new();
+    // A value with every character a format must escape: quotes, backslash, markup, pipe.
+    let value = r#"os"lo\<b>&|"#;
+    let site = format!("site={value}");
+    let args = ["--label", &site, "--label", "node=node-1"];
+    let run = |format: &str| {
+        let mut extra = vec!["--format", format];
+        extra.extend(args);
+        let out = lab.check(&extra);
+        assert!(matches!(out.status.code(), Some(1 | 2)), "{format}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    let prometheus = run("prometheus");
+    let samples: Vec<&str> = prometheus
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    assert!(!samples.is_empty());
+    for sample in &samples {
+        assert!(
+            sample.contains(r#"site="os\"lo\\<b>&|",node="node-1""#),
+            "{sample}"
+        );
+    }
+    crate::support::tools::require(&["promtool", "xmllint"]);
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(promtool.stdin.as_mut().unwrap(), prometheus.as_bytes()).unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    let json: Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(json["labels"]["site"], value);
+    assert_eq!(json["labels"]["node"], "node-1");
+
+    let jsonl = run("jsonl");
+    let lines: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().any(|l| l["type"] == "target"));
+    assert!(lines.iter().any(|l| l["type"] == "finding"));
+    assert_eq!(lines.last().unwrap()["type"], "summary");
+    for line in &lines {
+        assert_eq!(line["labels"]["site"], value, "{line}");
+    }
+    let hole = lines
+        .iter()
+        .find(|l| l["type"] == "target" && l["host"] == "hole.api.egress.test")
+        .unwrap();
+    assert_eq!(hole["reachable"], false);
+    assert_eq!(hole["ok"], false);
+    assert_eq!(hole["findings"][0], "blocked");
+    let good = lines
+        .iter()
+        .find(|l| l["type"] == "target" && l["host"] == "good.api.egress.test")
+        .unwrap();
+    assert_eq!(
+        (good["reachable"].as_bool(), good["ok"].as_bool()),
+        (Some(true), Some(true))
+    );
+
+    let junit = run("junit");
+    assert!(
+        junit.contains(r#"<property name="label.site" value="os&quot;lo\&lt;b&gt;&amp;|"/>"#),
+        "{junit}"
+    );
+    assert!(junit.contains(r#"<property name="label.node" value="node-1"/>"#));
+    crate::support::tools::require(&["xmllint"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("junit.xml");
+    std::fs::write(&file, &junit).unwrap();
+    let ok = std::process::Command::new("xmllint")
+        .args(["--noout"])
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+
+    let nagios = run("nagios");
+    assert_eq!(nagios.lines().count(), 1, "{nagios}");
+    let (status, perfdata) = nagios.split_once(" | ").unwrap();
+    assert!(
+        status.contains(r#"[site=os"lo\<b>&/ node=node-1]"#),
+        "{nagios}"
+    );
+    assert!(!perfdata.contains("site"));
+
+    let table = run("table");
+    assert!(!table.is_empty());
+
+    for bad in ["site", "1x=a", "host=a", "__x=a", "site=a\u{7}"] {
+        let out = lab.check(&["--label", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--label"));
     }
 }
 

@@ -1,6 +1,6 @@
 //! Shell completions and manual pages, as the binary writes them (`egresscheck completions
 //! SHELL`, `egresscheck man --dir DIR`), hold every subcommand and every flag of the command
-//! line, each where it belongs. The subcommands and flags come from walking the clap tree
+//! line, each where it belongs, and `--version` names the bundled data. The subcommands and flags come from walking the clap tree
 //! itself, so a subcommand or flag added later is checked with no change here.
 
 use std::path::Path;
@@ -318,4 +318,32 @@ fn man_renders_every_page_cleanly() {
         assert!(text.contains("SYNOPSIS"), "{}:\n{text}", path.display());
     }
     assert!(Path::new(dir.path()).join("egresscheck.1").exists());
+}
+
+/// `--version` names the bundled data as the loader reads it: no copy kept by hand can drift.
+#[test]
+fn version_carries_the_bundled_data_version() {
+    let catalog = egresscheck::catalog::bundled().unwrap();
+    let expected = format!(
+        "egresscheck {} (data {} {})",
+        env!("CARGO_PKG_VERSION"),
+        catalog.data.provider,
+        catalog.data.version
+    );
+    for args in [&["--version"][..], &["-V"], &["check", "--version"]] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let expected = if args.len() == 2 {
+            expected.replacen("egresscheck", "egresscheck-check", 1)
+        } else {
+            expected.clone()
+        };
+        assert_eq!(text.trim_end(), expected, "{args:?}");
+    }
+    // The man pages carry it in their footer.
+    assert!(egresscheck::cli::man::pages().iter().all(|(_, page)| {
+        String::from_utf8_lossy(page)
+            .contains(&format!("\"egresscheck {}", egresscheck::cli::VERSION))
+    }));
 }

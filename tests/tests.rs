@@ -15,6 +15,7 @@ mod blocking;
 mod catalog;
 mod catalog_authorization;
 mod check;
+mod contrib;
 mod data_cmd;
 mod formats;
 mod generated_docs;

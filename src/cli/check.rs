@@ -27,6 +27,9 @@ pub enum CheckFormatArg {
     Junit,
     /// One Nagios plugin status line with perfdata; exit 0/1/2/3.
     Nagios,
+    /// One JSON object per line: each target, each finding, a summary (for Loki,
+    /// Elasticsearch, Ansible).
+    Jsonl,
 }
 
 impl From<CheckFormatArg> for CheckFormat {
@@ -37,6 +40,7 @@ impl From<CheckFormatArg> for CheckFormat {
             CheckFormatArg::Prometheus => CheckFormat::Prometheus,
             CheckFormatArg::Junit => CheckFormat::Junit,
             CheckFormatArg::Nagios => CheckFormat::Nagios,
+            CheckFormatArg::Jsonl => CheckFormat::Jsonl,
         }
     }
 }
@@ -67,6 +71,11 @@ pub struct CheckArgs {
     /// Audit thresholds.
     #[command(flatten)]
     pub audit: AuditFlags,
+
+    /// A label for every output (KEY=VALUE, repeatable), e.g. site=oslo or node=$NODE_NAME:
+    /// Prometheus labels, JSON `labels`, JUnit properties, the Nagios line.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
 
     /// Exit 1 on warnings too.
     #[arg(long)]
@@ -154,6 +163,8 @@ impl CheckArgs {
                 .unwrap_or_else(|| chrono::Utc::now().date_naive()),
             audit,
             strict: self.strict,
+            labels: crate::labels::Labels::parse(&self.labels)
+                .map_err(|err| CommandError::Usage(err.to_string()))?,
             format: self.format.into(),
             output: self.output,
             baseline: self.baseline,

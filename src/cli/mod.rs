@@ -24,11 +24,20 @@ use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
 use crate::term::{ColourChoice, Screen};
 
+/// `--version`: the crate's version and the bundled data's provider and version, read from
+/// the data file by build.rs (`egresscheck 0.1.0 (data Skatteetaten 2026-02-09.2)`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (data ",
+    env!("EGRESSCHECK_BUNDLED_DATA"),
+    ")"
+);
+
 /// Top-level arguments.
 #[derive(Debug, Parser)]
 #[command(
     name = "egresscheck",
-    version,
+    version = VERSION,
     about = "Checks that this network can reach a provider's API the way the provider documents it, and prints the firewall rules it needs.",
     long_about = None,
     propagate_version = true

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::data::FormatArg;
 use super::values::{count_between, count_between_with, duration_between};
 use crate::catalog::{DnsName, Port};
 use crate::commands::CommandError;
@@ -203,7 +202,33 @@ pub struct ProbeArgs {
 
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
-    pub format: FormatArg,
+    pub format: ProbeFormatArg,
+
+    /// A label for the output (KEY=VALUE, repeatable), e.g. site=oslo: JSON and JSON lines
+    /// carry it.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+}
+
+/// Output format of `probe`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProbeFormatArg {
+    /// Tables for people.
+    Table,
+    /// JSON for programs (documented in the README).
+    Json,
+    /// One JSON object per target, per line, each with the labels.
+    Jsonl,
+}
+
+impl From<ProbeFormatArg> for probe::ProbeFormat {
+    fn from(arg: ProbeFormatArg) -> Self {
+        match arg {
+            ProbeFormatArg::Table => probe::ProbeFormat::Table,
+            ProbeFormatArg::Json => probe::ProbeFormat::Json,
+            ProbeFormatArg::Jsonl => probe::ProbeFormat::Jsonl,
+        }
+    }
 }
 
 impl ProbeArgs {
@@ -224,6 +249,8 @@ impl ProbeArgs {
                 requests,
                 options,
                 format: self.format.into(),
+                labels: crate::labels::Labels::parse(&self.labels)
+                    .map_err(|err| CommandError::Usage(err.to_string()))?,
                 screen,
             },
             out,

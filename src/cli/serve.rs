@@ -102,6 +102,11 @@ pub struct ServeArgs {
     /// Audit thresholds.
     #[command(flatten)]
     pub audit: AuditFlags,
+
+    /// A label on every series /probe answers (KEY=VALUE, repeatable), e.g. site=oslo or
+    /// node=$NODE_NAME.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
 }
 
 impl From<LogFormatArg> for LogFormat {
@@ -141,6 +146,8 @@ impl ServeArgs {
                 max_connections: self.max_connections,
                 read_timeout: self.read_timeout,
                 audit: self.audit.to_options()?,
+                labels: crate::labels::Labels::parse(&self.labels)
+                    .map_err(|err| CommandError::Usage(err.to_string()))?,
                 log_level: self.log_level.into(),
                 log_format: self.log_format.into(),
             },

@@ -13,6 +13,7 @@ use crate::commands::{CommandError, baseline_file};
 use crate::exit::Status;
 use crate::output::Renderer;
 use crate::output::json::JsonRenderer;
+use crate::output::jsonl::JsonlRenderer;
 use crate::output::junit::JunitRenderer;
 use crate::output::nagios::NagiosRenderer;
 use crate::output::prometheus::PrometheusRenderer;
@@ -34,6 +35,8 @@ pub enum CheckFormat {
     Junit,
     /// A Nagios plugin status line.
     Nagios,
+    /// One JSON object per target, per finding, and a summary.
+    Jsonl,
 }
 
 /// Everything `check` needs, already validated by the CLI layer.
@@ -49,6 +52,8 @@ pub struct CheckOptions {
     pub audit: AuditOptions,
     /// Warnings fail the run.
     pub strict: bool,
+    /// `--label`s, carried into every format.
+    pub labels: crate::labels::Labels,
     /// Output format.
     pub format: CheckFormat,
     /// Write the report here (atomically) instead of standard output.
@@ -110,7 +115,9 @@ pub fn check(
         as_of: options.as_of,
         audit: options.audit,
     };
-    let report = run.report(catalog, &judgement, baseline.as_ref());
+    let mut report = run.report(catalog, &judgement, baseline.as_ref());
+    report.labels = options.labels.clone();
+    report.finished_at = Some(chrono::Utc::now());
 
     let mut rendered = Vec::new();
     let nagios = NagiosRenderer {
@@ -125,6 +132,7 @@ pub fn check(
         CheckFormat::Prometheus => PrometheusRenderer.render(&report, &mut rendered)?,
         CheckFormat::Junit => JunitRenderer.render(&report, &mut rendered)?,
         CheckFormat::Nagios => nagios.render(&report, &mut rendered)?,
+        CheckFormat::Jsonl => JsonlRenderer.render(&report, &mut rendered)?,
     }
     // A signal during the probe or the rendering: nothing is written, anywhere.
     if let Some(signal) = crate::interrupt::received() {

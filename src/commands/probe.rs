@@ -9,7 +9,6 @@ use chrono::Utc;
 use serde::Serialize;
 
 use crate::commands::CommandError;
-use crate::commands::data::Format;
 use crate::exit::Status;
 use crate::output::probe_table::{self, target_passed};
 use crate::output::target::{self, TargetReport};
@@ -26,16 +25,39 @@ pub struct ProbeCommand {
     /// Engine options, validated.
     pub options: ProbeOptions,
     /// Output format.
-    pub format: Format,
+    pub format: ProbeFormat,
+    /// `--label`s, carried by the JSON formats.
+    pub labels: crate::labels::Labels,
     /// Width of the table.
     pub screen: crate::term::Screen,
 }
 
 /// The JSON document of `probe --format json`.
+/// Output formats of `probe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeFormat {
+    /// Tables for people.
+    Table,
+    /// One JSON document.
+    Json,
+    /// One JSON object per target per line, each with the labels.
+    Jsonl,
+}
+
+/// A line of `probe --format jsonl`.
+#[derive(Debug, Serialize)]
+struct TargetLine<'a> {
+    r#type: &'static str,
+    labels: &'a crate::labels::Labels,
+    #[serde(flatten)]
+    target: &'a TargetReport,
+}
+
 #[derive(Debug, Serialize)]
 struct ProbeDocument<'a> {
     schema: u32,
     tool: Tool,
+    labels: &'a crate::labels::Labels,
     targets: &'a [TargetReport],
 }
 
@@ -49,14 +71,26 @@ struct Tool {
 pub fn probe(command: &ProbeCommand, out: &mut dyn Write) -> Result<Status, CommandError> {
     let observations = probe::run_blocking(&command.requests, &command.options, None)?;
     match command.format {
-        Format::Table => probe_table::render(
+        ProbeFormat::Table => probe_table::render(
             &observations,
             &command.requests,
             Utc::now(),
             command.screen,
             out,
         )?,
-        Format::Json => {
+        ProbeFormat::Jsonl => {
+            for target in &reports(&observations, &command.requests) {
+                crate::output::jsonl::line(
+                    out,
+                    &TargetLine {
+                        r#type: "target",
+                        labels: &command.labels,
+                        target,
+                    },
+                )?;
+            }
+        }
+        ProbeFormat::Json => {
             let targets = reports(&observations, &command.requests);
             let document = ProbeDocument {
                 schema: PROBE_JSON_SCHEMA,
@@ -64,6 +98,7 @@ pub fn probe(command: &ProbeCommand, out: &mut dyn Write) -> Result<Status, Comm
                     name: env!("CARGO_PKG_NAME"),
                     version: env!("CARGO_PKG_VERSION"),
                 },
+                labels: &command.labels,
                 targets: &targets,
             };
             serde_json::to_writer_pretty(&mut *out, &document).map_err(std::io::Error::from)?;

@@ -43,6 +43,8 @@ struct ReportJson<'a> {
     tool: Tool,
     data: Data<'a>,
     as_of: NaiveDate,
+    /// `--label`s, an object (`{}` without any).
+    labels: &'a crate::labels::Labels,
     /// `pass` (nothing worse than info), `warn` or `fail`.
     verdict: &'static str,
     duration_seconds: f64,
@@ -160,6 +162,7 @@ impl Renderer for JsonRenderer {
                 document_date: source.and_then(|s| s.document_date),
             },
             as_of: report.as_of,
+            labels: &report.labels,
             verdict: match report.verdict {
                 Severity::Info => "pass",
                 Severity::Warn => "warn",

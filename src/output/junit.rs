@@ -166,6 +166,23 @@ fn suites(report: &Report<'_>) -> Vec<(String, Vec<Case>)> {
     suites
 }
 
+/// The `--label`s as properties of a suite (`label.site`), where CI dashboards show them.
+fn properties(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+    if report.labels.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "    <properties>")?;
+    for label in report.labels.iter() {
+        writeln!(
+            out,
+            "      <property name=\"label.{}\" value=\"{}\"/>",
+            xml(&label.name),
+            xml(&label.value)
+        )?;
+    }
+    writeln!(out, "    </properties>")
+}
+
 impl Renderer for JunitRenderer {
     fn render(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
         let suites = suites(report);
@@ -188,6 +205,7 @@ impl Renderer for JunitRenderer {
                 cases.len(),
                 count(cases, &failed)
             )?;
+            properties(report, out)?;
             for case in cases {
                 case.write(out)?;
             }

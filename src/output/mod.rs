@@ -8,6 +8,7 @@
 //! [`probe_table`] is the `probe` command's table.
 
 pub mod json;
+pub mod jsonl;
 pub mod junit;
 pub mod nagios;
 pub mod probe_table;

@@ -63,9 +63,18 @@ impl Renderer for NagiosRenderer {
             0 => String::new(),
             n => format!(", {} not probed", crate::term::plural(n, "name", "names")),
         };
+        // The labels say where: `[site=oslo node=a]`, before the perfdata's `|`.
+        let labels = if report.labels.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " [{}]",
+                crate::term::sanitize(&report.labels.to_text()).replace('|', "/")
+            )
+        };
         writeln!(
             out,
-            "EGRESSCHECK {word} - {}/{} ok, {} reachable{not_probed}; {fail} fail, {warn} warn{first} | targets={} ok={} reachable={} up={} names_not_probed={} fail={fail} warn={warn} info={} duration={:.3}s",
+            "EGRESSCHECK {word} - {}/{} ok, {} reachable{not_probed}; {fail} fail, {warn} warn{labels}{first} | targets={} ok={} reachable={} up={} names_not_probed={} fail={fail} warn={warn} info={} duration={:.3}s",
             summary.ok,
             crate::term::plural(summary.targets, "target", "targets"),
             summary.reachable,

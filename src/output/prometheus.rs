@@ -44,6 +44,7 @@ pub fn render_scrape(
     let mut m = Family {
         out: &mut text,
         help_suffix: SCRAPE_HELP,
+        extra: &report.labels,
     };
     families(report, &mut m);
     let cut_short = report
@@ -114,6 +115,8 @@ struct Family<'a> {
     out: &'a mut String,
     /// Added to every HELP text.
     help_suffix: &'static str,
+    /// `--label`s, added to every sample after its own labels.
+    extra: &'a crate::labels::Labels,
 }
 
 impl Family<'_> {
@@ -126,6 +129,11 @@ impl Family<'_> {
         let rendered: Vec<String> = labels
             .iter()
             .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
+            .chain(
+                self.extra
+                    .iter()
+                    .map(|l| format!("{}=\"{}\"", l.name, label(&l.value))),
+            )
             .collect();
         if rendered.is_empty() {
             let _ = writeln!(self.out, "{name} {value}");
@@ -191,10 +199,30 @@ impl Renderer for PrometheusRenderer {
         let mut m = Family {
             out: &mut text,
             help_suffix: "",
+            extra: &report.labels,
         };
         families(report, &mut m);
+        last_success(report, &mut m);
         out.write_all(text.as_bytes())
     }
+}
+
+/// When this run ended: the Prometheus documentation asks batch jobs for it, so that an
+/// alert sees a schedule that stopped (`time() - egresscheck_last_success_timestamp_seconds`).
+/// Every run that produced a report writes it; a run that could not (bad data, a signal)
+/// writes no file at all, so the value goes stale.
+fn last_success(report: &Report<'_>, m: &mut Family<'_>) {
+    let Some(finished) = report.finished_at else {
+        return;
+    };
+    m.header(
+        "egresscheck_last_success_timestamp_seconds",
+        "When the last check run completed (with any verdict), Unix time.",
+    );
+    // Milliseconds since 1970 fit an f64 exactly (below 2^53).
+    #[allow(clippy::cast_precision_loss)]
+    let seconds = finished.timestamp_millis() as f64 / 1000.0;
+    m.sample("egresscheck_last_success_timestamp_seconds", &[], seconds);
 }
 
 /// The families of a report, shared by the textfile output and `serve`'s scrapes.

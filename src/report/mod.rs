@@ -50,6 +50,11 @@ pub struct Report<'a> {
     pub verdict: Severity,
     /// What `--baseline` gave, when it was given.
     pub baseline: Option<BaselineNote>,
+    /// `--label`s: where the run happened, carried into every output.
+    pub labels: crate::labels::Labels,
+    /// When the run ended, for the textfile output's `egresscheck_last_success_timestamp_seconds`
+    /// (the command reads the clock, never a renderer); `None` leaves the metric out.
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     rows: Vec<TargetRow<'a>>,
     /// For each planned name (by index in `plan.names`), its rows.
     row_ranges: Vec<Range<usize>>,
@@ -108,6 +113,8 @@ impl<'a> Report<'a> {
             findings,
             verdict,
             baseline: baseline.map(BaselineNote::of),
+            labels: crate::labels::Labels::default(),
+            finished_at: None,
             rows,
             row_ranges,
             by_name: audit::observations_by_name(observations),

@@ -252,3 +252,64 @@ fn debug_shows_the_findings_and_the_metrics_it_would_have_served() {
         assert!(answer.body.contains(needle), "{needle}:\n{}", answer.body);
     }
 }
+
+#[test]
+fn labels_are_on_every_series_of_a_scrape() {
+    let lab = Lab::on(131);
+    let exporter = lab.exporter(&["--label", "site=oslo", "--label", "node=worker-1"]);
+    let answer = exporter.get("/probe", &[(TIMEOUT, "10")]);
+    assert_eq!(answer.status, 200);
+    let samples: Vec<&str> = answer
+        .body
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    assert!(samples.len() > 10);
+    for sample in samples {
+        assert!(
+            sample.contains("site=\"oslo\",node=\"worker-1\"}"),
+            "{sample}"
+        );
+    }
+    // A bad label stops the start.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_egresscheck"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--label", "job=x"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn probe_writes_json_lines_with_the_labels() {
+    let lab = Lab::on(136);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_egresscheck"))
+        .args([
+            "probe",
+            &format!("{GOOD}:{}", lab.good.port()),
+            "--resolver",
+        ])
+        .arg(lab.dns.resolver_arg())
+        .arg("--ca-file")
+        .arg(lab.ca.pem_file())
+        .args(["--no-proxy", "--format", "jsonl", "--label", "site=oslo"])
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert_eq!(lines[0]["type"], "target");
+    assert_eq!(lines[0]["labels"]["site"], "oslo");
+    assert_eq!(lines[0]["host"], GOOD);
+    assert_eq!(lines[0]["address"], "127.0.0.136");
+}

@@ -85,6 +85,8 @@ pub struct ServeOptions {
     pub read_timeout: Duration,
     /// Audit thresholds (the as-of date is the day of each scrape).
     pub audit: AuditOptions,
+    /// `--label`s on every series of `/probe`.
+    pub labels: crate::labels::Labels,
     /// Least log level written.
     pub log_level: Level,
     /// Log line format.

@@ -113,7 +113,8 @@ async fn run(
         as_of: chrono::Utc::now().date_naive(),
         audit: state.options.audit,
     };
-    let report = run.report(&loaded.catalog, &judgement, None);
+    let mut report = run.report(&loaded.catalog, &judgement, None);
+    report.labels = state.options.labels.clone();
     let mut body = Vec::new();
     let info = Scrape {
         deadline_seconds: deadline.as_secs_f64(),
