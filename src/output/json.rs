@@ -16,7 +16,10 @@
 //!  "names": [ {name, outcome, entries, probed, dns}, … ],
 //!  "targets": [ {environment, service, host, documented, address, port, origin, proxy, tcp, tls, ok, reachable}, … ],
 //!  "findings": [{"code", "severity", "environment", "service", "host", "address", "port", "message"}],
-//!  "rules_needed": [ … ]}
+//!  "rules_needed": [ … ],
+//!  "causes": [{"number": 1, "code": "tls-intercepted", "severity": "fail", "actor": "proxy",
+//!              "summary": "TLS intercepted by CN=… (26 of 31 targets; …)", "action": "…",
+//!              "targets": 26, "names_not_probed": 0, "hosts": […], "findings": 26}]}
 //! ```
 
 use std::io::{self, Write};
@@ -55,6 +58,30 @@ struct ReportJson<'a> {
     targets: Vec<TargetEntry<'a>>,
     findings: &'a [Finding],
     rules_needed: Vec<crate::report::NeededRule>,
+    /// The findings grouped by cause, worst first (see [`crate::report::causes`]).
+    causes: Vec<CauseJson<'a>>,
+}
+
+/// One cause: its code, who acts, its words and what it covers.
+#[derive(Serialize)]
+struct CauseJson<'a> {
+    /// Its number, as the table refers to it.
+    number: usize,
+    code: crate::audit::Code,
+    severity: Severity,
+    actor: crate::report::causes::Actor,
+    /// What is wrong, for all its targets at once.
+    summary: String,
+    /// What to do (empty when the summary says it).
+    action: String,
+    /// Targets it concerns (of `summary.targets`).
+    targets: usize,
+    /// Names without an address it concerns.
+    names_not_probed: usize,
+    /// The hosts its findings name.
+    hosts: &'a [String],
+    /// Its findings (of `findings[]`).
+    findings: usize,
 }
 
 #[derive(Serialize)]
@@ -185,6 +212,25 @@ impl Renderer for JsonRenderer {
             targets: target_entries(report),
             findings: &report.findings,
             rules_needed: crate::report::rules_needed(report),
+            causes: report
+                .causes()
+                .iter()
+                .map(|cause| {
+                    let words = crate::report::explain::explain(report, cause);
+                    CauseJson {
+                        number: cause.number,
+                        code: cause.code,
+                        severity: cause.severity,
+                        actor: cause.actor,
+                        summary: words.summary,
+                        action: words.action,
+                        targets: cause.targets.len(),
+                        names_not_probed: cause.names_not_probed.len(),
+                        hosts: &cause.hosts,
+                        findings: cause.findings.len(),
+                    }
+                })
+                .collect(),
         };
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
         writeln!(out)

@@ -47,18 +47,30 @@ impl Renderer for NagiosRenderer {
         let summary = report.summary();
         let fail = report.count(Severity::Fail);
         let warn = report.count(Severity::Warn);
-        let first = report
-            .findings
+        // The causes, worst first, each with how many targets it concerns: what a pager
+        // shows of a check.
+        let causes: Vec<String> = report
+            .causes()
             .iter()
-            .find(|f| f.severity >= Severity::Warn)
-            .map(|f| {
-                format!(
-                    ": {} {}",
-                    f.code,
-                    crate::term::sanitize(&f.message).replace('|', "/")
-                )
+            .filter(|c| c.severity >= Severity::Warn)
+            .map(|c| {
+                let on = c.targets.len() + c.names_not_probed.len();
+                format!("{} on {on}", c.code)
             })
-            .unwrap_or_default();
+            .collect();
+        let first = match report
+            .causes()
+            .first()
+            .filter(|c| c.severity >= Severity::Warn)
+        {
+            Some(cause) => format!(
+                ": {}: {}",
+                causes.join(", "),
+                crate::term::sanitize(&crate::report::explain::explain(report, cause).summary)
+                    .replace('|', "/")
+            ),
+            None => String::new(),
+        };
         let not_probed = match summary.names_not_probed {
             0 => String::new(),
             n => format!(", {} not probed", crate::term::plural(n, "name", "names")),

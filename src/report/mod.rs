@@ -8,8 +8,10 @@
 //! report, never the end of the run. [`drift`] compares the two runs.
 
 pub mod baseline;
+pub mod causes;
 pub mod document;
 pub mod drift;
+pub mod explain;
 mod schema1;
 pub mod targets;
 
@@ -63,6 +65,8 @@ pub struct Report<'a> {
     findings_by_host: HashMap<String, HashMap<String, Vec<usize>>>,
     /// Which findings concern which target, each target's state and the counts.
     targets: Targets,
+    /// The findings grouped by cause, worst first.
+    causes: Vec<causes::Cause>,
 }
 
 impl<'a> Report<'a> {
@@ -104,7 +108,7 @@ impl<'a> Report<'a> {
             }
         }
         let targets = Targets::attach(plan, &rows, &row_ranges, &findings);
-        Report {
+        let mut report = Report {
             catalog,
             plan,
             observations,
@@ -120,7 +124,34 @@ impl<'a> Report<'a> {
             by_name: audit::observations_by_name(observations),
             findings_by_host,
             targets,
-        }
+            causes: Vec::new(),
+        };
+        report.causes = causes::causes(&report);
+        report
+    }
+
+    /// The findings grouped by cause, worst first (see [`causes`]).
+    pub fn causes(&self) -> &[causes::Cause] {
+        &self.causes
+    }
+
+    /// The numbers of the causes that concern the row at `index` (of [`Report::rows`]).
+    pub fn causes_of(&self, index: usize) -> Vec<usize> {
+        self.causes
+            .iter()
+            .filter(|c| c.targets.binary_search(&index).is_ok())
+            .map(|c| c.number)
+            .collect()
+    }
+
+    /// The numbers of the causes that concern the planned name at `index` (in
+    /// `plan.names`) when it gave no address to probe.
+    pub fn causes_of_name(&self, index: usize) -> Vec<usize> {
+        self.causes
+            .iter()
+            .filter(|c| c.names_not_probed.contains(&index))
+            .map(|c| c.number)
+            .collect()
     }
 
     /// Targets' states, names not probed and findings about the run (see [`targets`]).
