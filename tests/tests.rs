@@ -19,6 +19,7 @@ mod contrib;
 mod data_cmd;
 mod formats;
 mod generated_docs;
+mod golive;
 mod hardening;
 mod harness_selftest;
 mod probe;

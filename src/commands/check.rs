@@ -68,6 +68,8 @@ pub struct CheckOptions {
     pub progress: bool,
     /// Width and colour of the table.
     pub screen: crate::term::Screen,
+    /// Every finding and certificate after the table (`-v`).
+    pub verbose: bool,
 }
 
 /// Reads `--baseline`, when given: never an error (see [`super::baseline_file`]).
@@ -126,6 +128,7 @@ pub fn check(
     match options.format {
         CheckFormat::Table => TableRenderer {
             screen: options.screen,
+            verbose: options.verbose,
         }
         .render(&report, &mut rendered)?,
         CheckFormat::Json => JsonRenderer.render(&report, &mut rendered)?,

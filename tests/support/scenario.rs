@@ -4,7 +4,7 @@
 //! Each planned name's DNS answer and each target's TCP and TLS outcome are written as the
 //! engine would record them (through the probe model's own JSON, so that fields the model
 //! gains later take their defaults), and the targets are expanded by the engine's own
-//! `probe::targets::expand`. DNS answers one documented IPv4 address per name and no AAAA:
+//! `probe::targets::expand`. DNS answers a name's documented IPv4 addresses and no AAAA:
 //! two targets per wildcard probe name (its two documented addresses), Maskinporten's three,
 //! the three `sits.no` names one each where a situation has them resolve (into the test
 //! subnet), and the two documented addresses of the retired legacy hosts, which no longer
@@ -143,20 +143,25 @@ fn observe(situation: Situation, request: &ProbeRequest, kind: EntryKind) -> Nam
         Situation::AllOk | Situation::BlockedRefusedExpired => false,
     };
     let exists = kind == EntryKind::Endpoint && !missing;
-    let answer = if !exists {
-        None
-    } else if let Some(first) = request.documented.iter().find(|a| a.is_ipv4()) {
-        Some(first.to_string())
+    let documented: Vec<String> = request
+        .documented
+        .iter()
+        .filter(|a| a.is_ipv4())
+        .map(ToString::to_string)
+        .collect();
+    let answers: Vec<String> = if !exists {
+        Vec::new()
+    } else if !documented.is_empty() {
+        documented
     } else if name.ends_with(".sits.no") {
         // Inside the test subnet the data documents.
-        let last = 130 + name.len() % 20;
-        Some(format!("159.216.17.{last}"))
+        vec![format!("159.216.17.{}", 130 + name.len() % 20)]
     } else {
-        None
+        Vec::new()
     };
     let dns: DnsObservation = serde_json::from_value(json!({
-        "a": lookup("A", answer.as_deref(), exists),
-        "aaaa": lookup("AAAA", None, exists),
+        "a": lookup("A", &answers, exists),
+        "aaaa": lookup("AAAA", &[], exists),
         "addresses_dropped": 0,
     }))
     .expect("a DNS observation");
@@ -174,22 +179,26 @@ fn observe(situation: Situation, request: &ProbeRequest, kind: EntryKind) -> Nam
     .expect("a name observation")
 }
 
-fn lookup(kind: &str, answer: Option<&str>, exists: bool) -> Value {
-    let (outcome, message) = match (answer, exists) {
-        (Some(_), _) => ("answer", Value::Null),
-        (None, true) => (
+fn lookup(kind: &str, answers: &[String], exists: bool) -> Value {
+    let (outcome, message) = match (answers.is_empty(), exists) {
+        (false, _) => ("answer", Value::Null),
+        (true, true) => (
             "no-records",
             Value::from(format!("no {kind} records (the name exists)")),
         ),
-        (None, false) => (
+        (true, false) => (
             "nxdomain",
             Value::from("the name does not exist (NXDOMAIN)"),
         ),
     };
+    let answers: Vec<Value> = answers
+        .iter()
+        .map(|a| json!({"address": a, "ttl": 300}))
+        .collect();
     json!({
         "record_type": kind,
         "outcome": outcome,
-        "answers": answer.map(|a| vec![json!({"address": a, "ttl": 300})]).unwrap_or_default(),
+        "answers": answers,
         "cname_chain": [],
         "server": "10.0.0.53:53",
         "ms": 4.2,
