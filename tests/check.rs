@@ -226,6 +226,7 @@ fn scrub_numbers(text: &str) -> String {
         let mut line = line.to_owned();
         for key in [
             "\"ms\": ",
+            "\"server_bytes\": ",
             "\"duration_seconds\": ",
             // The JSON lines of --format jsonl.
             "\"tcp_ms\":",
@@ -805,6 +806,8 @@ fn with_no_network_check_ends_quickly_with_dns_failures_and_advice() {
             "--dns-timeout",
             "2s",
             "--no-proxy",
+            // Every finding: one per name.
+            "-v",
         ])
         .env("NO_COLOR", "1")
         .output()
@@ -840,6 +843,8 @@ fn with_no_network_check_ends_quickly_with_dns_failures_and_advice() {
         );
     }
     assert!(!text.contains("panicked"), "{text}");
+    // The causes say it once for every name.
+    assert!(text.contains("names could not be resolved"), "{text}");
     assert!(text.contains("Nothing resolved"), "{text}");
     assert!(
         text.contains("egresscheck rules --format nftables"),

@@ -28,4 +28,5 @@ mod screen;
 mod serve;
 mod support;
 mod time;
+mod token;
 mod usage;

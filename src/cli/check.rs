@@ -108,6 +108,12 @@ pub struct CheckArgs {
     /// `egresscheck rules --list-formats`). With a machine --format, needs --output.
     #[arg(long, value_name = "FORMAT", value_parser = parse_dialect)]
     pub rules: Option<crate::rules::Format>,
+
+    /// Also get a token from the environment's authorization server (Maskinporten) with the
+    /// client this TOML file describes (the options of `egresscheck token`; see the README's
+    /// "Maskinporten readiness"), and report the step with the rest.
+    #[arg(long, value_name = "FILE")]
+    pub client: Option<PathBuf>,
 }
 
 fn parse_dialect(name: &str) -> Result<crate::rules::Format, String> {
@@ -154,6 +160,26 @@ impl CheckArgs {
         // `check` writes files (`--save`, `--output`): from here on Ctrl-C must not leave one
         // half done. (Before, while a data file is read from a pipe, the default action is
         // what a user expects.)
+        let client = match &self.client {
+            None => None,
+            Some(path) => {
+                let (env, options) = crate::commands::token::client_file(
+                    path,
+                    std::env::var(crate::commands::token::PASSWORD_ENV).ok(),
+                )?;
+                let env = match (env, self.environments.as_slice()) {
+                    (Some(env), _) => env,
+                    (None, [one]) => one.clone(),
+                    (None, _) => {
+                        return Err(CommandError::Usage(format!(
+                            "--client {}: name the environment in the file (environment = \"prod\") or give check exactly one --env",
+                            path.display()
+                        )));
+                    }
+                };
+                Some((env, options))
+            }
+        };
         crate::interrupt::install();
         let screen = Screen::detect(colour, self.output.is_some());
         let options = CheckOptions {
@@ -178,6 +204,7 @@ impl CheckArgs {
             progress: check::stderr_is_terminal(),
             screen,
             verbose: self.verbose,
+            client,
         };
         check::check(&catalog, &options, out, &mut std::io::stderr())
     }

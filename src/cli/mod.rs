@@ -12,6 +12,7 @@ pub mod man;
 pub mod probe;
 mod rules;
 mod serve;
+mod token;
 mod values;
 
 use std::ffi::OsString;
@@ -96,7 +97,7 @@ pub enum Command {
     /// Probe names without a data file: DNS, TCP and TLS on every address, like
     /// Test-NetConnection or openssl s_client. Exit 0 when every target connected with
     /// trusted TLS, 1 otherwise.
-    Probe(probe::ProbeArgs),
+    Probe(Box<probe::ProbeArgs>),
     /// Print firewall rules for the documented endpoints, in a firewall's own dialect.
     // `--format` is required unless `--list-formats` is given, which clap's generated usage
     // (`rules [OPTIONS]`) does not show.
@@ -106,6 +107,10 @@ pub enum Command {
         egresscheck rules --list-formats"
     )]
     Rules(rules::RulesArgs),
+    /// Can this host get a token? The enterprise certificate or key, the authorization
+    /// server's metadata over the probe path, a JWT grant, the token request and its answer
+    /// (Maskinporten readiness). Exit 0 pass, 1 fail, 2 bad usage or data.
+    Token(Box<token::TokenArgs>),
     /// Run as a Prometheus exporter: each GET /probe?env=…&service=…&host=… checks that
     /// selection of the data file (nothing else) and answers in check's metric names. Runs
     /// until SIGTERM; SIGHUP re-reads the data file.
@@ -124,7 +129,7 @@ impl Command {
             Command::Probe(_) => Some("`egresscheck probe` reads no data file"),
             Command::Data(command) => command.ignores_data(),
             Command::Rules(args) => args.ignores_data(),
-            Command::Check(_) | Command::Serve(_) => None,
+            Command::Check(_) | Command::Token(_) | Command::Serve(_) => None,
             Command::Completions(_) => Some("`egresscheck completions` reads no data file"),
             Command::Man(_) => Some("`egresscheck man` reads no data file"),
         }
@@ -186,6 +191,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Status, CommandError> {
         Command::Check(args) => args.run(data, colour, out),
         Command::Data(command) => command.run(data, Screen::detect(colour, false), out),
         Command::Probe(args) => args.run(Screen::detect(colour, false), out),
+        Command::Token(args) => args.run(data, Screen::detect(colour, false), out),
         Command::Rules(args) => args.run(data, out),
         Command::Serve(args) => args.run(data),
         Command::Completions(args) => args.run(out),

@@ -70,6 +70,8 @@ pub struct CheckOptions {
     pub screen: crate::term::Screen,
     /// Every finding and certificate after the table (`-v`).
     pub verbose: bool,
+    /// The token step (`--client FILE`): the environment word and the token options.
+    pub client: Option<(String, crate::token::flow::TokenOptions)>,
 }
 
 /// Reads `--baseline`, when given: never an error (see [`super::baseline_file`]).
@@ -97,6 +99,43 @@ fn check_files(options: &CheckOptions) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// The token step of `--client`, over the same probe options, added to the report. The
+/// path to the authorization server is already in the report when `check` probed its host;
+/// otherwise (another environment or service, a `--metadata-url`) its findings come along.
+fn token_step(
+    catalog: &Catalog,
+    env: &str,
+    client: &crate::token::flow::TokenOptions,
+    options: &CheckOptions,
+    report: &mut Report<'_>,
+) -> Result<(), CommandError> {
+    let (server, servers) = super::token::server_for(catalog, env)?;
+    let transport = super::token::ProbeTransport::new(options.probe.clone());
+    let observation = crate::token::flow::run(client, server, &servers, &transport, Utc::now)?;
+    let token = super::token::report(
+        catalog,
+        server,
+        &observation,
+        Utc::now(),
+        options.as_of,
+        &options.audit,
+    );
+    let probed = crate::catalog::HttpsUrl::parse(&observation.metadata_url).is_some_and(|url| {
+        report
+            .plan
+            .names
+            .iter()
+            .any(|p| p.name == url.host && p.environment == server.environment)
+    });
+    let findings: Vec<crate::audit::Finding> = if probed {
+        crate::audit::token::findings(&observation, server, Utc::now(), &options.audit)
+    } else {
+        token.findings
+    };
+    report.add_token(observation, findings);
+    Ok(())
+}
+
 /// Runs `check`, writing the report to `out` (or `--output`) and notes to `err`.
 pub fn check(
     catalog: &Catalog,
@@ -118,6 +157,9 @@ pub fn check(
         audit: options.audit,
     };
     let mut report = run.report(catalog, &judgement, baseline.as_ref());
+    if let Some((env, client)) = &options.client {
+        token_step(catalog, env, client, options, &mut report)?;
+    }
     report.labels = options.labels.clone();
     report.finished_at = Some(chrono::Utc::now());
 

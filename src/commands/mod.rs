@@ -10,6 +10,7 @@ pub mod pipeline;
 pub mod probe;
 pub mod rules;
 pub mod serve;
+pub mod token;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};

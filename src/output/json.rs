@@ -58,6 +58,9 @@ struct ReportJson<'a> {
     targets: Vec<TargetEntry<'a>>,
     findings: &'a [Finding],
     rules_needed: Vec<crate::report::NeededRule>,
+    /// The token step of `check --client`; absent without `--client`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a crate::token::flow::TokenObservation>,
     /// The findings grouped by cause, worst first (see [`crate::report::causes`]).
     causes: Vec<CauseJson<'a>>,
 }
@@ -84,18 +87,43 @@ struct CauseJson<'a> {
     findings: usize,
 }
 
+/// The `tool` object of the JSON documents.
 #[derive(Serialize)]
-struct Tool {
+pub(crate) struct Tool {
     name: &'static str,
     version: &'static str,
 }
 
+impl Tool {
+    /// This build.
+    pub(crate) fn this() -> Self {
+        Tool {
+            name: "egresscheck",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+/// The `data` object of the JSON documents: which data file, from which page.
 #[derive(Serialize)]
-struct Data<'a> {
+pub(crate) struct Data<'a> {
     provider: &'a str,
     version: String,
     source_url: Option<&'a str>,
     document_date: Option<NaiveDate>,
+}
+
+impl<'a> Data<'a> {
+    /// The data of `catalog`.
+    pub(crate) fn of(catalog: &'a crate::catalog::Catalog) -> Self {
+        let source = catalog.primary_source();
+        Data {
+            provider: &catalog.data.provider,
+            version: catalog.data.version.to_string(),
+            source_url: source.map(|s| s.url.as_str()),
+            document_date: source.and_then(|s| s.document_date),
+        }
+    }
 }
 
 /// Counts over `targets[]` and `names[]` (the vocabulary of [`crate::report::targets`]),
@@ -175,19 +203,10 @@ pub fn target_entries<'a>(report: &Report<'a>) -> Vec<TargetEntry<'a>> {
 impl Renderer for JsonRenderer {
     fn render(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
         let summary = report.summary();
-        let source = report.catalog.primary_source();
         let doc = ReportJson {
             schema: REPORT_SCHEMA,
-            tool: Tool {
-                name: "egresscheck",
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            data: Data {
-                provider: &report.catalog.data.provider,
-                version: report.catalog.data.version.to_string(),
-                source_url: source.map(|s| s.url.as_str()),
-                document_date: source.and_then(|s| s.document_date),
-            },
+            tool: Tool::this(),
+            data: Data::of(report.catalog),
             as_of: report.as_of,
             labels: &report.labels,
             verdict: match report.verdict {
@@ -231,6 +250,7 @@ impl Renderer for JsonRenderer {
                     }
                 })
                 .collect(),
+            token: report.token.as_ref(),
         };
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
         writeln!(out)

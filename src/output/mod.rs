@@ -15,6 +15,7 @@ pub mod probe_table;
 pub mod prometheus;
 pub mod table;
 pub mod target;
+pub mod token;
 
 use std::io::{self, Write};
 

@@ -33,6 +33,7 @@ impl Renderer for TableRenderer {
         self.headline(report, out)?;
         self.causes(report, out)?;
         self.targets(report, out)?;
+        self.token(report, out)?;
         self.next_steps(report, out)?;
         if self.verbose {
             self.findings(report, out)?;
@@ -97,7 +98,9 @@ impl TableRenderer {
                 " ".repeat(4 - cause.severity.as_str().len())
             );
             let hang = " ".repeat(width + 9);
-            self.wrap(out, &lead, &hang, &sanitize(&words.summary))?;
+            // The code ties the cause to the findings of `-v`, JSON and the metrics' labels.
+            let text = format!("{}: {}", cause.code, sanitize(&words.summary));
+            self.wrap(out, &lead, &hang, &text)?;
             // A note needs no one to act: `-v` has the rest of what it says.
             if cause.severity > Severity::Info
                 && (!words.action.is_empty() || cause.actor != Actor::Nobody)
@@ -169,6 +172,22 @@ impl TableRenderer {
         term::write_table(out, self.screen.width, "", &rendered)
     }
 
+    /// The token step (`--client FILE`), when the run took it.
+    fn token(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+        let Some(token) = &report.token else {
+            return Ok(());
+        };
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Token ({}, client {}, scopes {}):",
+            token.environment,
+            sanitize(&token.client_id),
+            sanitize(&token.scopes.join(" "))
+        )?;
+        crate::output::token::write_steps(token, &[], &self.screen, out)
+    }
+
     /// What to run next: the rules, when the firewall must act; the closing advice when
     /// nothing resolved; where the details are.
     fn next_steps(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
@@ -197,8 +216,13 @@ impl TableRenderer {
             } else {
                 envs.iter().map(|e| format!(" --env {e}")).collect()
             };
+            // One command a line: a command folded across lines is not pasted whole.
+            lines.push(
+                "Rules for what this run found closed: egresscheck check --rules nftables"
+                    .to_owned(),
+            );
             lines.push(format!(
-                "Firewall rules: `egresscheck check --rules nftables` for what this run found closed, `egresscheck rules --format nftables{env_flags}` for the whole table (`--list-formats` lists the others)."
+                "Rules for the whole table: egresscheck rules --format nftables{env_flags} (or --list-formats)"
             ));
         }
         if !self.verbose && !report.findings.is_empty() {

@@ -82,12 +82,14 @@ pub fn explain(report: &Report<'_>, cause: &Cause) -> Explained {
             ),
             "check the route (is there an IPv6 route?) or a firewall that rejects with ICMP",
         ),
+        // How it failed is the audit's own reading of the handshake (a drop, a reset, an
+        // alert, what the control handshakes showed): said whole.
         Code::TlsFailure => said(
             format!(
-                "TCP connected but the TLS handshake failed ({on}): {}",
-                tls.and_then(|t| t.error.as_deref()).unwrap_or("failed")
+                "{} ({on})",
+                finding.map_or_else(String::new, |f| without_label(f, target))
             ),
-            "a proxy or firewall with TLS inspection or an SNI filter may reset it",
+            "",
         ),
         Code::TlsOutdated => said(
             format!("servers that offer only TLS below 1.2 ({on})"),
@@ -146,6 +148,38 @@ pub fn explain(report: &Report<'_>, cause: &Cause) -> Explained {
                 certificate_words(report, cause)
             ),
             "the provider renews it in time; nothing to do yet",
+        ),
+        Code::SubnetOnlyAddress => said(
+            format!(
+                "{} the table documents only as part of a subnet or broad prefix ({on}): {}",
+                plural(
+                    cause.hosts.len(),
+                    "name resolves to an address",
+                    "names resolve to addresses"
+                ),
+                names(&cause.hosts)
+            ),
+            "address rules open it only with the whole prefix; hostname rules open only these names (`-v` says which rules scope opens what)",
+        ),
+        Code::BroadPrefix => said(
+            format!(
+                "{} the table documents only within a broad prefix ({on}): {}",
+                plural(
+                    cause.hosts.len(),
+                    "name resolves to an address",
+                    "names resolve to addresses"
+                ),
+                names(&cause.hosts)
+            ),
+            "a rule by address opens the whole prefix; hostname rules open only these names",
+        ),
+        Code::DocumentedAddressNotInDns => said(
+            format!(
+                "documented addresses DNS did not return, probed anyway: {} ({})",
+                addresses(report, cause),
+                names(&cause.hosts)
+            ),
+            "the provider may have moved them: compare the data with the provider's page",
         ),
         Code::LegacySunsetPassed => said(
             format!(
@@ -211,11 +245,7 @@ fn dns(report: &Report<'_>, cause: &Cause) -> Explained {
         .and_then(|h| report.observations.iter().find(|o| o.name.as_str() == h))
         .and_then(|o| o.dns.as_ref());
     let n = cause.hosts.len();
-    let (they, not) = if n == 1 {
-        ("it", "does")
-    } else {
-        ("they", "do")
-    };
+    let not = if n == 1 { "does" } else { "do" };
     let list = names(&cause.hosts);
     let count = plural(n, "name", "names");
     let summary = match dns.map(|d| (d.outcome(), d.a.is_some(), d.aaaa.is_some())) {
@@ -240,7 +270,7 @@ fn dns(report: &Report<'_>, cause: &Cause) -> Explained {
         Some((DnsOutcome::Timeout, _, _)) => {
             format!("no answer from the resolver in time for {count}: {list}")
         }
-        _ => format!("{count} {they} could not be resolved: {list}"),
+        _ => format!("{count} could not be resolved: {list}"),
     };
     let action = match dns.map(|d| d.outcome()) {
         Some(DnsOutcome::Nxdomain) => {
@@ -375,16 +405,7 @@ fn default(
             action: String::new(),
         };
     };
-    let mut message = finding.message.clone();
-    if let (Some(host), Some(target)) = (&finding.host, target) {
-        let label = match target.address {
-            Some(address) => format!("{host} ({address}) port {}: ", target.port),
-            None => format!("{host} port {}: ", target.port),
-        };
-        if let Some(rest) = message.strip_prefix(&label) {
-            message = rest.to_owned();
-        }
-    }
+    let message = without_label(finding, target);
     // Findings say what is wrong, then what to do, after a colon.
     let (what, action) = message
         .split_once(": ")
@@ -399,4 +420,18 @@ fn default(
         summary,
         action: action.to_owned(),
     }
+}
+
+/// The message of `finding` without the label of its target (`host (address) port N: `).
+fn without_label(finding: &Finding, target: Option<&TargetObservation>) -> String {
+    if let (Some(host), Some(target)) = (&finding.host, target) {
+        let label = match target.address {
+            Some(address) => format!("{host} ({address}) port {}: ", target.port),
+            None => format!("{host} port {}: ", target.port),
+        };
+        if let Some(rest) = finding.message.strip_prefix(&label) {
+            return rest.to_owned();
+        }
+    }
+    finding.message.clone()
 }

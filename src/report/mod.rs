@@ -52,6 +52,8 @@ pub struct Report<'a> {
     pub verdict: Severity,
     /// What `--baseline` gave, when it was given.
     pub baseline: Option<BaselineNote>,
+    /// The token step of `check --client`, when it ran.
+    pub token: Option<crate::token::flow::TokenObservation>,
     /// `--label`s: where the run happened, carried into every output.
     pub labels: crate::labels::Labels,
     /// When the run ended, for the textfile output's `egresscheck_last_success_timestamp_seconds`
@@ -96,17 +98,7 @@ impl<'a> Report<'a> {
             audit::sort(&mut findings);
         }
         let verdict = audit::verdict(&findings);
-        let mut findings_by_host: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
-        for (i, finding) in findings.iter().enumerate() {
-            if let (Some(env), Some(host)) = (&finding.environment, &finding.host) {
-                findings_by_host
-                    .entry(env.clone())
-                    .or_default()
-                    .entry(host.clone())
-                    .or_default()
-                    .push(i);
-            }
-        }
+        let findings_by_host = index_by_host(&findings);
         let targets = Targets::attach(plan, &rows, &row_ranges, &findings);
         let mut report = Report {
             catalog,
@@ -117,6 +109,7 @@ impl<'a> Report<'a> {
             findings,
             verdict,
             baseline: baseline.map(BaselineNote::of),
+            token: None,
             labels: crate::labels::Labels::default(),
             finished_at: None,
             rows,
@@ -184,6 +177,21 @@ impl<'a> Report<'a> {
     /// The range of [`Report::rows`] of the planned name at `index` in `plan.names`.
     pub fn row_range(&self, index: usize) -> Range<usize> {
         self.row_ranges.get(index).cloned().unwrap_or(0..0)
+    }
+
+    /// Adds the token step of `check --client` and its findings (the verdict follows).
+    pub fn add_token(
+        &mut self,
+        token: crate::token::flow::TokenObservation,
+        findings: Vec<Finding>,
+    ) {
+        self.findings.extend(findings);
+        audit::sort(&mut self.findings);
+        self.verdict = audit::verdict(&self.findings);
+        self.findings_by_host = index_by_host(&self.findings);
+        self.targets = Targets::attach(self.plan, &self.rows, &self.row_ranges, &self.findings);
+        self.token = Some(token);
+        self.causes = causes::causes(self);
     }
 
     /// The probed targets with their catalog context, in plan order.
@@ -443,4 +451,20 @@ pub fn needed_entries(report: &Report<'_>, needed: &[NeededRule]) -> Vec<crate::
         }));
     }
     entries
+}
+
+/// Indices of `findings` per environment, then host.
+fn index_by_host(findings: &[Finding]) -> HashMap<String, HashMap<String, Vec<usize>>> {
+    let mut by_host: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
+    for (i, finding) in findings.iter().enumerate() {
+        if let (Some(env), Some(host)) = (&finding.environment, &finding.host) {
+            by_host
+                .entry(env.clone())
+                .or_default()
+                .entry(host.clone())
+                .or_default()
+                .push(i);
+        }
+    }
+    by_host
 }

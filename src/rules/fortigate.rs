@@ -52,24 +52,10 @@ fn service(key: &GroupKey) -> String {
     format!("egc-{}-{}", key.protocol, key.port)
 }
 
-/// Policy ids of `policies`, in their order: derived from each name, the next free id on a
-/// clash (names in sorted order decide who moves).
+/// Policy ids of `policies`, in their order: derived from each name.
 fn policy_ids(policies: &[Policy]) -> Vec<u32> {
-    let mut names: Vec<String> = policies.iter().map(|p| p.name(MAX_POLICY_NAME)).collect();
-    let order: BTreeSet<String> = names.iter().cloned().collect();
-    let mut used = BTreeSet::new();
-    let mut assigned = std::collections::BTreeMap::new();
-    for name in order {
-        let mut offset = escape::fnv1a(name.as_bytes()) % ID_SPAN;
-        while !used.insert(offset) {
-            offset = (offset + 1) % ID_SPAN;
-        }
-        assigned.insert(name, FIRST_ID + offset);
-    }
-    names
-        .drain(..)
-        .map(|n| assigned.get(&n).copied().unwrap_or(FIRST_ID))
-        .collect()
+    let names: Vec<String> = policies.iter().map(|p| p.name(MAX_POLICY_NAME)).collect();
+    objects::stable_numbers(&names, FIRST_ID, ID_SPAN)
 }
 
 impl Fortigate {

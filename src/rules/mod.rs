@@ -24,7 +24,9 @@ mod objects;
 mod render;
 
 mod aws;
+mod aws_prefix_list;
 mod azure;
+mod azure_terraform;
 mod cilium;
 mod cisco_asa;
 mod csv;
@@ -34,6 +36,7 @@ mod edl_ip;
 mod firewalld;
 mod fortigate;
 mod gcp;
+mod gcp_terraform;
 mod ipset;
 mod iptables;
 mod json;
@@ -43,6 +46,7 @@ mod panos;
 mod pf;
 mod squid;
 mod srx;
+mod terraform;
 mod ufw;
 mod windows;
 

@@ -237,3 +237,28 @@ impl Stale {
         stale
     }
 }
+
+/// Numbers for `names` in `first .. first + span`, each derived from its name (so a name keeps
+/// its number when others come and go), the next free one on a clash, names in sorted order
+/// deciding who moves. For ids and priorities a product needs to be unique.
+pub(crate) fn stable_numbers(names: &[String], first: u32, span: u32) -> Vec<u32> {
+    let span = span.max(1);
+    let sorted: BTreeSet<&String> = names.iter().collect();
+    let mut used = BTreeSet::new();
+    let mut assigned = BTreeMap::new();
+    for name in sorted {
+        let mut offset = escape::fnv1a(name.as_bytes()) % span;
+        // More names than numbers cannot be told apart: they share the last one tried.
+        for _ in 0..span {
+            if used.insert(offset) {
+                break;
+            }
+            offset = (offset + 1) % span;
+        }
+        assigned.insert(name, first + offset);
+    }
+    names
+        .iter()
+        .map(|n| assigned.get(n).copied().unwrap_or(first))
+        .collect()
+}

@@ -381,6 +381,12 @@ pub enum Format {
     Azure,
     /// `gcloud compute firewall-rules create`.
     Gcp,
+    /// Terraform `azurerm_network_security_rule`.
+    AzureTerraform,
+    /// Terraform `google_compute_firewall`.
+    GcpTerraform,
+    /// Terraform `aws_ec2_managed_prefix_list`.
+    AwsPrefixList,
     /// squid `dstdomain` ACLs.
     Squid,
     /// dnsmasq `nftset=` lines.
@@ -467,6 +473,18 @@ macro_rules! with_dialect {
                 let $d = &super::gcp::Gcp;
                 $body
             }
+            Format::AzureTerraform => {
+                let $d = &super::azure_terraform::AzureTerraform;
+                $body
+            }
+            Format::GcpTerraform => {
+                let $d = &super::gcp_terraform::GcpTerraform;
+                $body
+            }
+            Format::AwsPrefixList => {
+                let $d = &super::aws_prefix_list::AwsPrefixList;
+                $body
+            }
             Format::Squid => {
                 let $d = &super::squid::Squid;
                 $body
@@ -489,7 +507,7 @@ macro_rules! with_dialect {
 
 impl Format {
     /// Every format, in the order `--list-formats` prints them.
-    pub const ALL: [Format; 22] = [
+    pub const ALL: [Format; 25] = [
         Format::Nftables,
         Format::Iptables,
         Format::Ufw,
@@ -508,6 +526,9 @@ impl Format {
         Format::Aws,
         Format::Azure,
         Format::Gcp,
+        Format::AzureTerraform,
+        Format::GcpTerraform,
+        Format::AwsPrefixList,
         Format::Squid,
         Format::DnsmasqNftset,
         Format::Csv,
@@ -535,6 +556,9 @@ impl Format {
             Format::Aws => "aws",
             Format::Azure => "azure",
             Format::Gcp => "gcp",
+            Format::AzureTerraform => "azure-terraform",
+            Format::GcpTerraform => "gcp-terraform",
+            Format::AwsPrefixList => "aws-prefix-list",
             Format::Squid => "squid",
             Format::DnsmasqNftset => "dnsmasq-nftset",
             Format::Csv => "csv",
@@ -585,6 +609,15 @@ impl Format {
             Format::Aws => "Terraform `aws_vpc_security_group_egress_rule` resources",
             Format::Azure => "`az network nsg rule create` commands (outbound, allow)",
             Format::Gcp => "`gcloud compute firewall-rules create --direction=EGRESS` commands",
+            Format::AzureTerraform => {
+                "Terraform azurerm_network_security_rule resources (outbound allow), priorities derived from their names"
+            }
+            Format::GcpTerraform => {
+                "Terraform google_compute_firewall resources (EGRESS allow), names holding the network's"
+            }
+            Format::AwsPrefixList => {
+                "Terraform aws_ec2_managed_prefix_list per environment, protocol, port and family, and security group egress rules using them"
+            }
             Format::Squid => "squid `dstdomain` ACLs and `http_access allow` lines (host names)",
             Format::DnsmasqNftset => {
                 "dnsmasq `nftset=` lines filling the nftables sets of --format nftables from DNS answers (hostname rules on Linux)"

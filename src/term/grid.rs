@@ -361,6 +361,25 @@ impl Grid {
                 })
                 .sum()
         };
+        // A name folded between its labels reads worse than a longer table: each folded name
+        // counts as a line added, even where its row is already taller for another column.
+        let cost = |widths: &[usize]| -> usize {
+            let folded_names: usize = visible
+                .iter()
+                .enumerate()
+                .filter(|&(_, &c)| {
+                    matches!(self.columns.get(c).map(|col| col.fold), Some(Fold::Names))
+                })
+                .map(|(i, &c)| {
+                    let w = widths.get(c).copied().unwrap_or(1);
+                    folds
+                        .get(i)
+                        .and_then(|by_width| by_width.get(w.saturating_sub(least(c))))
+                        .map_or(0, |rows| rows.iter().filter(|&&n| n > 1).count())
+                })
+                .sum();
+            lines(widths) + folded_names
+        };
         let mut widths: Vec<usize> = (0..minimum.len().max(natural.len()))
             .map(|c| {
                 if visible.contains(&c) {
@@ -376,7 +395,7 @@ impl Grid {
                 .map(|&c| widths.get(c).copied().unwrap_or(0))
                 .sum::<usize>()
         };
-        let mut height = lines(&widths);
+        let mut height = cost(&widths);
         while total(&widths) > room {
             let excess = total(&widths) - room;
             // (added lines, columns given back, rank) of the best narrowing so far.
@@ -389,7 +408,7 @@ impl Grid {
                     if let Some(slot) = trial.get_mut(c) {
                         *slot = w;
                     }
-                    let added = lines(&trial).saturating_sub(height);
+                    let added = cost(&trial).saturating_sub(height);
                     // Fewer lines per column given back; no more given back than needed
                     // counts as much as needed.
                     let useful = saved.min(excess);
@@ -412,7 +431,7 @@ impl Grid {
             if let Some(slot) = widths.get_mut(c) {
                 *slot = w;
             }
-            height = lines(&widths);
+            height = cost(&widths);
         }
         widths
     }

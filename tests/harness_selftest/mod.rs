@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod authserver;
 mod dns;
 mod netns;
 mod proxy;

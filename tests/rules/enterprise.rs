@@ -22,19 +22,9 @@ fn panos(texts: &[&str]) -> Panos {
 fn fortios(texts: &[&str]) -> Fortios {
     Fortios::load(FORTIOS_ADMIN, texts)
 }
-use super::{egresscheck, fixture};
+use super::{egresscheck, fixture, render};
 
-/// (A's data, A's as-of date, B's data, B's as-of date), paths relative to tests/fixtures.
-const PAIRS: &[(&str, &str, &str, &str)] = &[
-    ("rules-old.toml", "2024-11-01", "rules.toml", "2025-01-15"),
-    ("rules.toml", "2025-01-15", "rules-old.toml", "2025-01-15"),
-    (
-        "../../data/history/skatteetaten-2024-10.toml",
-        "2024-10-01",
-        "../../data/skatteetaten.toml",
-        "2026-03-01",
-    ),
-];
+const PAIRS: &[(&str, &str, &str, &str)] = super::APPLY_PAIRS;
 
 /// The selections every pair is rendered with.
 const SELECTIONS: &[&[&str]] = &[
@@ -43,12 +33,6 @@ const SELECTIONS: &[&[&str]] = &[
     &["--family", "4"],
     &["--env", "prod", "--include-expired"],
 ];
-
-fn render(format: &str, data: &str, as_of: &str, selection: &[&str]) -> String {
-    let mut args = vec!["--format", format];
-    args.extend_from_slice(selection);
-    super::rules_as_of(data, as_of, &args)
-}
 
 /// `rules --diff A B` as of B's date.
 fn diff(

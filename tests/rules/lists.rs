@@ -8,27 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::support::netns::Netns;
 use crate::support::tools;
 
-use super::rules_as_of;
+use super::render;
 
 const IPSET_TOOLS: &[&str] = &["ip", "ipset", "iptables"];
 
-/// (A's data, A's as-of date, B's data, B's as-of date), paths relative to tests/fixtures.
-const PAIRS: &[(&str, &str, &str, &str)] = &[
-    ("rules-old.toml", "2024-11-01", "rules.toml", "2025-01-15"),
-    ("rules.toml", "2025-01-15", "rules-old.toml", "2025-01-15"),
-    (
-        "../../data/history/skatteetaten-2024-10.toml",
-        "2024-10-01",
-        "../../data/skatteetaten.toml",
-        "2026-03-01",
-    ),
-];
-
-fn render(format: &str, data: &str, as_of: &str, selection: &[&str]) -> String {
-    let mut args = vec!["--format", format];
-    args.extend_from_slice(selection);
-    rules_as_of(data, as_of, &args)
-}
+const PAIRS: &[(&str, &str, &str, &str)] = super::APPLY_PAIRS;
 
 /// The namespace's sets: name → (the create line, the sorted add lines).
 fn sets(ns: &Netns) -> BTreeMap<String, (String, BTreeSet<String>)> {

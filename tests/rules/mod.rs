@@ -12,6 +12,7 @@ mod models;
 mod netns;
 mod snapshots;
 mod squid;
+mod terraform;
 pub(crate) mod tools;
 
 use std::path::PathBuf;
@@ -120,4 +121,26 @@ pub(crate) fn format_args(format: &'static str) -> Vec<Vec<&'static str>> {
     } else {
         vec![vec!["--format", format]]
     }
+}
+
+/// Older and newer data for the apply tests of the dialects without a `--diff` tool:
+/// (A's data, A's as-of date, B's data, B's as-of date), paths relative to tests/fixtures.
+/// A port and addresses added, the reverse (dropped), and Skatteetaten's 2024-10 table → the
+/// current one (20.100.51.138 moves from test to prod).
+pub(crate) const APPLY_PAIRS: &[(&str, &str, &str, &str)] = &[
+    ("rules-old.toml", "2024-11-01", "rules.toml", "2025-01-15"),
+    ("rules.toml", "2025-01-15", "rules-old.toml", "2025-01-15"),
+    (
+        "../../data/history/skatteetaten-2024-10.toml",
+        "2024-10-01",
+        "../../data/skatteetaten.toml",
+        "2026-03-01",
+    ),
+];
+
+/// `rules --format FORMAT SELECTION` of `data` as of `as_of`.
+pub(crate) fn render(format: &str, data: &str, as_of: &str, selection: &[&str]) -> String {
+    let mut args = vec!["--format", format];
+    args.extend_from_slice(selection);
+    rules_as_of(data, as_of, &args)
 }

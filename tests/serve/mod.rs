@@ -5,6 +5,7 @@
 mod endpoints;
 mod hostile;
 mod probe;
+mod prometheus;
 mod webconfig;
 
 use std::net::{IpAddr, Ipv4Addr};

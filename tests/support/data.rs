@@ -9,9 +9,10 @@ pub struct Endpoint<'a> {
     pub port: u16,
 }
 
-/// A valid data file with one environment (`prod`), one service and `endpoints`.
-pub fn data_file(endpoints: &[Endpoint<'_>]) -> String {
-    let mut text = String::from(
+/// The start of every test data file: `schema`, `[data]` and the one `[[source]]` ("page")
+/// entries cite, titled `title`.
+pub fn header(title: &str) -> String {
+    format!(
         r#"schema = 1
 
 [data]
@@ -22,10 +23,18 @@ primary_source = "page"
 [[source]]
 id = "page"
 publisher = "Egress Test Provider"
-title = "Firewall openings"
+title = "{title}"
 url = "https://provider.egress.test/firewall"
 document_date = 2026-01-01
+"#
+    )
+}
 
+/// A valid data file with one environment (`prod`), one service and `endpoints`.
+pub fn data_file(endpoints: &[Endpoint<'_>]) -> String {
+    let mut text = header("Firewall openings");
+    text.push_str(
+        r#"
 [[environment]]
 id = "prod"
 name = "Production"

@@ -150,8 +150,10 @@
 // Test support: a failed setup step should stop the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod authserver;
 pub mod data;
 pub mod dns;
+pub mod enterprise;
 pub mod exporter;
 pub mod netns;
 pub mod pki;
@@ -159,6 +161,7 @@ pub mod proxy;
 pub mod rss;
 pub mod scenario;
 pub mod server;
+pub mod sni;
 pub mod tcp;
 pub mod tls;
 pub mod tools;
