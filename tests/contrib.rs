@@ -41,6 +41,36 @@ fn run_ok(cmd: &mut Command) -> String {
     text
 }
 
+/// Copies the units `names` of contrib/systemd with `from` (how they start egresscheck)
+/// replaced by `to` (this build: `systemd-analyze verify` checks that the binary exists),
+/// and requires verify to pass them without a warning (an unknown directive, a typo in a
+/// section). Returns each unit's text as it is in contrib/. The caller requires
+/// `systemd-analyze` itself (harness_selftest::tools finds the tests that need a tool by their
+/// own bodies).
+fn verify_units(names: &[&str], from: &str, to: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut texts = Vec::new();
+    let mut copies = Vec::new();
+    for name in names {
+        let text = std::fs::read_to_string(contrib(&format!("systemd/{name}"))).unwrap();
+        let copy = dir.path().join(name);
+        std::fs::write(&copy, text.replace(from, to)).unwrap();
+        texts.push(text);
+        copies.push(copy);
+    }
+    let output = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&copies)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    for name in names {
+        assert!(!stderr.contains(name), "{stderr}");
+    }
+    texts
+}
+
 #[test]
 fn kubernetes_manifests_are_valid() {
     tools::require(&["kubernetes-validate"]);
@@ -118,37 +148,9 @@ fn prometheus_configurations_and_rules_pass_promtool() {
     }
 }
 
-/// Copies the units `names` of contrib/systemd with `from` (how they start egresscheck)
-/// replaced by `to` (this build: `systemd-analyze verify` checks that the binary exists),
-/// and requires verify to pass them without a warning (an unknown directive, a typo in a
-/// section). Returns each unit's text as it is in contrib/.
-fn verify_units(names: &[&str], from: &str, to: &str) -> Vec<String> {
-    tools::require(&["systemd-analyze"]);
-    let dir = tempfile::tempdir().unwrap();
-    let mut texts = Vec::new();
-    let mut copies = Vec::new();
-    for name in names {
-        let text = std::fs::read_to_string(contrib(&format!("systemd/{name}"))).unwrap();
-        let copy = dir.path().join(name);
-        std::fs::write(&copy, text.replace(from, to)).unwrap();
-        texts.push(text);
-        copies.push(copy);
-    }
-    let output = Command::new("systemd-analyze")
-        .arg("verify")
-        .args(&copies)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    for name in names {
-        assert!(!stderr.contains(name), "{stderr}");
-    }
-    texts
-}
-
 #[test]
 fn the_serve_unit_passes_systemd_analyze_verify() {
+    tools::require(&["systemd-analyze"]);
     let texts = verify_units(
         &["egresscheck-serve.service"],
         "ExecStart=egresscheck ",
@@ -169,6 +171,7 @@ fn the_serve_unit_passes_systemd_analyze_verify() {
 
 #[test]
 fn the_check_service_and_timer_pass_systemd_analyze_verify() {
+    tools::require(&["systemd-analyze"]);
     // As a manual install has them (/usr/local/bin); scripts/package-test verifies them
     // installed by the Debian package (/usr/bin), with the package's user.
     let texts = verify_units(
