@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh                      # the defaults: 1,000 targets, 7 rounds, every section
 #   scripts/bench.sh --targets 2000 --rounds 5
-#   scripts/bench.sh --only throughput    # throughput, holes, rules, peers (comma-separated)
+#   scripts/bench.sh --only throughput    # throughput, holes, stalls, rules, peers (comma-separated)
 #   scripts/bench.sh --help
 #
 # The peers (sslscan, nmap) are measured when installed: apt-get install sslscan nmap.

@@ -3,7 +3,9 @@
 //!
 //! Each finding has a stable code (public interface: scripts, alert rules and dashboards
 //! match on it), a severity, the target it concerns and one sentence an admin can act on.
-//! The verdict of a run is the worst severity found.
+//! The verdict of a run is the worst severity found. What a failed handshake and its control
+//! handshakes say is judged in [`handshake`], what the HTTP check and the server's clock say
+//! in [`http`], a broken IPv6 path next to a working IPv4 one in [`family`].
 
 mod dns;
 mod legacy;
@@ -56,6 +58,8 @@ impl fmt::Display for Severity {
     }
 }
 
+mod family;
+mod handshake;
 mod http;
 
 macro_rules! codes {
@@ -105,6 +109,9 @@ codes! {
     ProxyDenied = "proxy-denied", Fail;
     /// TCP connected but the TLS handshake failed.
     TlsFailure = "tls-failure", Fail;
+    /// The handshake for the name got no ServerHello while the same address answered a
+    /// control ClientHello (no SNI, a control name): a device blocks TLS by SNI.
+    SniFiltered = "sni-filtered", Fail;
     /// The server only speaks TLS below 1.2.
     TlsOutdated = "tls-outdated", Fail;
     /// The chain is trusted neither by Mozilla's roots nor by the system store.
@@ -126,6 +133,9 @@ codes! {
     /// `--clock-skew-fail` (fail) or `--clock-skew-warn` (warn): the one code whose severity
     /// depends on the size of what was found.
     ClockSkew = "clock-skew", Fail;
+    /// A name with A and AAAA answers whose IPv6 targets all fail while IPv4 works: clients
+    /// that prefer IPv6 wait for their fallback or fail.
+    Ipv6Broken = "ipv6-broken", Warn;
     /// A legacy host still resolves or answers after its sunset: its rules can go.
     LegacySunsetPassed = "legacy-sunset-passed", Warn;
     /// A legacy host's sunset is within 30 days: migrate.
@@ -576,6 +586,7 @@ fn audit_name(
         }
     }
     http::clock_findings(&ctx, name, options, findings);
+    family::ipv6_broken(&ctx, name, findings);
 }
 
 /// `legacy-sunset-soon` for a legacy host whose sunset is near.
@@ -736,9 +747,7 @@ fn proxy_advice(target: &TargetObservation) -> String {
         TcpState::ProxyDenied => format!(
             "{proxy} denied the CONNECT (403): ask for this host and port to be allowed on the proxy"
         ),
-        TcpState::ProxyAuthRequired => format!(
-            "{proxy} wants credentials (407): give them in --proxy http://user:pass@host:port or HTTPS_PROXY"
-        ),
+        TcpState::ProxyAuthRequired => proxy_auth_advice(proxy, &target.tcp.proxy_auth),
         TcpState::ProxyBadGateway => format!(
             "{proxy} could not reach the target (502): the proxy's own egress is blocked or the name does not resolve there"
         ),
@@ -749,6 +758,31 @@ fn proxy_advice(target: &TargetObservation) -> String {
             target.tcp.message.as_deref().unwrap_or("unexpected answer")
         ),
     }
+}
+
+/// What to do about a 407, by the schemes it offers: `Basic` is spoken (credentials in the
+/// proxy URL); `Negotiate` and `NTLM` are detected, not spoken.
+fn proxy_auth_advice(proxy: &str, schemes: &[String]) -> String {
+    let offered = if schemes.is_empty() {
+        "names no scheme".to_owned()
+    } else {
+        format!("asks for {}", schemes.join(", "))
+    };
+    let basic = schemes.iter().any(|s| crate::probe::proxy::auth::spoken(s));
+    let other: Vec<&str> = schemes
+        .iter()
+        .filter(|s| !crate::probe::proxy::auth::spoken(s))
+        .map(String::as_str)
+        .collect();
+    let what = if basic || schemes.is_empty() {
+        "give Basic credentials in --proxy http://user:pass@host:port or HTTPS_PROXY (the integration needs them too)".to_owned()
+    } else {
+        format!(
+            "egresscheck detects {} but does not speak it, nor do most server integrations: ask the proxy team to let this host through to the provider without authentication (an exception by source address), or put a local authenticating proxy in front (cntlm, px) and give that with --proxy",
+            other.join(" and ")
+        )
+    };
+    format!("{proxy} wants credentials (407) and {offered}: {what}")
 }
 
 fn tls_findings(
@@ -778,16 +812,8 @@ fn tls_findings(
                 ),
             );
         } else {
-            let hint = if tls.timed_out {
-                "; a middlebox may hold the connection (DPI, an SNI filter)"
-            } else {
-                "; a proxy or firewall with TLS inspection may reset it"
-            };
-            push(
-                findings,
-                Code::TlsFailure,
-                format!("{label}: TCP connected but the TLS handshake failed: {error}{hint}"),
-            );
+            let (code, message) = handshake::failed_handshake(ctx, target, tls, &label);
+            push(findings, code, message);
         }
         return;
     }

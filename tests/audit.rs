@@ -104,6 +104,8 @@ pub fn tls_ok() -> TlsObservation {
         hostname_match: true,
         name_error: None,
         chain: vec![cert("CN=Test Root", "2026-01-01", "2026-12-31", "aa11")],
+        server_bytes: 1200,
+        reset: false,
     }
 }
 
@@ -118,9 +120,11 @@ pub fn target(address: &str, state: TcpState, tls: Option<TlsObservation>) -> Ta
             ms: 2.0,
             message: None,
             proxy_status: None,
+            proxy_auth: Vec::new(),
         },
         tls,
         http: None,
+        control: Vec::new(),
     }
 }
 
@@ -440,8 +444,14 @@ fn every_code_is_kebab_case_and_unique() {
     let mut seen = std::collections::HashSet::new();
     for code in Code::ALL {
         let text = code.as_str();
+        // Lowercase words (digits allowed, as in `ipv6-broken`) joined by single hyphens.
         assert!(
-            text.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            text.split('-').all(|word| {
+                word.starts_with(|c: char| c.is_ascii_lowercase())
+                    && word
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            }),
             "{text}"
         );
         assert!(seen.insert(text), "{text} twice");

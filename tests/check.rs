@@ -226,6 +226,7 @@ fn scrub_numbers(text: &str) -> String {
         let mut line = line.to_owned();
         for key in [
             "\"ms\": ",
+            "\"server_bytes\": ",
             "\"duration_seconds\": ",
             // The JSON lines of --format jsonl.
             "\"tcp_ms\":",

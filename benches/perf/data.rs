@@ -1,8 +1,9 @@
 //! The data files the benchmark feeds egresscheck, generated at run time.
 //!
 //! - [`targets`]: one endpoint per target name, each documenting its lab addresses, so DNS
-//!   and the data agree and every target should come out `ok`. With black holes, their names
-//!   alternate with the targets' (the holes are spread over the run, not bunched at its end).
+//!   and the data agree and every target should come out `ok`. With black holes or stalling
+//!   servers, their names alternate with the targets' (spread over the run, not bunched at
+//!   its end).
 //! - [`prefixes`]: one environment whose endpoints document `count` prefixes, half IPv4 and
 //!   half IPv6. Of every eight, six are adjacent (consecutive /24s or /48s, which aggregate
 //!   into a /22 or /46 and a /23 or /47) and two are scattered single addresses (/32s in
@@ -12,7 +13,7 @@
 use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::{ZONE, hole_name, target_addr, target_name};
+use crate::{ZONE, hole_name, stall_name, target_addr, target_name};
 
 /// Prefixes per endpoint in [`prefixes`] (the loader caps nothing per entry; this keeps
 /// entries of a realistic size).
@@ -46,11 +47,11 @@ name = "Bench API"
 }
 
 /// An endpoint per target name (`per_name` targets each, see [`crate::target_name`])
-/// served by the lab, and one per black hole, on `port`.
-pub fn targets(targets: usize, holes: usize, port: u16, per_name: usize) -> String {
+/// served by the lab, one per black hole and one per stalling server, on `port`.
+pub fn targets(targets: usize, holes: usize, stalls: usize, port: u16, per_name: usize) -> String {
     let per_name = per_name.max(1);
     let names = targets.div_ceil(per_name);
-    let mut out = String::with_capacity((targets + holes) * 160);
+    let mut out = String::with_capacity((targets + holes + stalls) * 160);
     header(&mut out, "targets");
     let endpoint = |out: &mut String, name: &str, addrs: &[Ipv4Addr]| {
         let list: Vec<String> = addrs.iter().map(|a| format!("\"{a}\"")).collect();
@@ -60,7 +61,7 @@ pub fn targets(targets: usize, holes: usize, port: u16, per_name: usize) -> Stri
             list.join(", ")
         );
     };
-    for j in 0..names.max(holes) {
+    for j in 0..names.max(holes).max(stalls) {
         if j < names {
             let first = j * per_name;
             let addrs: Vec<Ipv4Addr> = (first..(first + per_name).min(targets))
@@ -70,6 +71,9 @@ pub fn targets(targets: usize, holes: usize, port: u16, per_name: usize) -> Stri
         }
         if j < holes {
             endpoint(&mut out, &hole_name(j), &[crate::hole_addr(j)]);
+        }
+        if j < stalls {
+            endpoint(&mut out, &stall_name(j), &[crate::stall_addr(j)]);
         }
     }
     out

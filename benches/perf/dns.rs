@@ -1,6 +1,7 @@
 //! The lab's DNS server: authoritative for `bench.test`, over UDP on `127.0.0.1`, for
 //! `--resolver`. Each target name has an A record per target it names (their `127.1.x.y`
-//! addresses), each black-hole name one A record (its `127.2.x.y` address); AAAA and other types get an empty answer
+//! addresses), each black-hole name one A record (its `127.2.x.y` address), each stalling
+//! name one (its `127.3.x.y` address); AAAA and other types get an empty answer
 //! with the zone's SOA, unknown names NXDOMAIN, names outside the zone REFUSED.
 //!
 //! A stripped-down cousin of the test harness's server (`tests/support/dns.rs`, which
@@ -16,7 +17,9 @@ use hickory_resolver::proto::rr::rdata::{A, SOA};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use tokio::net::UdpSocket;
 
-use crate::{BoxError, ZONE, hole_addr, hole_name, target_addr, target_name};
+use crate::{
+    BoxError, ZONE, hole_addr, hole_name, stall_addr, stall_name, target_addr, target_name,
+};
 
 /// TTL of every record.
 const TTL: u32 = 300;
@@ -32,6 +35,7 @@ struct Zone {
 pub async fn start(
     targets: usize,
     holes: usize,
+    stalls: usize,
     per_name: usize,
 ) -> Result<(u16, impl Future<Output = ()> + Send + 'static), BoxError> {
     let origin = fqdn(ZONE)?;
@@ -44,6 +48,9 @@ pub async fn start(
     }
     for i in 0..holes {
         records.insert(fqdn(&hole_name(i))?, vec![hole_addr(i)]);
+    }
+    for i in 0..stalls {
+        records.insert(fqdn(&stall_name(i))?, vec![stall_addr(i)]);
     }
     let zone = Zone { origin, records };
     let socket = UdpSocket::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0)).await?;

@@ -11,14 +11,20 @@
 //! - N/2 black holes: a listener per address `127.2.x.y` whose accept queue is full (backlog
 //!   0, filled by one connection of its own), so the kernel drops every further SYN and a
 //!   connect waits until the client's timeout, as behind a firewall `drop`. No root needed.
+//! - N/2 stalling servers: a listener per address `127.3.x.y` that accepts, reads the
+//!   ClientHello and never answers (a middlebox that swallows TLS to a name it filters),
+//!   holding the connection until the client closes it.
 //! - A DNS server on `127.0.0.1` (see `dns`).
 //!
 //! The lab writes the CA to `DIR/ca.pem`, prints `ready TLS_PORT DNS_PORT` on standard output
 //! and serves until its standard input closes (the orchestrator exits or drops it), or for
-//! at most [`MAX_LIFETIME`].
+//! at most [`MAX_LIFETIME`]. It counts the handshakes its TLS servers complete and when the
+//! last one did: a line `reset` on standard input zeroes both (answered `ok`), a line
+//! `stats` is answered `stats COUNT LAST_NS` (nanoseconds since the Unix epoch), so the
+//! orchestrator can tell when the healthy targets of a run were done.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -37,7 +43,10 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use crate::{BoxError, dns, hole_addr, target_addr, target_name};
+use std::io::BufRead;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crate::{BoxError, dns, hole_addr, stall_addr, target_addr, target_name};
 
 /// The lab stops by itself after this long, whatever happens to the orchestrator.
 const MAX_LIFETIME: Duration = Duration::from_secs(3600);
@@ -60,6 +69,7 @@ pub fn serve(
     dir: &Path,
     targets: usize,
     holes: usize,
+    stalls: usize,
     certs: Certs,
     per_name: usize,
 ) -> Result<(), BoxError> {
@@ -90,19 +100,23 @@ pub fn serve(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let stats = Arc::new(Stats::default());
     runtime.block_on(async move {
         let (port, listeners) = bind_all(targets).await?;
         for listener in listeners {
-            tokio::spawn(accept_loop(listener, acceptor.clone()));
+            tokio::spawn(accept_loop(listener, acceptor.clone(), Arc::clone(&stats)));
         }
         let _holes = black_holes(holes, port).await?;
-        let (dns_port, dns_task) = dns::start(targets, holes, per_name).await?;
+        for i in 0..stalls {
+            let addr = SocketAddr::new(IpAddr::V4(stall_addr(i)), port);
+            tokio::spawn(stall_loop(TcpListener::bind(addr).await?));
+        }
+        let (dns_port, dns_task) = dns::start(targets, holes, stalls, per_name).await?;
         tokio::spawn(dns_task);
 
         let (stdin_closed_tx, stdin_closed) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut sink);
+            answer_commands(&stats);
             let _ = stdin_closed_tx.send(());
         });
         let mut stdout = std::io::stdout().lock();
@@ -231,13 +245,78 @@ async fn bind_all(targets: usize) -> Result<(u16, Vec<TcpListener>), BoxError> {
     .into())
 }
 
+/// Handshakes the TLS servers completed, and when the last one did.
+#[derive(Debug, Default)]
+struct Stats {
+    done: AtomicUsize,
+    last_ns: AtomicU64,
+}
+
+impl Stats {
+    fn record(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        self.done.fetch_add(1, Ordering::SeqCst);
+        self.last_ns.fetch_max(now, Ordering::SeqCst);
+    }
+}
+
+/// Answers `reset` and `stats` lines on standard input until it closes.
+fn answer_commands(stats: &Stats) {
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else {
+            return;
+        };
+        let answer = match line.trim() {
+            "reset" => {
+                stats.done.store(0, Ordering::SeqCst);
+                stats.last_ns.store(0, Ordering::SeqCst);
+                "ok".to_owned()
+            }
+            "stats" => format!(
+                "stats {} {}",
+                stats.done.load(Ordering::SeqCst),
+                stats.last_ns.load(Ordering::SeqCst)
+            ),
+            _ => continue,
+        };
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, "{answer}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
 /// Accepts forever; each connection gets its own task. A failed accept (out of file
 /// descriptors) pauses briefly instead of spinning.
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor) {
+async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, stats: Arc<Stats>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio::spawn(handle(stream, acceptor.clone()));
+                tokio::spawn(handle(stream, acceptor.clone(), Arc::clone(&stats)));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// A server that never answers: each connection's bytes (its ClientHello) are read and
+/// dropped until the client closes it (or a minute passes).
+async fn stall_loop(listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((mut stream, _)) => {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 2048];
+                    let _ = tokio::time::timeout(Duration::from_secs(60), async {
+                        while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+                    })
+                    .await;
+                });
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
         }
@@ -245,12 +324,13 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor) {
 }
 
 /// One connection: the handshake, then wait for the client to close (bounded).
-async fn handle(stream: TcpStream, acceptor: TlsAcceptor) {
+async fn handle(stream: TcpStream, acceptor: TlsAcceptor, stats: Arc<Stats>) {
     let _ = stream.set_nodelay(true);
     let Ok(Ok(mut tls)) = tokio::time::timeout(CONNECTION_TIMEOUT, acceptor.accept(stream)).await
     else {
         return;
     };
+    stats.record();
     let mut buf = [0u8; 1024];
     let _ = tokio::time::timeout(CONNECTION_TIMEOUT, async {
         while let Ok(n) = tls.read(&mut buf).await {

@@ -12,6 +12,9 @@
 //! - **check**: `egresscheck check --format json --output FILE` against the lab, run through
 //!   `egresscheck::cli::run`, exactly what the `egresscheck` binary's `main` calls;
 //! - **black holes**: the same with half the targets black-holed and `--timeout 2s`;
+//! - **stalled TLS**: the same with half the targets accepting TCP and never answering the
+//!   ClientHello, `--timeout 2s`: the wall time against the timeout, and the healthy half's
+//!   rate (up to the lab's last completed handshake) against the floor's;
 //! - **rules**: `egresscheck rules --format nftables|iptables` over 100,000 prefixes, standard
 //!   output to a file as `main` writes it;
 //! - **peers**: `sslscan` and `nmap --script ssl-cert` when installed (see `peers`); their
@@ -71,6 +74,16 @@ pub fn hole_addr(i: usize) -> Ipv4Addr {
     spread(2, i)
 }
 
+/// Name of the `i`-th stalling server.
+pub fn stall_name(i: usize) -> String {
+    format!("s{i:05}.{ZONE}")
+}
+
+/// Address of the `i`-th stalling server: 127.3.x.y.
+pub fn stall_addr(i: usize) -> Ipv4Addr {
+    spread(3, i)
+}
+
 fn spread(second: u8, i: usize) -> Ipv4Addr {
     let third = u8::try_from(i / 250).unwrap_or(u8::MAX);
     let fourth = u8::try_from(i % 250 + 1).unwrap_or(1);
@@ -106,11 +119,11 @@ struct Args {
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(2..=MAX_PREFIXES as u64))]
     prefixes: u64,
 
-    /// Measurements to run (comma-separated): throughput, holes, rules, peers, serve.
+    /// Measurements to run (comma-separated): throughput, holes, stalls, rules, peers, serve.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput,holes,rules,peers,serve"
+        default_value = "throughput,holes,stalls,rules,peers,serve"
     )]
     only: Vec<Section>,
 
@@ -137,6 +150,7 @@ struct Args {
 enum Section {
     Throughput,
     Holes,
+    Stalls,
     Rules,
     Peers,
     Serve,
@@ -153,6 +167,8 @@ enum Mode {
         targets: usize,
         #[arg(long)]
         holes: usize,
+        #[arg(long)]
+        stalls: usize,
         #[arg(long, value_enum)]
         certs: lab::Certs,
         #[arg(long)]
@@ -260,9 +276,10 @@ fn main() -> std::process::ExitCode {
             ref dir,
             targets,
             holes,
+            stalls,
             certs,
             per_name,
-        }) => lab::serve(dir, targets, holes, certs, per_name),
+        }) => lab::serve(dir, targets, holes, stalls, certs, per_name),
         Some(Mode::Floor {
             ref ca,
             port,
@@ -397,8 +414,27 @@ fn measure(mut command: Command, stdout: &Path, limit: Duration) -> Result<Measu
 /// The lab process; closing its standard input stops it.
 struct Lab {
     child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    /// The lab's standard output, line by line.
+    lines: std::sync::mpsc::Receiver<String>,
     tls_port: u16,
     dns_port: u16,
+}
+
+/// The numbers of a lab line `PREFIX N N…` (none when the line has another prefix).
+fn numbers<T: std::str::FromStr>(line: &str, prefix: &str) -> Vec<T> {
+    line.strip_prefix(prefix)
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+/// What the lab's TLS servers completed since the last reset.
+struct LabStats {
+    handshakes: usize,
+    /// When the last one completed.
+    last: Option<std::time::SystemTime>,
 }
 
 impl Lab {
@@ -418,6 +454,7 @@ impl Lab {
             .arg(dir)
             .args(["--targets", &targets.to_string()])
             .args(["--holes", &holes.to_string()])
+            .args(["--stalls", &holes.to_string()])
             .args(["--certs", certs])
             .args(["--per-name", &per_name.to_string()])
             .stdin(Stdio::piped())
@@ -425,13 +462,19 @@ impl Lab {
             .stderr(std::fs::File::create(dir.join("lab.stderr"))?)
             .spawn()?;
         let stdout = child.stdout.take().ok_or("lab: no standard output")?;
-        let (tx, rx) = std::sync::mpsc::channel();
+        let stdin = child.stdin.take().ok_or("lab: no standard input")?;
+        let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else {
+                    return;
+                };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
         });
-        let line = match rx.recv_timeout(Duration::from_secs(120)) {
+        let line = match lines.recv_timeout(Duration::from_secs(120)) {
             Ok(line) => line,
             Err(_) => {
                 let _ = child.kill();
@@ -439,12 +482,7 @@ impl Lab {
                 return Err("the lab did not start within 120 s".into());
             }
         };
-        let ports: Vec<u16> = line
-            .strip_prefix("ready ")
-            .unwrap_or("")
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect();
+        let ports: Vec<u16> = numbers(&line, "ready ");
         let [tls_port, dns_port] = ports.as_slice() else {
             let _ = child.kill();
             let _ = child.wait();
@@ -455,11 +493,41 @@ impl Lab {
             tls_port: *tls_port,
             dns_port: *dns_port,
             child,
+            stdin,
+            lines,
+        })
+    }
+
+    /// Sends `command` and returns the lab's one-line answer.
+    fn ask(&mut self, command: &str) -> Result<String, BoxError> {
+        writeln!(self.stdin, "{command}")?;
+        self.stdin.flush()?;
+        Ok(self.lines.recv_timeout(Duration::from_secs(10))?)
+    }
+
+    /// Zeroes the lab's count of completed handshakes.
+    fn reset(&mut self) -> Result<(), BoxError> {
+        match self.ask("reset")?.as_str() {
+            "ok" => Ok(()),
+            other => Err(format!("lab: {other:?} to reset").into()),
+        }
+    }
+
+    /// Handshakes completed since the last reset, and when the last one did.
+    fn stats(&mut self) -> Result<LabStats, BoxError> {
+        let answer = self.ask("stats")?;
+        let fields: Vec<u64> = numbers(&answer, "stats ");
+        let [handshakes, last_ns] = fields.as_slice() else {
+            return Err(format!("lab: {answer:?} to stats").into());
+        };
+        Ok(LabStats {
+            handshakes: usize::try_from(*handshakes)?,
+            last: (*last_ns > 0).then(|| std::time::UNIX_EPOCH + Duration::from_nanos(*last_ns)),
         })
     }
 
     fn stop(mut self) {
-        drop(self.child.stdin.take());
+        drop(self.stdin);
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(5) {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -523,6 +591,8 @@ fn median(values: &mut [f64]) -> Option<f64> {
 struct CheckOutcome {
     up: usize,
     filtered: usize,
+    /// Targets whose TCP connect succeeded and whose TLS handshake timed out.
+    tls_timeouts: usize,
     total: usize,
     times: Vec<f64>,
 }
@@ -536,6 +606,7 @@ fn check_outcome(path: &Path) -> Result<CheckOutcome, BoxError> {
     let mut outcome = CheckOutcome {
         up: 0,
         filtered: 0,
+        tls_timeouts: 0,
         total: targets.len(),
         times: Vec::new(),
     };
@@ -544,6 +615,9 @@ fn check_outcome(path: &Path) -> Result<CheckOutcome, BoxError> {
         let tls = &target["tls"];
         if tcp["state"] == "filtered" {
             outcome.filtered += 1;
+        }
+        if tcp["state"] == "open" && tls["failure"] == "timeout" {
+            outcome.tls_timeouts += 1;
         }
         let up = tcp["state"] == "open"
             && tls["ok"] == true
@@ -608,7 +682,7 @@ fn serve_row(
         serve::SCRAPES
     ));
     let data = dir.join("serve.toml");
-    std::fs::write(&data, data::targets(names, 0, lab.tls_port, per_name))?;
+    std::fs::write(&data, data::targets(names, 0, 0, lab.tls_port, per_name))?;
     let outcome = serve::measure(exe, &data, lab::dns_addr(lab.dns_port), ca, names)?;
     let mut row = Row::new(format!(
         "egresscheck serve: {} scrapes at once, {} names each (the bundled data's size), defaults",
@@ -670,11 +744,12 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
     let mut rows: Vec<Row> = Vec::new();
     let needs_lab = wants(Section::Throughput)
         || wants(Section::Holes)
+        || wants(Section::Stalls)
         || wants(Section::Peers)
         || wants(Section::Serve);
-    let lab = if needs_lab {
+    let mut lab = if needs_lab {
         note(format!(
-            "starting the lab: {targets} TLS targets, {holes} black holes"
+            "starting the lab: {targets} TLS targets, {holes} black holes, {holes} stalling servers"
         ));
         Some(Lab::start(&dir, targets, holes, args.certs, per_name)?)
     } else {
@@ -684,24 +759,19 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
     let ca_text = ca.display().to_string();
 
     let mut check_rate: Option<f64> = None;
+    let mut floor_rate: Option<f64> = None;
     if let (Some(lab), true) = (&lab, wants(Section::Throughput)) {
         let data = dir.join("targets.toml");
-        std::fs::write(&data, data::targets(targets, 0, lab.tls_port, per_name))?;
+        std::fs::write(&data, data::targets(targets, 0, 0, lab.tls_port, per_name))?;
         let (mut floor_runs, mut check_runs) = (Vec::new(), Vec::new());
         for round in 1..=rounds {
             note(format!("round {round}/{rounds}: floor"));
-            let mut floor = Command::new(&exe);
-            floor
-                .args(["floor", "--ca", &ca_text])
-                .args(["--port", &lab.tls_port.to_string()])
-                .args(["--targets", &targets.to_string()])
-                .args(["--concurrency", &concurrency.to_string()])
-                .args(["--per-name", &per_name.to_string()]);
-            let measured = measure(floor, &dir.join("floor.out"), Duration::from_secs(300))?;
-            if let Some(why) = measured.failure() {
-                return Err(format!("floor: {why}").into());
-            }
-            floor_runs.push(measured);
+            let floor = Floor {
+                targets,
+                concurrency,
+                per_name,
+            };
+            floor_runs.push(floor.run(&exe, &dir, lab, &ca_text)?);
 
             note(format!("round {round}/{rounds}: egresscheck check"));
             let concurrency_text = concurrency.to_string();
@@ -726,6 +796,7 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
         row.targets = format!("{ok_min}/{targets} ok");
         row.wall = Some(Duration::from_secs_f64(floor_wall));
         row.rate = Some(targets as f64 / floor_wall);
+        floor_rate = row.rate;
         row.p50 = median(
             &mut floor_runs
                 .iter()
@@ -811,7 +882,7 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
         let data = dir.join("holes.toml");
         std::fs::write(
             &data,
-            data::targets(targets - holes, holes, lab.tls_port, per_name),
+            data::targets(targets - holes, holes, 0, lab.tls_port, per_name),
         )?;
         let timeout = format!("{}s", args.hole_timeout);
         let (measured, outcome) = run_check(
@@ -822,19 +893,11 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
             &["--timeout", &timeout],
             &dir.join("holes"),
         )?;
-        let ratio = measured.wall.as_secs_f64() / args.hole_timeout as f64;
-        let mut row = Row::new(format!(
-            "black holes: check --timeout {}s",
-            args.hole_timeout
-        ));
+        let (mut row, ratio) = timed_row("black holes", &measured, args.hole_timeout);
         row.targets = format!(
             "{} up, {} filtered of {}",
             outcome.up, outcome.filtered, outcome.total
         );
-        row.wall = Some(measured.wall);
-        row.rss_kib = measured.rss_kib();
-        row.cpu_s = measured.cpu_s();
-        row.ratio = format!("{ratio:.2} × timeout");
         row.target = "≤ 1.30 × timeout".to_owned();
         row.met = Some(ratio <= 1.3 && outcome.filtered == holes && outcome.up == targets - holes);
         row.note = format!(
@@ -843,6 +906,16 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
             holes.div_ceil(concurrency) as u64 * args.hole_timeout
         );
         rows.push(row);
+    }
+
+    if let (Some(lab), true) = (lab.as_mut(), wants(Section::Stalls)) {
+        let floor_rate = match floor_rate {
+            Some(rate) => rate,
+            None => floor_only(&exe, &dir, lab, &ca_text, targets, concurrency, per_name)?,
+        };
+        rows.push(stalled_tls(
+            &exe, &dir, lab, &ca, targets, holes, per_name, args, floor_rate,
+        )?);
     }
 
     if wants(Section::Rules) {
@@ -945,6 +1018,137 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
         note(format!("kept {}", kept.display()));
     }
     Ok(())
+}
+
+/// The row of a `check --timeout` run whose wall time is judged against the timeout: wall,
+/// peak RSS, CPU, and the ratio of wall to timeout (also returned).
+fn timed_row(what: &str, measured: &Measured, timeout_s: u64) -> (Row, f64) {
+    let ratio = measured.wall.as_secs_f64() / timeout_s as f64;
+    let mut row = Row::new(format!("{what}: check --timeout {timeout_s}s"));
+    row.wall = Some(measured.wall);
+    row.rss_kib = measured.rss_kib();
+    row.cpu_s = measured.cpu_s();
+    row.ratio = format!("{ratio:.2} × timeout");
+    (row, ratio)
+}
+
+/// One run of the floor loop.
+struct Floor {
+    targets: usize,
+    concurrency: usize,
+    per_name: usize,
+}
+
+impl Floor {
+    /// Runs it against `lab` (its CA at `ca`), measured.
+    fn run(&self, exe: &Path, dir: &Path, lab: &Lab, ca: &str) -> Result<Measured, BoxError> {
+        let mut floor = Command::new(exe);
+        floor
+            .args(["floor", "--ca", ca])
+            .args(["--port", &lab.tls_port.to_string()])
+            .args(["--targets", &self.targets.to_string()])
+            .args(["--concurrency", &self.concurrency.to_string()])
+            .args(["--per-name", &self.per_name.to_string()]);
+        let measured = measure(floor, &dir.join("floor.out"), Duration::from_secs(300))?;
+        match measured.failure() {
+            Some(why) => Err(format!("floor: {why}").into()),
+            None => Ok(measured),
+        }
+    }
+}
+
+/// The floor's rate (targets per second, the median of three rounds), for a run that did
+/// not measure throughput.
+fn floor_only(
+    exe: &Path,
+    dir: &Path,
+    lab: &Lab,
+    ca: &str,
+    targets: usize,
+    concurrency: usize,
+    per_name: usize,
+) -> Result<f64, BoxError> {
+    let mut walls = Vec::new();
+    for round in 1..=3 {
+        note(format!("floor {round}/3 (for the stalled-TLS row)"));
+        let floor = Floor {
+            targets,
+            concurrency,
+            per_name,
+        };
+        walls.push(floor.run(exe, dir, lab, ca)?.wall.as_secs_f64());
+    }
+    let wall = median(&mut walls).ok_or("no floor round")?;
+    Ok(targets as f64 / wall)
+}
+
+/// The stalled-TLS row: half the targets accept TCP and never answer the ClientHello; the
+/// run's wall time against its timeout, and the healthy half's rate, from the check's start
+/// to the lab's last completed handshake, against the floor's rate.
+#[allow(clippy::too_many_arguments)]
+fn stalled_tls(
+    exe: &Path,
+    dir: &Path,
+    lab: &mut Lab,
+    ca: &Path,
+    targets: usize,
+    stalls: usize,
+    per_name: usize,
+    args: &Args,
+    floor_rate: f64,
+) -> Result<Row, BoxError> {
+    let healthy = targets - stalls;
+    note(format!(
+        "stalled TLS: {targets} targets, {stalls} stalling after the ClientHello, --timeout {}s",
+        args.hole_timeout
+    ));
+    let data = dir.join("stalls.toml");
+    std::fs::write(
+        &data,
+        data::targets(healthy, 0, stalls, lab.tls_port, per_name),
+    )?;
+    let timeout = format!("{}s", args.hole_timeout);
+    lab.reset()?;
+    let started = std::time::SystemTime::now();
+    let (measured, outcome) = run_check(
+        exe,
+        &data,
+        lab,
+        ca,
+        &["--timeout", &timeout],
+        &dir.join("stalls"),
+    )?;
+    let stats = lab.stats()?;
+    let healthy_secs = stats
+        .last
+        .and_then(|last| last.duration_since(started).ok())
+        .map(|d| d.as_secs_f64());
+    let healthy_rate = healthy_secs.map(|secs| healthy as f64 / secs);
+    let rate_ratio = healthy_rate.map(|rate| rate / floor_rate);
+    let (mut row, wall_ratio) = timed_row("stalled TLS", &measured, args.hole_timeout);
+    row.targets = format!(
+        "{} up, {} stalled of {}",
+        outcome.up, outcome.tls_timeouts, outcome.total
+    );
+    row.rate = healthy_rate;
+    row.ratio = format!(
+        "{wall_ratio:.2} × timeout; healthy {} × floor",
+        rate_ratio.map_or_else(|| "?".to_owned(), |r| format!("{r:.2}"))
+    );
+    row.target = "≤ 1.30 × timeout, healthy ≥ 0.90 × floor, ≤ 64 MiB".to_owned();
+    row.met = Some(
+        wall_ratio <= 1.3
+            && rate_ratio.is_some_and(|r| r >= 0.9)
+            && measured.rss_kib().is_some_and(|kib| kib <= 64 * 1024)
+            && outcome.up == healthy
+            && outcome.tls_timeouts == stalls,
+    );
+    row.note = format!(
+        "default settings otherwise; targets/s is the healthy half's rate: {healthy} targets from the check's start to the lab's last completed handshake ({} s; {} handshakes completed); the floor's rate: {floor_rate:.0}/s",
+        healthy_secs.map_or_else(|| "?".to_owned(), |s| format!("{s:.3}")),
+        stats.handshakes
+    );
+    Ok(row)
 }
 
 fn load_average() -> String {

@@ -97,7 +97,7 @@ pub enum Command {
     /// Probe names without a data file: DNS, TCP and TLS on every address, like
     /// Test-NetConnection or openssl s_client. Exit 0 when every target connected with
     /// trusted TLS, 1 otherwise.
-    Probe(probe::ProbeArgs),
+    Probe(Box<probe::ProbeArgs>),
     /// Print firewall rules for the documented endpoints, in a firewall's own dialect.
     // `--format` is required unless `--list-formats` is given, which clap's generated usage
     // (`rules [OPTIONS]`) does not show.

@@ -18,9 +18,9 @@ use crate::exit::Status;
 use crate::probe::connect_to::{ConnectRule, ConnectTo};
 use crate::probe::model::{Family, ProbeRequest};
 use crate::probe::options::{
-    self, MAX_ADDRESSES_PER_NAME, MAX_CONNECTS_WHY, MAX_DEADLINE, MAX_HANDSHAKE_CONCURRENCY,
-    MAX_HTTP_BYTES, MAX_TIMEOUT, MAX_TLS_BYTES, MIN_HTTP_BYTES, MIN_TIMEOUT, MIN_TLS_BYTES,
-    ProbeOptions,
+    self, ControlOptions, ControlSni, MAX_ADDRESSES_PER_NAME, MAX_CONNECTS_WHY, MAX_DEADLINE,
+    MAX_HANDSHAKE_CONCURRENCY, MAX_HTTP_BYTES, MAX_TIMEOUT, MAX_TLS_BYTES, MIN_HTTP_BYTES,
+    MIN_TIMEOUT, MIN_TLS_BYTES, ProbeOptions,
 };
 use crate::probe::proxy::{ProxyEnv, ProxySettings};
 
@@ -125,6 +125,17 @@ pub struct ProbeFlags {
     #[arg(long = "no-http")]
     pub no_http: bool,
 
+    /// The SNI of the control handshake that tells an SNI filter from a broken server: when
+    /// a handshake gets no ServerHello, the same address is asked once more without SNI and
+    /// with this name [default: example.com, or example.net or example.org when the run
+    /// probes that name itself].
+    #[arg(long = "control-sni", value_name = "NAME", value_parser = parse_control_sni)]
+    pub control_sni: Option<DnsName>,
+
+    /// Make no control handshakes (see --control-sni).
+    #[arg(long = "no-control", conflicts_with = "control_sni")]
+    pub no_control: bool,
+
     /// Address family to resolve and probe.
     #[arg(long, value_enum, default_value = "both")]
     pub family: FamilyArg,
@@ -160,6 +171,13 @@ impl ProbeFlags {
                 .unwrap_or(defaults.http_timeout),
             max_http_bytes: self.max_http_bytes.unwrap_or(defaults.max_http_bytes),
             connect_to: defaults.connect_to,
+            control: ControlOptions {
+                enabled: !self.no_control,
+                sni: self
+                    .control_sni
+                    .clone()
+                    .map_or(defaults.control.sni, ControlSni::Name),
+            },
         };
         options
             .validate()
@@ -316,6 +334,11 @@ fn max_connects_bounds() -> (usize, usize, &'static str) {
         options::socket_budget(options::open_file_limit()),
         MAX_CONNECTS_WHY,
     )
+}
+
+/// A DNS name for `--control-sni`.
+fn parse_control_sni(text: &str) -> Result<DnsName, String> {
+    DnsName::parse(text).map_err(|err| err.to_string())
 }
 
 /// `IP`, `IP:PORT` or `[IPv6]:PORT`.

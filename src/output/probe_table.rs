@@ -389,6 +389,31 @@ fn render_problems(
     Ok(())
 }
 
+/// What the control handshakes said: a ServerHello to one of them is a device filtering by
+/// SNI; none is a block or a fault whatever the name.
+fn control_sentence(name: &str, target: &TargetObservation) -> Option<String> {
+    if target.control.is_empty() {
+        return None;
+    }
+    let hello = |c: &crate::probe::model::ControlHello| match &c.sni {
+        None => "without SNI".to_owned(),
+        Some(sni) => format!("for {sni}"),
+    };
+    Some(match target.control.iter().find(|c| c.server_hello) {
+        Some(answered) => format!(
+            "the same address answered a ClientHello {} with a ServerHello: a device on the path blocks TLS to {name} by its SNI; ask for an FQDN/SNI allow rule for {name}, not an IP rule",
+            hello(answered)
+        ),
+        None => {
+            let tried: Vec<String> = target.control.iter().map(hello).collect();
+            format!(
+                "control ClientHellos {} failed too: TLS to this address is blocked or broken whatever the name",
+                tried.join(" and ")
+            )
+        }
+    })
+}
+
 /// Sentences an admin can act on.
 pub fn problems(name: &str, target: &TargetObservation) -> Vec<String> {
     if target.tcp.state != TcpState::Open {
@@ -409,6 +434,9 @@ pub fn problems(name: &str, target: &TargetObservation) -> Vec<String> {
             "TLS handshake failed: {}",
             tls.error.as_deref().unwrap_or("unknown reason")
         ));
+        if let Some(control) = control_sentence(name, target) {
+            out.push(control);
+        }
     }
     if !tls.chain.is_empty() {
         let authority = tls

@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Port;
 use crate::probe::model::{
-    AddressOrigin, DnsAnswer, DnsObservation, DnsOutcome, HttpObservation, NameObservation,
-    ProbeRequest, TargetObservation, TcpObservation, TlsObservation,
+    AddressOrigin, ControlHello, DnsAnswer, DnsObservation, DnsOutcome, HttpObservation,
+    NameObservation, ProbeRequest, TargetObservation, TcpObservation, TlsObservation,
 };
 
 /// One target as the JSON outputs show it.
@@ -68,6 +68,9 @@ pub struct TargetReport {
     /// (and the handshake completed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpObservation>,
+    /// Control handshakes (no SNI, a control name) when the handshake got no ServerHello.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub control: Vec<ControlHello>,
 }
 
 /// The DNS results of a host, A and AAAA together.
@@ -142,6 +145,7 @@ impl TargetReport {
             tcp: Some(target.tcp.clone()),
             tls: target.tls.clone(),
             http: target.http.clone(),
+            control: target.control.clone(),
         }
     }
 
@@ -160,6 +164,7 @@ impl TargetReport {
             tcp: None,
             tls: None,
             http: None,
+            control: Vec::new(),
         }
     }
 }
@@ -287,9 +292,11 @@ mod tests {
                     ms: 0.2,
                     message: Some("refused".into()),
                     proxy_status: None,
+                    proxy_auth: Vec::new(),
                 },
                 tls: None,
                 http: None,
+                control: Vec::new(),
             }],
         };
         let reports = reports(&observation, &request(&[443], &["192.0.2.1"]));

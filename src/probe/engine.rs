@@ -11,6 +11,7 @@
 //!
 //! [`fetch`] reuses the same steps for one request whose answer a command needs.
 
+mod control;
 mod fetch;
 
 pub use fetch::{FetchRequest, Fetched, fetch};
@@ -30,14 +31,14 @@ use crate::catalog::{DnsName, Port};
 use crate::probe::dns::{self, RecordKind, Resolve};
 use crate::probe::http::{self, HttpExchange, HttpLimits, HttpRequest};
 use crate::probe::model::{
-    AddressOrigin, DnsLookup, DnsObservation, DnsOutcome, Family, NameObservation, ProbeRequest,
-    TargetObservation, TcpObservation, TcpState, TlsObservation,
+    AddressOrigin, ControlHello, DnsLookup, DnsObservation, DnsOutcome, Family, NameObservation,
+    ProbeRequest, TargetObservation, TcpObservation, TcpState, TlsObservation,
 };
 use crate::probe::options::{CONNECT_AHEAD_PATIENCE_DIVISOR, CONNECT_AHEAD_STALL, ProbeOptions};
 use crate::probe::proxy::{self, ProxyConfig};
 use crate::probe::stream::TlsStream;
 use crate::probe::targets::{self, Target};
-use crate::probe::tls::{Handshake, Hello, TlsClient, Ungated};
+use crate::probe::tls::{CpuGate, Handshake, HandshakeProgress, Hello, Sni, TlsClient};
 use crate::probe::{Progress, ProgressFn, StepLimit, tcp};
 
 /// Time granted after the deadline for tasks to record that they were cut short: 0.5 s, or a
@@ -82,7 +83,8 @@ pub async fn run_with<R: Resolve>(
         }
         _ => None,
     };
-    let shared = Arc::new(Shared::new(options, resolver, tls, deadline));
+    let names = requests.iter().map(|r| &r.name);
+    let shared = Arc::new(Shared::new(options, resolver, tls, deadline, names));
 
     // Each name's HTTP request, shared by its targets' tasks.
     let https: Vec<Option<Arc<HttpRequest>>> = requests
@@ -389,11 +391,23 @@ struct Shared<R> {
     /// Connects that may end up open and waiting for a handshake slot (see [`connect_ahead`]).
     connect_ahead: Semaphore,
     handshakes: Semaphore,
+    /// The control handshakes' name, when they send one (see `control`).
+    control_sni: Option<DnsName>,
 }
 
 impl<R> Shared<R> {
-    fn new(options: &ProbeOptions, resolver: R, tls: TlsClient, deadline: Instant) -> Self {
+    /// The shared state of a run that probes `names`.
+    fn new<'n>(
+        options: &ProbeOptions,
+        resolver: R,
+        tls: TlsClient,
+        deadline: Instant,
+        names: impl Iterator<Item = &'n DnsName> + Clone,
+    ) -> Self {
         Shared {
+            control_sni: options
+                .control
+                .sni_for(|candidate| names.clone().any(|name| name == candidate)),
             options: options.clone(),
             resolver,
             tls,
@@ -598,9 +612,11 @@ fn placeholder(
             ms: 0.0,
             message: Some(message.to_owned()),
             proxy_status: None,
+            proxy_auth: Vec::new(),
         },
         tls: None,
         http: None,
+        control: Vec::new(),
     }
 }
 
@@ -639,10 +655,10 @@ async fn direct_target<R: Resolve>(
             name: &name,
             port: target.port,
             ahead,
+            control_to: Some(addr),
         };
-        let (tls, http) = over_tls(&shared, over, http.as_deref(), SendPolicy::Always).await;
-        observation.tls = Some(tls);
-        observation.http = http.map(|exchange| exchange.observation);
+        let secured = over_tls(&shared, over, http.as_deref(), SendPolicy::Always).await;
+        secured.record(&mut observation);
     }
     observation
 }
@@ -694,6 +710,7 @@ async fn proxied_target<R: Resolve>(
                 ms: 0.0,
                 message: Some(problem.clone()),
                 proxy_status: None,
+                proxy_auth: Vec::new(),
             };
             return observation;
         }
@@ -713,10 +730,10 @@ async fn proxied_target<R: Resolve>(
             name: &name,
             port,
             ahead: None,
+            control_to: None,
         };
-        let (tls, http) = over_tls(&shared, over, http.as_deref(), SendPolicy::Always).await;
-        observation.tls = Some(tls);
-        observation.http = http.map(|exchange| exchange.observation);
+        let secured = over_tls(&shared, over, http.as_deref(), SendPolicy::Always).await;
+        secured.record(&mut observation);
     }
     observation
 }
@@ -730,6 +747,9 @@ struct Connected<'a, 'w> {
     port: Port,
     /// The connection's place in the connect-ahead window, if it holds one.
     ahead: Option<SemaphorePermit<'w>>,
+    /// The address control handshakes go to, for a direct connection (through a proxy the
+    /// proxy picks the address, and its CONNECT answer says what it blocks).
+    control_to: Option<SocketAddr>,
 }
 
 /// Whether an HTTP request may go over a connection whatever its certificate.
@@ -743,26 +763,54 @@ pub enum SendPolicy {
     Trusted,
 }
 
-/// The steps over an open connection: the TLS handshake, then the HTTP exchange the request
-/// asks for, if the handshake completed (and `policy` allows it).
-async fn over_tls<R>(
+/// What the steps over an open connection saw.
+struct Secured {
+    tls: TlsObservation,
+    http: Option<HttpExchange>,
+    control: Vec<ControlHello>,
+}
+
+impl Secured {
+    /// Records what was seen in `target`; the HTTP answer itself is the caller's.
+    fn record(self, target: &mut TargetObservation) -> Option<http::HttpResponse> {
+        target.tls = Some(self.tls);
+        target.control = self.control;
+        let exchange = self.http?;
+        target.http = Some(exchange.observation);
+        exchange.response
+    }
+}
+
+/// The steps over an open connection: the TLS handshake (with its control handshakes when
+/// it got no ServerHello), then the HTTP exchange the request asks for, if the handshake
+/// completed (and `policy` allows it).
+async fn over_tls<R: Sync>(
     shared: &Shared<R>,
     connected: Connected<'_, '_>,
     http: Option<&HttpRequest>,
     policy: SendPolicy,
-) -> (TlsObservation, Option<HttpExchange>) {
+) -> Secured {
     let http = http.filter(|_| shared.options.http_checks);
-    let (name, port) = (connected.name, connected.port);
-    let (tls, stream) = handshake(shared, connected, http.is_some()).await;
-    let (Some(stream), Some(request)) = (stream, http) else {
-        return (tls, None);
+    let (name, port, control_to) = (connected.name, connected.port, connected.control_to);
+    let checked = control::handshake_checked(shared, connected, http.is_some(), control_to).await;
+    let (tls, control) = (checked.tls, checked.control);
+    let (Some(stream), Some(request)) = (checked.stream, http) else {
+        return Secured {
+            tls,
+            http: None,
+            control,
+        };
     };
     if policy == SendPolicy::Trusted && !(tls.trusted_public && tls.hostname_match) {
         let exchange = http::not_sent(
             request,
             "not sent: the server's certificate is not trusted by public roots (or --ca-file) for this name",
         );
-        return (tls, Some(exchange));
+        return Secured {
+            tls,
+            http: Some(exchange),
+            control,
+        };
     }
     let limits = HttpLimits {
         limit: shared.limit(shared.options.http_timeout),
@@ -771,38 +819,68 @@ async fn over_tls<R>(
     // Holds its socket only: waiting for an HTTP answer costs no handshake slot. Boxed like
     // the handshake: hyper's state is allocated when the exchange starts.
     let exchange = Box::pin(http::exchange(stream, name, port, request, limits)).await;
-    (tls, Some(exchange))
+    Secured {
+        tls,
+        http: Some(exchange),
+        control,
+    }
 }
 
-/// The TLS handshake in a handshake slot; the connection is kept for an HTTP exchange when
-/// `keep` (and the ClientHello then offers only HTTP/1.1).
-async fn handshake<R>(
+/// The TLS handshake; the connection is kept for an HTTP exchange when `keep` (and the
+/// ClientHello then offers only HTTP/1.1).
+///
+/// The handshake slots bound CPU work only: each turn of it (building the ClientHello,
+/// processing what the server sent, verifying the chain) holds a slot, and waiting for the
+/// server holds nothing but the socket ([`SlotGate`]). So a server that never answers its
+/// ClientHello costs no slot while it keeps the handshake waiting for its timeout.
+async fn handshake<R: Sync>(
     shared: &Shared<R>,
     connected: Connected<'_, '_>,
     keep: bool,
+    progress: Option<&HandshakeProgress>,
 ) -> (TlsObservation, Option<TlsStream>) {
-    let Some(_slot) = shared.permit(&shared.handshakes).await else {
-        return (TlsObservation::not_attempted(NOT_PROBED_DEADLINE), None);
+    let gate = SlotGate {
+        shared,
+        ahead: std::sync::Mutex::new(connected.ahead),
     };
-    // The connection no longer waits: its place in the connect-ahead window is free.
-    drop(connected.ahead);
     let handshake = Handshake {
         name: connected.name,
+        sni: Sni::Name,
+        progress,
         hello: if keep { Hello::Http1 } else { Hello::Standard },
-        limit: shared.limit(shared.options.handshake_timeout),
+        timeout: shared.options.handshake_timeout,
+        deadline: shared.deadline,
         max_bytes: shared.options.max_tls_bytes,
     };
     let keep = keep.then(|| http::stream_budget(shared.options.max_http_bytes));
-    // The handshake's state (the TLS connection among it) is allocated once it has a slot,
-    // not in every target's task from the start: all targets are spawned at once.
+    // Boxed: the handshake's state (the TLS connection among it) is allocated when the
+    // handshake starts, not carried by every target's task from the start.
     Box::pin(shared.tls.connect(
         connected.stream,
         connected.leftover,
         &handshake,
-        &Ungated,
+        &gate,
         keep,
     ))
     .await
+}
+
+/// The handshake slots as a [`CpuGate`]: each turn of a handshake's CPU work holds a slot
+/// until it is done. The first turn also frees the connection's place in the connect-ahead
+/// window: from its ClientHello on, the connection no longer waits for a handshake.
+struct SlotGate<'a, R> {
+    shared: &'a Shared<R>,
+    ahead: std::sync::Mutex<Option<SemaphorePermit<'a>>>,
+}
+
+impl<R: Sync> CpuGate for SlotGate<'_, R> {
+    async fn enter(&self) -> Option<impl Sized> {
+        let slot = self.shared.permit(&self.shared.handshakes).await?;
+        if let Ok(mut ahead) = self.ahead.lock() {
+            ahead.take();
+        }
+        Some(slot)
+    }
 }
 
 #[cfg(test)]
@@ -1142,28 +1220,48 @@ mod tests {
         );
     }
 
-    /// A listener on loopback that counts the connections open at once (accepted, not yet
-    /// closed by the client) and never answers, so every handshake waits for its timeout.
-    async fn counting_listener() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    /// The most connections a [`counting_listener`] saw at once.
+    #[derive(Debug, Default)]
+    struct Counts {
+        /// Accepted and not yet closed by the client.
+        open: std::sync::atomic::AtomicUsize,
+        /// Accepted, and the client has sent nothing yet: idle on the server.
+        idle: std::sync::atomic::AtomicUsize,
+    }
+
+    /// A listener on loopback that never answers, so every handshake waits for its timeout,
+    /// and counts the most connections open at once and idle at once.
+    async fn counting_listener() -> (u16, Arc<Counts>) {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use tokio::io::AsyncReadExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let open = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
+        let now = Arc::new(Counts::default());
+        let most = Arc::new(Counts::default());
         let most_seen = Arc::clone(&most);
+        let up = |count: &AtomicUsize, most: &AtomicUsize| {
+            most.fetch_max(count.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+        };
         tokio::spawn(async move {
             loop {
                 let Ok((mut stream, _)) = listener.accept().await else {
                     return;
                 };
-                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(now, Ordering::SeqCst);
-                let open = Arc::clone(&open);
+                up(&now.open, &most.open);
+                up(&now.idle, &most.idle);
+                let now = Arc::clone(&now);
                 tokio::spawn(async move {
                     let mut buffer = [0u8; 1024];
-                    while matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {}
-                    open.fetch_sub(1, Ordering::SeqCst);
+                    let mut idle = true;
+                    while matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {
+                        if std::mem::take(&mut idle) {
+                            now.idle.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                    if idle {
+                        now.idle.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    now.open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
@@ -1171,31 +1269,43 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn connections_wait_for_a_handshake_slot_only_as_many_as_there_are_slots() {
-        let (port, most_open) = counting_listener().await;
+    async fn stalled_handshakes_wait_together_and_idle_connections_stay_within_the_window() {
+        use std::sync::atomic::Ordering;
+        let (port, most) = counting_listener().await;
         let requests: Vec<ProbeRequest> = (0..8)
             .map(|i| request(&format!("t{i}.example.no"), &[port], &["127.0.0.1"]))
             .collect();
         let options = ProbeOptions {
             handshake_concurrency: 1,
-            handshake_timeout: Duration::from_millis(50),
+            handshake_timeout: Duration::from_millis(500),
             dns_timeout: Duration::from_millis(100),
             family: Family::V4,
+            // Counted here: the targets' own connections only.
+            control: crate::probe::options::ControlOptions {
+                enabled: false,
+                sni: crate::probe::options::ControlSni::Default,
+            },
             ..ProbeOptions::default()
         };
         let observations = run_with(&requests, &options, FakeResolver::new(&[]), tls(), None).await;
         assert!(
-            observations
-                .iter()
-                .all(|o| o.targets.iter().all(|t| t.tcp.state == TcpState::Open)),
+            observations.iter().all(|o| o.targets.iter().all(|t| {
+                t.tcp.state == TcpState::Open && t.tls.as_ref().is_some_and(|t| t.timed_out)
+            })),
             "{observations:?}"
         );
-        // One in its handshake, one waiting for the slot; a third may be counted open while
-        // the server has yet to see the previous one close, and a fourth on a machine so
-        // busy that a loopback connect took longer than CONNECT_AHEAD_STALL. Without the
-        // window all eight are open at once.
-        let most = most_open.load(std::sync::atomic::Ordering::SeqCst);
-        assert!(most <= 4, "{most} connections were open at once, of 8");
+        // One slot, yet every handshake waited for its answer at the same time: a handshake
+        // waiting for the server holds no slot. (Holding one, at most two or three would be
+        // open at once.)
+        let open = most.open.load(Ordering::SeqCst);
+        assert_eq!(open, 8, "{open} of 8 handshakes waited at once");
+        // A connection waits idle on the server only until its ClientHello, which needs a
+        // turn of the slot: the window keeps about as many idle as there are slots (one
+        // waiting for the slot, one in it; a third or fourth on a machine so busy that a
+        // loopback connect took longer than CONNECT_AHEAD_STALL). Without the window all
+        // eight connect at once.
+        let idle = most.idle.load(Ordering::SeqCst);
+        assert!(idle <= 4, "{idle} connections were idle at once, of 8");
     }
 
     /// A port on loopback whose accept queue is full, so the kernel drops every further SYN
@@ -1248,10 +1358,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_connect_behind_a_full_window_waits_at_most_a_tenth_of_its_timeout() {
-        // Three servers that never finish a handshake, one handshake at a time: the window's
-        // one place is held for a second each by the connection waiting for the slot. The
-        // black hole behind them starts after 100 ms (a tenth of its 1 s timeout) and is
-        // reported before the deadline, instead of being cut by it after waiting 2 s.
+        // Three servers that never answer a handshake, one handshake slot, a window of one
+        // place: the black hole behind them starts at the latest after 100 ms (a tenth of
+        // its 1 s timeout; in fact once the slot built the ClientHellos before it, since a
+        // stalled handshake holds neither slot nor place) and is reported before the
+        // deadline, instead of being cut by it after waiting behind them.
         let (port, _) = counting_listener().await;
         let (hole_port, _hole) = unanswered_port().await;
         let mut requests: Vec<ProbeRequest> = (0..3)

@@ -183,6 +183,38 @@ pub struct TargetObservation {
     /// The HTTP exchange after the handshake, when the data asks for one and TLS completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpObservation>,
+    /// Control handshakes to the same address (another ClientHello: no SNI, a control
+    /// name), made when the handshake got no ServerHello; empty when none was needed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub control: Vec<ControlHello>,
+}
+
+/// One control handshake: the same address and port, a ClientHello that differs from the
+/// target's only in its SNI. A ServerHello to it where the target's own ClientHello got none
+/// shows a device on the path that filters TLS by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlHello {
+    /// The SNI sent; null: none.
+    pub sni: Option<String>,
+    /// How its TCP connect ended.
+    pub tcp: TcpState,
+    /// True when the server answered with a ServerHello (a handshake then followed, whatever
+    /// its certificate says).
+    pub server_hello: bool,
+    /// How the handshake failed, when it failed before a ServerHello.
+    #[serde(default)]
+    pub failure: Option<TlsFailure>,
+    /// True when the connection was reset.
+    #[serde(default)]
+    pub reset: bool,
+    /// Bytes the server sent.
+    #[serde(default)]
+    pub server_bytes: usize,
+    /// What went wrong, sanitised.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Connect plus handshake time, in milliseconds.
+    pub ms: f64,
 }
 
 /// Words that every observation cut short by the run's overall deadline carries in its
@@ -214,6 +246,10 @@ pub struct TcpObservation {
     pub message: Option<String>,
     /// The proxy's HTTP status for CONNECT, when a proxy was used and answered.
     pub proxy_status: Option<u16>,
+    /// The authentication schemes a proxy's 407 offers (`Basic`, `Negotiate`, `NTLM`, …,
+    /// from its `Proxy-Authenticate` headers), in its order; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_auth: Vec<String>,
 }
 
 /// How a TCP connect (or a proxy CONNECT) ended.
@@ -292,6 +328,14 @@ pub struct TlsObservation {
     pub name_error: Option<String>,
     /// The peer's chain, leaf first.
     pub chain: Vec<CertificateInfo>,
+    /// Bytes the server sent during the handshake (0: the ClientHello got no answer at all).
+    #[serde(default)]
+    pub server_bytes: usize,
+    /// True when the connection was reset (a TCP RST) before the handshake completed: with
+    /// `server_bytes` 0, something refused the ClientHello actively, where silence
+    /// (`timed_out`) is a drop.
+    #[serde(default)]
+    pub reset: bool,
 }
 
 /// How a TLS handshake failed. Kept apart because each asks for a different fix.

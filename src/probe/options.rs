@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::catalog::DnsName;
 use crate::probe::connect_to::ConnectTo;
 use crate::probe::model::Family;
 use crate::probe::proxy::{NoProxy, ProxyConfig};
@@ -133,6 +134,60 @@ pub struct ProbeOptions {
     /// Names and ports to connect to at a given address instead of asking DNS
     /// (`probe --connect-to`).
     pub connect_to: ConnectTo,
+    /// The control handshakes that tell an SNI filter from a broken server.
+    pub control: ControlOptions,
+}
+
+/// The control handshakes (`--control-sni`, `--no-control`): when a direct target's
+/// handshake gets no ServerHello (silence, a reset, an alert), the same address is asked
+/// once more, with the same ClientHello but without SNI and with a control name, at the same
+/// time and with the same timeouts. A handshake whose server has sent nothing for
+/// 1/[`CONTROL_AFTER_SILENCE_DIVISOR`] of its timeout starts them alongside, so that a
+/// silent path costs about one timeout, not two.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlOptions {
+    /// Make them (`--no-control` turns them off).
+    pub enabled: bool,
+    /// The control name (`--control-sni`), a name no filter has reason to block.
+    pub sni: ControlSni,
+}
+
+/// The control name of [`ControlOptions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlSni {
+    /// The first of [`CONTROL_SNI_CANDIDATES`] that the run does not probe itself (none when
+    /// it probes all three: the control hello then goes without SNI only).
+    Default,
+    /// This name (`--control-sni`).
+    Name(DnsName),
+}
+
+/// Default control names, in order: the first the data file does not name is used.
+pub const CONTROL_SNI_CANDIDATES: [&str; 3] = ["example.com", "example.net", "example.org"];
+/// A handshake whose server sent nothing for its timeout divided by this starts its control
+/// handshakes alongside.
+pub const CONTROL_AFTER_SILENCE_DIVISOR: u32 = 10;
+
+impl ControlOptions {
+    /// The control name of a run that probes the names `probed` claims.
+    pub fn sni_for(&self, probed: impl Fn(&DnsName) -> bool) -> Option<DnsName> {
+        match &self.sni {
+            ControlSni::Name(name) => Some(name.clone()),
+            ControlSni::Default => CONTROL_SNI_CANDIDATES
+                .iter()
+                .filter_map(|name| DnsName::parse(name).ok())
+                .find(|name| !probed(name)),
+        }
+    }
+}
+
+impl Default for ControlOptions {
+    fn default() -> Self {
+        ControlOptions {
+            enabled: true,
+            sni: ControlSni::Default,
+        }
+    }
 }
 
 impl Default for ProbeOptions {
@@ -156,6 +211,7 @@ impl Default for ProbeOptions {
             http_timeout: DEFAULT_HTTP_TIMEOUT,
             max_http_bytes: DEFAULT_MAX_HTTP_BYTES,
             connect_to: ConnectTo::default(),
+            control: ControlOptions::default(),
         }
     }
 }

@@ -57,6 +57,7 @@ fn observation(state: TcpState, ms: f64, message: Option<String>) -> TcpObservat
         ms,
         message,
         proxy_status: None,
+        proxy_auth: Vec::new(),
     }
 }
 

@@ -15,6 +15,8 @@
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use rustls::client::Resumption;
 use rustls::pki_types::ServerName;
@@ -24,6 +26,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::catalog::DnsName;
+use crate::probe::engine::NOT_PROBED_DEADLINE;
 use crate::probe::model::{TlsFailure, TlsObservation};
 use crate::probe::stream::TlsStream;
 use crate::probe::verify::{Recorded, RecordingVerifier, TrustStores, with_recording};
@@ -66,11 +69,24 @@ impl CpuGate for Ungated {
 }
 
 /// The TLS client of a run: one verifier, shared by every handshake, and a configuration
-/// per kind of ClientHello.
+/// per kind of ClientHello (ALPN offered, SNI sent or not).
 #[derive(Debug, Clone)]
 pub struct TlsClient {
     config: Arc<ClientConfig>,
     http1: Arc<ClientConfig>,
+    config_no_sni: Arc<ClientConfig>,
+    http1_no_sni: Arc<ClientConfig>,
+}
+
+/// The SNI of a ClientHello.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sni<'a> {
+    /// The handshake's name (what every client sends).
+    Name,
+    /// None at all (a control: the same ClientHello without the name).
+    Omitted,
+    /// Another name (a control: a name a filter has no reason to block).
+    Control(&'a DnsName),
 }
 
 impl TlsClient {
@@ -87,7 +103,7 @@ impl TlsClient {
             stores,
             provider.signature_verification_algorithms,
         ));
-        let build = |alpn: &[&[u8]]| -> Result<Arc<ClientConfig>, ProbeError> {
+        let build = |alpn: &[&[u8]], sni: bool| -> Result<Arc<ClientConfig>, ProbeError> {
             let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
                 .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
                 .map_err(|err| ProbeError::Tls(err.to_string()))?
@@ -96,18 +112,23 @@ impl TlsClient {
                 .with_no_client_auth();
             config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
             config.resumption = Resumption::disabled();
+            config.enable_sni = sni;
             Ok(Arc::new(config))
         };
         Ok(TlsClient {
-            config: build(&ALPN)?,
-            http1: build(&ALPN_HTTP1)?,
+            config: build(&ALPN, true)?,
+            http1: build(&ALPN_HTTP1, true)?,
+            config_no_sni: build(&ALPN, false)?,
+            http1_no_sni: build(&ALPN_HTTP1, false)?,
         })
     }
 
-    fn config(&self, hello: Hello) -> &Arc<ClientConfig> {
-        match hello {
-            Hello::Standard => &self.config,
-            Hello::Http1 => &self.http1,
+    fn config(&self, hello: Hello, sni: Sni<'_>) -> &Arc<ClientConfig> {
+        match (hello, sni) {
+            (Hello::Standard, Sni::Omitted) => &self.config_no_sni,
+            (Hello::Http1, Sni::Omitted) => &self.http1_no_sni,
+            (Hello::Standard, _) => &self.config,
+            (Hello::Http1, _) => &self.http1,
         }
     }
 
@@ -126,12 +147,20 @@ impl TlsClient {
     ) -> (TlsObservation, Option<TlsStream>) {
         let Handshake {
             name,
+            sni,
             hello,
-            limit,
+            timeout,
+            deadline,
             max_bytes,
+            progress,
         } = *handshake;
-        let start = Instant::now();
-        let server_name = match ServerName::try_from(name.as_str().to_owned()) {
+        // Without SNI the chain is still judged for the name; a control name is judged for
+        // itself (a control's certificate is not what it is for).
+        let judged = match sni {
+            Sni::Control(control) => control,
+            Sni::Name | Sni::Omitted => name,
+        };
+        let server_name = match ServerName::try_from(judged.as_str().to_owned()) {
             Ok(server_name) => server_name,
             Err(err) => {
                 return (
@@ -140,27 +169,50 @@ impl TlsClient {
                 );
             }
         };
-        let mut state = DriveState::default();
-        let mut conn: Option<ClientConnection> = None;
-        let driven = tokio::time::timeout(limit.duration, async {
-            // Building the ClientHello (a key share) is CPU work.
-            let Some(turn) = gate.enter().await else {
-                return Err(Failure::Deadline);
-            };
-            let built = ClientConnection::new(Arc::clone(self.config(hello)), server_name)
-                .map_err(Failure::Tls)?;
-            let conn = conn.insert(built);
-            drop(turn);
-            drive(&mut stream, conn, leftover, max_bytes, &mut state, gate).await
-        })
+        // Building the ClientHello (a key share) is the first turn of CPU work; the
+        // handshake's time starts when it has it, as the server's does with the ClientHello.
+        let Some(turn) = gate.enter().await else {
+            return (TlsObservation::not_attempted(NOT_PROBED_DEADLINE), None);
+        };
+        let start = Instant::now();
+        let limit = StepLimit::new(timeout, deadline);
+        let config = Arc::clone(self.config(hello, sni));
+        let mut conn = match ClientConnection::new(config, server_name) {
+            Ok(conn) => conn,
+            Err(err) => {
+                return (
+                    failed(TlsFailure::Other, sanitize(&err.to_string()), 0.0),
+                    None,
+                );
+            }
+        };
+        drop(turn);
+        if let Some(progress) = progress {
+            let _ = progress.sent.set(start);
+        }
+        let mut state = DriveState {
+            progress,
+            ..DriveState::default()
+        };
+        let driven = tokio::time::timeout(
+            limit.duration,
+            drive(
+                &mut stream,
+                &mut conn,
+                leftover,
+                max_bytes,
+                &mut state,
+                gate,
+            ),
+        )
         .await;
         let ms = super::elapsed_ms(start);
+        let mut reset = false;
         let outcome = match driven {
             Ok(Ok(())) => None,
             Ok(Err(failure)) => {
-                if let Some(conn) = conn.as_mut() {
-                    flush_now(&stream, conn);
-                }
+                flush_now(&stream, &mut conn);
+                reset = matches!(&failure, Failure::Io(err) if err.kind() == io::ErrorKind::ConnectionReset);
                 Some(describe_failure(failure, state.bytes_read, max_bytes))
             }
             Err(_) => Some((
@@ -168,13 +220,15 @@ impl TlsClient {
                 format!("no TLS handshake {}", limit.describe()),
             )),
         };
-        let observation = observation(conn.as_ref(), state.recorded.take(), outcome, ms);
-        match (conn, keep) {
-            (Some(conn), Some(budget)) if observation.ok => {
+        let mut observation = observation(Some(&conn), state.recorded.take(), outcome, ms);
+        observation.server_bytes = state.bytes_read;
+        observation.reset = reset;
+        match keep {
+            Some(budget) if observation.ok => {
                 (observation, Some(TlsStream::new(stream, conn, budget)))
             }
-            (conn, _) => {
-                if let Some(mut conn) = conn.filter(|_| observation.ok) {
+            _ => {
+                if observation.ok {
                     // Say goodbye properly; the peer's answer is not needed.
                     conn.send_close_notify();
                     flush_now(&stream, &mut conn);
@@ -192,18 +246,55 @@ impl TlsClient {
 pub struct Handshake<'a> {
     /// The name.
     pub name: &'a DnsName,
+    /// The SNI sent.
+    pub sni: Sni<'a>,
     /// What the ClientHello offers.
     pub hello: Hello,
-    /// Time for the whole handshake.
-    pub limit: StepLimit,
+    /// Time for the handshake, from the ClientHello on.
+    pub timeout: Duration,
+    /// The run's deadline, which cuts the handshake (and the wait for its first turn) short.
+    pub deadline: Instant,
     /// Bytes read from the server before the handshake is abandoned.
     pub max_bytes: usize,
+    /// Where the handshake reports its progress, for a caller watching for silence.
+    pub progress: Option<&'a HandshakeProgress>,
+}
+
+/// How far a running handshake has come: when its ClientHello went out, and whether the
+/// server has sent anything since.
+#[derive(Debug, Default)]
+pub struct HandshakeProgress {
+    sent: std::sync::OnceLock<Instant>,
+    answered: AtomicBool,
+}
+
+impl HandshakeProgress {
+    /// When the ClientHello went out, once it has.
+    pub fn hello_sent(&self) -> Option<Instant> {
+        self.sent.get().copied()
+    }
+
+    /// True once the server has sent any bytes.
+    pub fn answered(&self) -> bool {
+        self.answered.load(Ordering::Relaxed)
+    }
 }
 
 #[derive(Default)]
-struct DriveState {
+struct DriveState<'a> {
     recorded: Option<Recorded>,
     bytes_read: usize,
+    progress: Option<&'a HandshakeProgress>,
+}
+
+impl DriveState<'_> {
+    /// Counts `n` bytes from the server.
+    fn received(&mut self, n: usize) {
+        self.bytes_read += n;
+        if let Some(progress) = self.progress {
+            progress.answered.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 enum Failure {
@@ -222,11 +313,11 @@ async fn drive(
     conn: &mut ClientConnection,
     leftover: &[u8],
     max_bytes: usize,
-    state: &mut DriveState,
+    state: &mut DriveState<'_>,
     gate: &impl CpuGate,
 ) -> Result<(), Failure> {
     if !leftover.is_empty() {
-        state.bytes_read += leftover.len();
+        state.received(leftover.len());
         if state.bytes_read > max_bytes {
             return Err(Failure::TooLarge);
         }
@@ -254,14 +345,14 @@ fn receive(
     stream: &TcpStream,
     conn: &mut ClientConnection,
     max_bytes: usize,
-    state: &mut DriveState,
+    state: &mut DriveState<'_>,
 ) -> Result<(), Failure> {
     let mut socket = TryRead(stream);
     loop {
         match conn.read_tls(&mut socket) {
             Ok(0) => return Err(Failure::Closed),
             Ok(n) => {
-                state.bytes_read += n;
+                state.received(n);
                 if state.bytes_read > max_bytes {
                     return Err(Failure::TooLarge);
                 }
@@ -298,7 +389,7 @@ fn process(conn: &mut ClientConnection, state: &mut DriveState) -> Result<(), Fa
 fn feed(
     conn: &mut ClientConnection,
     mut data: &[u8],
-    state: &mut DriveState,
+    state: &mut DriveState<'_>,
 ) -> Result<(), Failure> {
     while !data.is_empty() {
         let taken = conn.read_tls(&mut data).map_err(Failure::Io)?;
@@ -412,6 +503,8 @@ fn failed(failure: TlsFailure, message: String, ms: f64) -> TlsObservation {
         hostname_match: false,
         name_error: None,
         chain: Vec::new(),
+        server_bytes: 0,
+        reset: false,
     }
 }
 

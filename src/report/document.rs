@@ -162,9 +162,11 @@ mod tests {
                 ms: 3.0,
                 message: Some("407".into()),
                 proxy_status: Some(407),
+                proxy_auth: Vec::new(),
             },
             tls: None,
             http: None,
+            control: Vec::new(),
         };
         let row = TargetEntry {
             environment: Some("prod".into()),

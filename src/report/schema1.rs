@@ -103,6 +103,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<(Tool, Vec<NameObservation>), serde_j
             tcp,
             tls: target.tls,
             http: None,
+            control: Vec::new(),
         });
     }
     Ok((report.tool, observations))

@@ -4,6 +4,10 @@
 
 mod fetch;
 mod http;
+mod ipv6;
+mod proxy_auth;
+mod sni;
+mod stall;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -28,6 +32,18 @@ pub struct Site<'a> {
     pub http: Option<&'a str>,
 }
 
+impl<'a> Site<'a> {
+    /// `host` served at `addr`, without an HTTP check.
+    pub fn at(host: &'a str, addr: std::net::SocketAddr) -> Site<'a> {
+        Site {
+            host,
+            ip: addr.ip(),
+            port: addr.port(),
+            http: None,
+        }
+    }
+}
+
 /// A data file and a DNS zone for some sites, and how to run `check` against them.
 pub struct Lab {
     pub dns: DnsServer,
@@ -36,6 +52,8 @@ pub struct Lab {
     pub system_ca: TestCa,
     pub _dir: tempfile::TempDir,
     pub data: PathBuf,
+    /// The proxy `check` goes through (`--proxy`), when any; else `--no-proxy`.
+    pub proxy: Option<String>,
 }
 
 impl Lab {
@@ -47,9 +65,22 @@ impl Lab {
     /// A lab whose host trusts `system_ca` in its own store only (`SSL_CERT_FILE`): what a
     /// TLS-inspecting middlebox's CA looks like.
     pub fn with_system_ca(ca: TestCa, system_ca: TestCa, sites: &[Site<'_>]) -> Lab {
+        Lab::build(ca, system_ca, sites, &[])
+    }
+
+    /// A lab whose DNS also answers `more` (name, address) records, each documented for its
+    /// name in the data file too (a second family, say).
+    pub fn with_more_addresses(ca: TestCa, sites: &[Site<'_>], more: &[(&str, IpAddr)]) -> Lab {
+        Lab::build(ca, TestCa::new("Corporate Inspection CA"), sites, more)
+    }
+
+    fn build(ca: TestCa, system_ca: TestCa, sites: &[Site<'_>], more: &[(&str, IpAddr)]) -> Lab {
         let mut zone = DnsServer::zone("egress.test");
         for site in sites {
             zone = zone.addr(site.host, site.ip, 300);
+        }
+        for (host, ip) in more {
+            zone = zone.addr(host, *ip, 300);
         }
         let endpoints: Vec<Endpoint<'_>> = sites
             .iter()
@@ -65,6 +96,11 @@ impl Lab {
                 text = with_http(&text, site.host, check);
             }
         }
+        for (host, ip) in more {
+            let line = format!("host = \"{host}\"\n");
+            let family = if ip.is_ipv6() { "ipv6" } else { "ipv4" };
+            text = text.replacen(&line, &format!("{line}{family} = [\"{ip}\"]\n"), 1);
+        }
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("lab.toml");
         std::fs::write(&data, text).unwrap();
@@ -74,6 +110,7 @@ impl Lab {
             system_ca,
             _dir: dir,
             data,
+            proxy: None,
         }
     }
 
@@ -83,19 +120,20 @@ impl Lab {
         for var in crate::probe::PROBE_ENV {
             cmd.env_remove(var);
         }
-        cmd.arg("--data")
-            .arg(&self.data)
-            .args([
-                "check",
-                "--resolver",
-                &self.dns.resolver_arg(),
-                "--timeout",
-                "2s",
-                "--as-of",
-                AS_OF,
-                "--no-proxy",
-            ])
-            .arg("--ca-file")
+        cmd.arg("--data").arg(&self.data).args([
+            "check",
+            "--resolver",
+            &self.dns.resolver_arg(),
+            "--timeout",
+            "2s",
+            "--as-of",
+            AS_OF,
+        ]);
+        match &self.proxy {
+            Some(url) => cmd.args(["--proxy", url]),
+            None => cmd.arg("--no-proxy"),
+        };
+        cmd.arg("--ca-file")
             .arg(self.ca.pem_file())
             .env("SSL_CERT_FILE", self.system_ca.pem_file())
             .env("NO_COLOR", "1")
@@ -166,11 +204,29 @@ pub fn assert_every_format(
     severity: &str,
     message_part: &str,
 ) {
+    let verdict = match severity {
+        "fail" => "fail",
+        "warn" => "warn",
+        other => panic!("severity {other}"),
+    };
+    assert_every_format_with_verdict(lab, extra, code, severity, message_part, verdict);
+}
+
+/// [`assert_every_format`] for a run whose verdict (`fail` or `warn`) is set by other
+/// findings too: the exit codes follow the verdict, the finding keeps its own severity.
+pub fn assert_every_format_with_verdict(
+    lab: &Lab,
+    extra: &[&str],
+    code: &str,
+    severity: &str,
+    message_part: &str,
+    verdict: &str,
+) {
     crate::support::tools::require(&["promtool", "xmllint"]);
-    let (exit, nagios_exit, nagios_word) = match severity {
+    let (exit, nagios_exit, nagios_word) = match verdict {
         "fail" => (1, 2, "CRITICAL"),
         "warn" => (0, 1, "WARNING"),
-        other => panic!("severity {other}"),
+        other => panic!("verdict {other}"),
     };
     let run = |format: &str| {
         let mut args = vec!["--format", format];

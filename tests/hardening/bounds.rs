@@ -277,6 +277,13 @@ fn the_readme_states_every_bound_with_its_value() {
             ),
         ),
         (
+            "control handshakes per target",
+            format!(
+                "started after 1/{} of the handshake timeout of silence",
+                o::CONTROL_AFTER_SILENCE_DIVISOR
+            ),
+        ),
+        (
             "names resolved at once",
             format!("| {} |", o::DEFAULT_DNS_CONCURRENCY),
         ),

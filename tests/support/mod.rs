@@ -160,6 +160,7 @@ pub mod pki;
 pub mod proxy;
 pub mod rss;
 pub mod server;
+pub mod sni;
 pub mod tcp;
 pub mod tls;
 pub mod tools;

@@ -174,10 +174,18 @@ pub struct TlsBuilder {
     alpn: Vec<Vec<u8>>,
     ocsp: Vec<u8>,
     http: Option<HttpAnswer>,
+    port: u16,
 }
 
 impl TlsBuilder {
     listen_methods!();
+
+    /// Listen on this port (default: one the kernel chooses), e.g. the port another
+    /// server of the same name has on the other address family.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
 
     /// Answer one HTTP/1.1 request after the handshake with `answer`, then close.
     pub fn http(mut self, answer: HttpAnswer) -> Self {
@@ -221,9 +229,9 @@ impl TlsBuilder {
             .map(|leaf| Arc::new(self.server_config(leaf)));
         let log = Log::new();
         let server_log = Arc::clone(&log);
-        let (bind, mode, http) = (self.listen.ip, self.mode, self.http);
+        let (bind, mode, http, port) = (self.listen.ip, self.mode, self.http, self.port);
         let (guard, addr) = server::spawn("tls", &self.listen.placement, move || async move {
-            let listener = TcpListener::bind(SocketAddr::new(bind, 0)).await?;
+            let listener = TcpListener::bind(SocketAddr::new(bind, port)).await?;
             let addr = listener.local_addr()?;
             Ok((addr, serve(listener, config, mode, http, server_log)))
         })
@@ -271,6 +279,7 @@ impl TlsServer {
             alpn: Vec::new(),
             ocsp: Vec::new(),
             http: None,
+            port: 0,
         }
     }
 
@@ -284,6 +293,7 @@ impl TlsServer {
             alpn: Vec::new(),
             ocsp: Vec::new(),
             http: None,
+            port: 0,
         }
     }
 

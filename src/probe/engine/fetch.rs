@@ -58,7 +58,8 @@ pub async fn fetch<R: Resolve>(
         ..options.clone()
     };
     let deadline = Instant::now() + options.deadline;
-    let shared = Shared::new(&options, resolver, tls, deadline);
+    let names = std::iter::once(&request.name);
+    let shared = Shared::new(&options, resolver, tls, deadline, names);
     let mut observation = NameObservation {
         name: request.name.clone(),
         dns: None,
@@ -110,7 +111,10 @@ async fn direct<R: Resolve>(
         );
         tried.tcp = tcp;
         let response = match stream {
-            Some(stream) => attempt(shared, stream, &[], request, &mut tried).await,
+            Some(stream) => {
+                let control_to = Some(addr);
+                attempt(shared, (stream, &[], control_to), request, &mut tried).await
+            }
             None => None,
         };
         observation.targets.push(tried);
@@ -143,6 +147,7 @@ async fn through_proxy<R: Resolve>(
                 ms: 0.0,
                 message: Some(problem),
                 proxy_status: None,
+                proxy_auth: Vec::new(),
             };
             None
         }
@@ -154,7 +159,7 @@ async fn through_proxy<R: Resolve>(
             match tunnel {
                 Some(tunnel) => {
                     let (stream, leftover) = (tunnel.stream, tunnel.leftover);
-                    attempt(shared, stream, &leftover, request, &mut tried).await
+                    attempt(shared, (stream, &leftover, None), request, &mut tried).await
                 }
                 None => None,
             }
@@ -164,12 +169,11 @@ async fn through_proxy<R: Resolve>(
     response
 }
 
-/// TLS and HTTP over one open connection (`leftover`: what a proxy sent after its answer),
-/// recorded in `tried`.
-async fn attempt<R>(
+/// TLS and HTTP over one open connection (with what a proxy sent after its answer, and the
+/// address control handshakes go to), recorded in `tried`.
+async fn attempt<R: Sync>(
     shared: &Shared<R>,
-    stream: tokio::net::TcpStream,
-    leftover: &[u8],
+    (stream, leftover, control_to): (tokio::net::TcpStream, &[u8], Option<std::net::SocketAddr>),
     request: &FetchRequest,
     tried: &mut TargetObservation,
 ) -> Option<HttpResponse> {
@@ -179,10 +183,9 @@ async fn attempt<R>(
         name: &request.name,
         port: request.port,
         ahead: None,
+        control_to,
     };
-    let (tls, exchange) = over_tls(shared, connected, Some(&request.http), request.policy).await;
-    tried.tls = Some(tls);
-    let exchange = exchange?;
-    tried.http = Some(exchange.observation);
-    exchange.response
+    over_tls(shared, connected, Some(&request.http), request.policy)
+        .await
+        .record(tried)
 }

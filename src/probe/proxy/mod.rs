@@ -5,8 +5,9 @@
 //! wanted, `502`/`504` target unreachable from the proxy, `503` unavailable, no answer in
 //! time, anything else) because each asks for a different change. The answer is read with a
 //! bound, so a proxy that floods or trickles cannot stall a run. Which proxy, and for which
-//! names, is [`config`]'s business.
+//! names, is [`config`]'s business; what a 407 asks for, [`auth`]'s.
 
+pub mod auth;
 mod config;
 
 use std::net::SocketAddr;
@@ -120,6 +121,21 @@ fn status_hint(code: u16) -> &'static str {
     }
 }
 
+/// What a 407 says: the schemes it asks for, and what was sent.
+fn auth_hint(schemes: &[String], sent: bool) -> String {
+    let asks = if schemes.is_empty() {
+        ": the proxy wants credentials but names no scheme".to_owned()
+    } else {
+        format!(": it asks for {}", schemes.join(", "))
+    };
+    let sent = if sent {
+        "; the Basic credentials of the proxy URL were sent and refused"
+    } else {
+        ""
+    };
+    format!("{asks}{sent}")
+}
+
 /// A tunnel through the proxy, ready for TLS: the stream and any bytes the proxy sent after
 /// its header (they belong to the TLS server).
 pub(crate) struct Tunnel {
@@ -142,6 +158,7 @@ pub(crate) async fn connect_via(
         ms: super::elapsed_ms(start),
         message: Some(message),
         proxy_status: status,
+        proxy_auth: Vec::new(),
     };
     let mut stream = None;
     let mut failure = format!("the proxy {proxy} has no address");
@@ -212,13 +229,18 @@ pub(crate) async fn connect_via(
             code,
             reason,
             leftover,
+            schemes,
         } => {
             let state = state_for_status(code);
-            let message = format!(
-                "the proxy {proxy} answered {code} {reason}{}",
-                status_hint(code)
-            );
+            let hint = match code {
+                407 => auth_hint(&schemes, proxy.has_credentials()),
+                _ => status_hint(code).to_owned(),
+            };
+            let message = format!("the proxy {proxy} answered {code} {reason}{hint}");
             let mut obs = done(state, Some(code), message);
+            if code == 407 {
+                obs.proxy_auth = schemes;
+            }
             if state == TcpState::Open {
                 obs.message = None;
                 (obs, Some(Tunnel { stream, leftover }))
@@ -262,6 +284,8 @@ enum Answer {
         code: u16,
         reason: String,
         leftover: Vec<u8>,
+        /// The schemes of its `Proxy-Authenticate` headers.
+        schemes: Vec<String>,
     },
     Garbage(String),
     TooLong,
@@ -292,10 +316,12 @@ async fn read_answer(stream: &mut TcpStream) -> std::io::Result<Answer> {
                 header_len,
             } => {
                 let leftover = buf.get(header_len..).unwrap_or_default().to_vec();
+                let header = String::from_utf8_lossy(buf.get(..header_len).unwrap_or_default());
                 return Ok(Answer::Status {
                     code,
                     reason,
                     leftover,
+                    schemes: auth::schemes(&header),
                 });
             }
         }
