@@ -17,7 +17,7 @@ use super::fqdn::{self, Targets, Wildcards};
 use super::render::{Dialect, Names, Out, ln};
 use super::terraform;
 use super::{NameGroup, RuleSet, escape};
-use crate::catalog::{EnvId, Protocol};
+use crate::catalog::EnvId;
 use escape::Charset;
 
 /// The AWS Network Firewall (Terraform) dialect.
@@ -62,37 +62,20 @@ impl Group<'_> {
 impl AwsNetworkFirewall {
     /// One rule group per environment with names, in rule-set order.
     fn groups<'a>(&self, rules: &'a RuleSet) -> Vec<Group<'a>> {
-        let mut out: Vec<Group<'a>> = Vec::new();
-        for group in &rules.names {
-            let key = &group.key;
-            let index = match out.iter().position(|g| g.environment == &key.environment) {
-                Some(index) => index,
-                None => {
-                    out.push(Group {
-                        environment: &key.environment,
-                        name: String::new(),
-                        groups: Vec::new(),
-                        targets: Targets::default(),
-                        left_out: Vec::new(),
-                    });
-                    out.len() - 1
+        fqdn::by_environment(rules)
+            .into_iter()
+            .map(|env| {
+                let targets = Targets::of(rules, env.tcp.iter().copied(), Wildcards::None);
+                let base = format!("egc-{}", env.environment);
+                Group {
+                    environment: env.environment,
+                    name: escape::fit_name(&fqdn::name(rules, base, &targets), MAX_NAME, '-'),
+                    groups: env.tcp,
+                    targets,
+                    left_out: env.other,
                 }
-            };
-            let Some(entry) = out.get_mut(index) else {
-                continue;
-            };
-            if key.protocol == Protocol::Tcp {
-                entry.groups.push(group);
-            } else {
-                entry.left_out.push(group);
-            }
-        }
-        for entry in &mut out {
-            entry.targets = Targets::of(rules, entry.groups.iter().copied(), Wildcards::None);
-            let base = format!("egc-{}", entry.environment);
-            entry.name = escape::fit_name(&fqdn::name(rules, base, &entry.targets), MAX_NAME, '-');
-        }
-        out
+            })
+            .collect()
     }
 }
 
@@ -148,18 +131,17 @@ impl Dialect for AwsNetworkFirewall {
             self.rule_group(rules, group, out);
             outputs.push((group.name.clone(), terraform::label(&group.name)));
         }
-        ln!(out);
-        ln!(out, "output \"egresscheck_rule_groups\" {{");
-        ln!(out, "  description = \"The rule groups' ARNs, by name\"");
-        ln!(out, "  value = {{");
-        for (name, label) in outputs {
-            ln!(
-                out,
-                "    \"{name}\" = aws_networkfirewall_rule_group.{label}.arn"
-            );
-        }
-        ln!(out, "  }}");
-        ln!(out, "}}");
+        terraform::output_map(
+            out,
+            "egresscheck_rule_groups",
+            "The rule groups' ARNs, by name",
+            outputs.iter().map(|(name, label)| {
+                (
+                    name.clone(),
+                    format!("aws_networkfirewall_rule_group.{label}.arn"),
+                )
+            }),
+        );
     }
 }
 

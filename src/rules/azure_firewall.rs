@@ -13,14 +13,11 @@
 //! <https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/resources/firewall_policy_rule_collection_group>,
 //! <https://learn.microsoft.com/azure/firewall/firewall-faq#how-do-wildcards-work-in-target-urls-and-target-fqdns-in-application-rules>
 
-use std::collections::BTreeMap;
-
 use super::fqdn::{self, Targets, Wildcards};
 use super::objects;
 use super::render::{Dialect, Names, Out, ln};
 use super::terraform;
 use super::{NameGroup, RuleSet, escape};
-use crate::catalog::{EnvId, Protocol};
 
 /// The Azure Firewall (Terraform) dialect.
 pub(crate) struct AzureFirewall;
@@ -33,7 +30,6 @@ const PRIORITY_SPAN: u32 = 10_000;
 
 /// One environment's rule collection group: its name and its rules (name, group, targets).
 struct Collection<'a> {
-    environment: &'a EnvId,
     name: String,
     rules: Vec<(String, &'a NameGroup, Targets)>,
     left_out: Vec<&'a NameGroup>,
@@ -42,40 +38,24 @@ struct Collection<'a> {
 impl AzureFirewall {
     /// One collection group per environment with names, in rule-set order.
     fn collections<'a>(&self, rules: &'a RuleSet) -> Vec<Collection<'a>> {
-        let mut out: Vec<Collection<'a>> = Vec::new();
-        for group in &rules.names {
-            let key = &group.key;
-            let index = match out.iter().position(|c| c.environment == &key.environment) {
-                Some(index) => index,
-                None => {
-                    out.push(Collection {
-                        environment: &key.environment,
-                        name: String::new(),
-                        rules: Vec::new(),
-                        left_out: Vec::new(),
-                    });
-                    out.len() - 1
-                }
-            };
-            let Some(collection) = out.get_mut(index) else {
-                continue;
-            };
-            if key.protocol != Protocol::Tcp {
-                collection.left_out.push(group);
-                continue;
-            }
-            let targets = Targets::of(rules, [group], Wildcards::AnyDepth);
-            let name = format!("egc-{}-{}-{}", key.environment, key.protocol, key.port);
-            let name = escape::fit_name(&fqdn::name(rules, name, &targets), MAX_NAME, '-');
-            collection.rules.push((name, group, targets));
-        }
-        for collection in &mut out {
+        let mut out = Vec::new();
+        for env in fqdn::by_environment(rules) {
             let mut all = Targets::default();
-            for (_, _, targets) in &collection.rules {
+            let mut named = Vec::new();
+            for group in env.tcp {
+                let key = &group.key;
+                let targets = Targets::of(rules, [group], Wildcards::AnyDepth);
                 all.names.extend(targets.names.iter().cloned());
+                let name = format!("egc-{}-{}-{}", key.environment, key.protocol, key.port);
+                let name = escape::fit_name(&fqdn::name(rules, name, &targets), MAX_NAME, '-');
+                named.push((name, group, targets));
             }
-            let base = format!("egc-{}", collection.environment);
-            collection.name = escape::fit_name(&fqdn::name(rules, base, &all), MAX_NAME, '-');
+            let base = format!("egc-{}", env.environment);
+            out.push(Collection {
+                name: escape::fit_name(&fqdn::name(rules, base, &all), MAX_NAME, '-'),
+                rules: named,
+                left_out: env.other,
+            });
         }
         out
     }
@@ -109,14 +89,7 @@ impl Dialect for AzureFirewall {
         ln!(out, "}}");
         let collections = self.collections(rules);
         let names: Vec<String> = collections.iter().map(|c| c.name.clone()).collect();
-        let priorities: BTreeMap<&String, u32> = names
-            .iter()
-            .zip(objects::stable_numbers(
-                &names,
-                FIRST_PRIORITY,
-                PRIORITY_SPAN,
-            ))
-            .collect();
+        let priorities = objects::stable_number_map(&names, FIRST_PRIORITY, PRIORITY_SPAN);
         for collection in &collections {
             for group in &collection.left_out {
                 fqdn::left_out(

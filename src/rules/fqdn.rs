@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 
 use super::render::{Dialect, Out, ln, stable_hash};
 use super::{GroupKey, NameGroup, RuleSet, escape};
-use crate::catalog::{DnsName, HostPattern};
+use crate::catalog::{DnsName, EnvId, HostPattern, Protocol};
 
 /// How a product matches a `*.` wildcard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,4 +175,38 @@ pub(crate) fn left_out<D: Dialect>(dialect: &D, key: &GroupKey, why: &str, out: 
     );
     let text = escape::comment(&text, usize::MAX, D::CHARSET);
     ln!(out, "{}", dialect.comment_line(&text));
+}
+
+/// The name groups of each environment, in rule-set order, split into TCP groups (what an
+/// HTTP/TLS product carries) and the others.
+pub(crate) fn by_environment(rules: &RuleSet) -> Vec<EnvGroups<'_>> {
+    let mut out: Vec<EnvGroups<'_>> = Vec::new();
+    for group in &rules.names {
+        let key = &group.key;
+        if !out.iter().any(|e| e.environment == &key.environment) {
+            out.push(EnvGroups {
+                environment: &key.environment,
+                tcp: Vec::new(),
+                other: Vec::new(),
+            });
+        }
+        if let Some(entry) = out.iter_mut().find(|e| e.environment == &key.environment) {
+            if key.protocol == Protocol::Tcp {
+                entry.tcp.push(group);
+            } else {
+                entry.other.push(group);
+            }
+        }
+    }
+    out
+}
+
+/// One environment's name groups.
+pub(crate) struct EnvGroups<'a> {
+    /// The environment.
+    pub(crate) environment: &'a EnvId,
+    /// Its TCP groups.
+    pub(crate) tcp: Vec<&'a NameGroup>,
+    /// Its other groups (UDP).
+    pub(crate) other: Vec<&'a NameGroup>,
 }

@@ -11,8 +11,6 @@
 //! <https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/compute_network_firewall_policy_rule>,
 //! <https://cloud.google.com/firewall/docs/fqdn-objects-overview>
 
-use std::collections::BTreeMap;
-
 use super::fqdn::{self, Targets, Wildcards};
 use super::objects;
 use super::render::{Dialect, Names, Out, ln};
@@ -91,14 +89,7 @@ impl Dialect for GcpNgfw {
             .iter()
             .flat_map(|g| g.chunks.iter().map(|(name, _)| name.clone()))
             .collect();
-        let priorities: BTreeMap<&String, u32> = names
-            .iter()
-            .zip(objects::stable_numbers(
-                &names,
-                FIRST_PRIORITY,
-                PRIORITY_SPAN,
-            ))
-            .collect();
+        let priorities = objects::stable_number_map(&names, FIRST_PRIORITY, PRIORITY_SPAN);
         for group in &groups {
             fqdn::origin_lines(self, [group.group], out);
             group.targets.write_notes(self, out);
