@@ -225,8 +225,8 @@ fn zsh_completions_offer_every_subcommand_and_flag() {
     assert!(script.starts_with("#compdef egresscheck"), "{script}");
 }
 
-#[test]
-fn every_subcommand_has_a_man_page_with_every_flag() {
+/// `egresscheck man --dir DIR` into a new directory, which must succeed.
+fn man_pages() -> (tempfile::TempDir, std::process::Output) {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .args(["man", "--dir"])
@@ -238,6 +238,12 @@ fn every_subcommand_has_a_man_page_with_every_flag() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    (dir, out)
+}
+
+#[test]
+fn every_subcommand_has_a_man_page_with_every_flag() {
+    let (dir, out) = man_pages();
     let listed = String::from_utf8(out.stdout).unwrap();
     let nodes = tree();
     assert_eq!(
@@ -387,13 +393,7 @@ fn completions_and_manual_pages_offer_every_value_of_a_flag() {
     for format in egresscheck::rules::Format::ALL {
         assert!(formats.2.iter().any(|v| v == format.name()), "{format}");
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["man", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let (dir, _) = man_pages();
     // clap_complete's elvish and PowerShell scripts complete flags, not their values.
     let scripts: Vec<(&str, String)> = ["bash", "zsh", "fish"]
         .into_iter()

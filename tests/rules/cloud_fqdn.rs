@@ -29,12 +29,7 @@ use super::terraform::{assert_stable, parse, resources};
 
 const PAIRS: &[(&str, &str, &str, &str)] = super::APPLY_PAIRS;
 
-const SELECTIONS: &[&[&str]] = &[
-    &[],
-    &["--scope", "all", "--include-expired"],
-    &["--family", "6"],
-    &["--env", "prod"],
-];
+const SELECTIONS: &[&[&str]] = super::terraform::SELECTIONS;
 
 /// A cloud FQDN format: its name, resource type, the fields unique across its resources (and
 /// kept by a kept resource: changing them replaces it, or clashes with another), and where

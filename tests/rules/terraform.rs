@@ -18,7 +18,7 @@ use super::render;
 
 const PAIRS: &[(&str, &str, &str, &str)] = super::APPLY_PAIRS;
 
-const SELECTIONS: &[&[&str]] = &[
+pub(crate) const SELECTIONS: &[&[&str]] = &[
     &[],
     &["--scope", "all", "--include-expired"],
     &["--family", "6"],
