@@ -162,6 +162,7 @@ pub mod netns;
 pub mod pki;
 pub mod proxy;
 pub mod rss;
+pub mod scenario;
 pub mod server;
 pub mod sni;
 pub mod tcp;
