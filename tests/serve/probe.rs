@@ -228,6 +228,41 @@ fn scrapes_over_the_bound_wait_briefly_then_get_503() {
 }
 
 #[test]
+fn by_default_a_scrape_over_the_bound_waits_for_its_turn_and_is_answered() {
+    let lab = Lab::on(56);
+    // One run at a time, no --probe-queue-wait: a scrape behind a run of 2 s waits (up to
+    // half its deadline) instead of being refused (it waited 1 s, then got 503).
+    let exporter = lab.exporter(&["--max-concurrent-probes", "1", "--timeout", "2s"]);
+    std::thread::scope(|scope| {
+        let slow = scope.spawn(|| exporter.get(&format!("/probe?host={HOLE}"), &[(TIMEOUT, "10")]));
+        let started = Instant::now();
+        while exporter
+            .get("/metrics", &[])
+            .sample("egresscheck_exporter_probes_in_flight", &[])
+            != Some(1.0)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no probe in flight"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let waited = exporter.get(&format!("/probe?host={GOOD}"), &[(TIMEOUT, "10")]);
+        assert_eq!(waited.status, 200, "{}", waited.body);
+        assert_eq!(waited.sample("egresscheck_probe_success", &[]), Some(1.0));
+        assert_eq!(slow.join().unwrap().status, 200);
+    });
+    let metrics = exporter.get("/metrics", &[]);
+    assert_eq!(
+        metrics.sample(
+            "egresscheck_exporter_scrapes_total",
+            &[("outcome", "rejected")]
+        ),
+        Some(0.0)
+    );
+}
+
+#[test]
 fn debug_shows_the_findings_and_the_metrics_it_would_have_served() {
     let lab = Lab::on(61);
     let exporter = lab.exporter(&[]);
