@@ -171,6 +171,15 @@ fn a_scrape_answers_before_its_timeout_with_the_rest_cut_short() {
         "{}",
         answer.body
     );
+    // Said as the finding it is, not as the `blocked` it looks like.
+    let findings = |code: &str| {
+        answer.sample(
+            "egresscheck_findings",
+            &[("code", code), ("severity", "fail")],
+        )
+    };
+    assert_eq!(findings("cut-short"), Some(1.0), "{}", answer.body);
+    assert_eq!(findings("blocked"), Some(0.0), "{}", answer.body);
     // What finished is there: the good host, up.
     assert_eq!(
         answer.sample("egresscheck_target_up", &[("host", GOOD)]),
