@@ -43,8 +43,12 @@ fn a_name_with_only_ipv6_under_family_4_is_not_a_resolver_out_of_reach() {
     let dns = DnsServer::zone("egress.test")
         .aaaa("six.egress.test", Ipv6Addr::LOCALHOST, 60)
         .start();
-    let (code, text) = check(&dns, &["six.egress.test"], &["--family", "4"]);
+    let (code, text) = check(&dns, &["six.egress.test"], &["--family", "4", "-v"]);
     assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("1 name without A records (only A was asked, --family 4)"),
+        "the cause says why: {text}"
+    );
     assert!(
         text.contains("six.egress.test did not resolve: no A records")
             && text.contains("asked only for A records (--family 4)"),

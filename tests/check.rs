@@ -383,6 +383,30 @@ fn check_reports_each_kind_of_target_with_its_finding() {
         codes_for(&report, "old.egress.test"),
         vec!["legacy-sunset-passed"]
     );
+    // The target states: intercepted is reachable (TCP and TLS completed) and not ok.
+    let state = |host: &str| {
+        let t = report["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["host"] == host)
+            .unwrap();
+        (
+            t["reachable"].as_bool().unwrap(),
+            t["ok"].as_bool().unwrap(),
+        )
+    };
+    assert_eq!(state("good.api.egress.test"), (true, true));
+    assert_eq!(state("intercepted.api.egress.test"), (true, false));
+    assert_eq!(state("hole.api.egress.test"), (false, false));
+    assert_eq!(
+        state("old.egress.test"),
+        (true, true),
+        "a warning leaves a target ok"
+    );
+    assert_eq!(report["summary"]["targets"], 6);
+    assert_eq!(report["summary"]["ok"], 2);
+    assert_eq!(report["summary"]["reachable"], 5);
     let intercepted = report["findings"]
         .as_array()
         .unwrap()
@@ -453,13 +477,16 @@ fn check_passes_when_only_healthy_targets_are_selected() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("egresscheck PASS: Egress Test Provider data 2026-01-01.1, as of 2026-11-28: 1 targets, 1 up"), "{text}");
+    assert!(text.starts_with("egresscheck PASS: Egress Test Provider data 2026-01-01.1, as of 2026-11-28: 1 target: 1 ok, 1 reachable"), "{text}");
     let json_out = lab.check(&["--host", "good.api.egress.test", "--format", "json"]);
     assert_eq!(json(&json_out)["verdict"], "pass");
     // Nagios: OK.
     let out = lab.check(&["--host", "good.api.egress.test", "--format", "nagios"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("EGRESSCHECK OK - 1/1 targets up"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("EGRESSCHECK OK - 1/1 target ok, 1 reachable")
+    );
 }
 
 #[test]
@@ -544,6 +571,33 @@ fn prometheus_output_passes_promtool() {
     ] {
         assert!(metrics.contains(name), "missing {name:?} in\n{metrics}");
     }
+    // Up keeps its meaning (TCP and TLS completed); ok says whether the target works.
+    let sample = |metric: &str, host: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!("{metric}{{")) && l.contains(&format!("host=\"{host}\""))
+            })
+            .unwrap_or_else(|| panic!("no {metric} for {host}\n{metrics}"))
+            .rsplit_once(' ')
+            .unwrap()
+            .1
+            .to_owned()
+    };
+    for (host, up, ok) in [
+        ("good.api.egress.test", "1", "1"),
+        ("intercepted.api.egress.test", "1", "0"),
+        ("expired.api.egress.test", "1", "0"),
+        ("hole.api.egress.test", "0", "0"),
+        ("old.egress.test", "1", "1"),
+    ] {
+        assert_eq!(sample("egresscheck_target_up", host), up, "{host}");
+        assert_eq!(sample("egresscheck_target_ok", host), ok, "{host}");
+    }
+    assert_eq!(
+        sample("egresscheck_name_targets", "good.api.egress.test"),
+        "1"
+    );
     assert_promtool_accepts(&metrics);
 }
 
@@ -752,6 +806,8 @@ fn with_no_network_check_ends_quickly_with_dns_failures_and_advice() {
             "--dns-timeout",
             "2s",
             "--no-proxy",
+            // Every finding: one per name.
+            "-v",
         ])
         .env("NO_COLOR", "1")
         .output()
@@ -787,6 +843,8 @@ fn with_no_network_check_ends_quickly_with_dns_failures_and_advice() {
         );
     }
     assert!(!text.contains("panicked"), "{text}");
+    // The causes say it once for every name.
+    assert!(text.contains("names could not be resolved"), "{text}");
     assert!(text.contains("Nothing resolved"), "{text}");
     assert!(
         text.contains("egresscheck rules --format nftables"),

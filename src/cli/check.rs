@@ -81,6 +81,11 @@ pub struct CheckArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// With the table: after the causes and targets, every finding as it stands and each
+    /// distinct certificate in full.
+    #[arg(short, long)]
+    pub verbose: bool,
+
     /// Report format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: CheckFormatArg,
@@ -198,6 +203,7 @@ impl CheckArgs {
             rules: self.rules,
             progress: check::stderr_is_terminal(),
             screen,
+            verbose: self.verbose,
             client,
         };
         check::check(&catalog, &options, out, &mut std::io::stderr())

@@ -14,7 +14,7 @@ use crate::exit::Status;
 use crate::rules::{Format, NftTarget, Scope};
 
 /// Help of `--diff`; a unit test keeps its list of formats in step with the code.
-const DIFF_HELP: &str = "Print the changes from data file OLD to data file NEW in the format's own terms (nftables: delete/add element; iptables: -D/-A; ufw: delete/allow; firewalld: remove/add rich rule; pf: pfctl -T delete/add; windows: Remove-/New-NetFirewallRule; panos: the new rules in place, then delete what only OLD named; fortigate: the new configuration, then delete what only OLD named; csv and json: rows with an action). Other formats are declarative: apply their full output instead. OLD is taken as of its own data version date (or --as-of, if earlier), so legacy entries it still listed are removed once past their sunset. Use instead of --data.";
+const DIFF_HELP: &str = "Print the changes from data file OLD to data file NEW in the format's own terms (nftables: delete/add element; iptables: -D/-A; ufw: delete/allow; firewalld: remove/add rich rule; pf: pfctl -T delete/add; windows: Remove-/New-NetFirewallRule; cisco-asa: object-groups changed in place, entries and FQDN objects added or removed; panos: the new rules in place, then delete what only OLD named; fortigate: the new configuration, then delete what only OLD named; csv and json: rows with an action). Other formats are declarative: apply their full output instead. OLD is taken as of its own data version date (or --as-of, if earlier), so legacy entries it still listed are removed once past their sunset. Use instead of --data.";
 
 /// Arguments of `egresscheck rules`.
 #[derive(Debug, Args)]

@@ -68,6 +68,8 @@ pub struct CheckOptions {
     pub progress: bool,
     /// Width and colour of the table.
     pub screen: crate::term::Screen,
+    /// Every finding and certificate after the table (`-v`).
+    pub verbose: bool,
     /// The token step (`--client FILE`): the environment word and the token options.
     pub client: Option<(String, crate::token::flow::TokenOptions)>,
 }
@@ -168,6 +170,7 @@ pub fn check(
     match options.format {
         CheckFormat::Table => TableRenderer {
             screen: options.screen,
+            verbose: options.verbose,
         }
         .render(&report, &mut rendered)?,
         CheckFormat::Json => JsonRenderer.render(&report, &mut rendered)?,

@@ -176,9 +176,10 @@ impl ProbeTransport {
             .is_none()
             .then(|| why_no_answer(&fetched.observation));
         Ok(Delivered {
+            // The probe's copy of the body wipes itself when `r` drops here.
             answer: fetched.response.map(|r| Answer {
                 status: r.status,
-                body: r.body.to_vec(),
+                body: zeroize::Zeroizing::new(r.body.to_vec()),
             }),
             observation: fetched.observation,
             problem,
@@ -197,14 +198,15 @@ impl Transport for ProbeTransport {
     fn post_form(
         &self,
         url: &HttpsUrl,
-        body: zeroize::Zeroizing<Vec<u8>>,
+        mut body: zeroize::Zeroizing<Vec<u8>>,
     ) -> Result<Delivered, ProbeError> {
-        // The request owns its body from here (hyper's buffers are not wiped; the grant in
-        // them is single-use and expires within two minutes).
+        // The request owns the body from here and wipes it when sent (hyper's and rustls's
+        // own buffers are not reached; the grant in them is single-use and expires within
+        // two minutes).
         let request = HttpRequest::post(
             &url.path,
             "application/x-www-form-urlencoded",
-            body.to_vec(),
+            std::mem::take(&mut *body),
         )
         .and_then(|r| r.with_header("accept", "application/json"))
         .map_err(|e| e.to_string());

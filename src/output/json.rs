@@ -10,12 +10,16 @@
 //! {"schema": 2, "tool": {"name": "egresscheck", "version": "0.1.0"},
 //!  "data": {"provider": "…", "version": "2026-02-09.2", "source_url": "…", "document_date": "2026-02-09"},
 //!  "as_of": "2026-11-28", "verdict": "fail", "duration_seconds": 5.1,
-//!  "summary": {"targets": 24, "up": 20, "fail": 3, "warn": 1, "info": 2},
+//!  "summary": {"targets": 24, "up": 20, "ok": 18, "reachable": 20, "names": 12,
+//!              "names_not_probed": 1, "fail": 3, "warn": 1, "info": 2},
 //!  "baseline": {"file": "state.json", "state": "read", "schema": 2, "kept_as": null},
-//!  "names": [ {name, outcome, entries, dns}, … ],
-//!  "targets": [ {environment, service, host, documented, address, port, origin, proxy, tcp, tls}, … ],
+//!  "names": [ {name, outcome, entries, probed, dns}, … ],
+//!  "targets": [ {environment, service, host, documented, address, port, origin, proxy, tcp, tls, ok, reachable}, … ],
 //!  "findings": [{"code", "severity", "environment", "service", "host", "address", "port", "message"}],
-//!  "rules_needed": [ … ]}
+//!  "rules_needed": [ … ],
+//!  "causes": [{"number": 1, "code": "tls-intercepted", "severity": "fail", "actor": "proxy",
+//!              "summary": "TLS intercepted by CN=… (26 of 31 targets; …)", "action": "…",
+//!              "targets": 26, "names_not_probed": 0, "hosts": […], "findings": 26}]}
 //! ```
 
 use std::io::{self, Write};
@@ -27,7 +31,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::Renderer;
-use crate::audit::{Finding, Severity, target_up};
+use crate::audit::{Finding, Severity};
 use crate::catalog::DnsName;
 use crate::report::document::{EntryRef, NameEntry, TargetEntry, without_targets};
 use crate::report::{BaselineNote, REPORT_SCHEMA, Report};
@@ -57,6 +61,30 @@ struct ReportJson<'a> {
     /// The token step of `check --client`; absent without `--client`.
     #[serde(skip_serializing_if = "Option::is_none")]
     token: Option<&'a crate::token::flow::TokenObservation>,
+    /// The findings grouped by cause, worst first (see [`crate::report::causes`]).
+    causes: Vec<CauseJson<'a>>,
+}
+
+/// One cause: its code, who acts, its words and what it covers.
+#[derive(Serialize)]
+struct CauseJson<'a> {
+    /// Its number, as the table refers to it.
+    number: usize,
+    code: crate::audit::Code,
+    severity: Severity,
+    actor: crate::report::causes::Actor,
+    /// What is wrong, for all its targets at once.
+    summary: String,
+    /// What to do (empty when the summary says it).
+    action: String,
+    /// Targets it concerns (of `summary.targets`).
+    targets: usize,
+    /// Names without an address it concerns.
+    names_not_probed: usize,
+    /// The hosts its findings name.
+    hosts: &'a [String],
+    /// Its findings (of `findings[]`).
+    findings: usize,
 }
 
 /// The `tool` object of the JSON documents.
@@ -98,12 +126,28 @@ impl<'a> Data<'a> {
     }
 }
 
+/// Counts over `targets[]` and `names[]` (the vocabulary of [`crate::report::targets`]),
+/// then the findings per severity.
 #[derive(Serialize)]
 struct Summary {
+    /// Entries of `targets[]`.
     targets: usize,
+    /// Targets where TCP and TLS completed (the same number as `reachable`; the name of
+    /// schema 1).
     up: usize,
+    /// Targets with no `fail` finding.
+    ok: usize,
+    /// Targets where TCP and TLS completed.
+    reachable: usize,
+    /// Names planned (a name planned in two environments counts twice).
+    names: usize,
+    /// Planned names that gave no address to probe (`probed: false` in `names[]`).
+    names_not_probed: usize,
+    /// Findings of severity `fail`.
     fail: usize,
+    /// Findings of severity `warn`.
     warn: usize,
+    /// Findings of severity `info`.
     info: usize,
 }
 
@@ -128,10 +172,9 @@ pub fn name_entries<'a>(report: &Report<'a>) -> Vec<NameEntry<'a>> {
         .filter_map(|name| {
             let observation = report.observation(name)?;
             let refs = entries.remove(name).unwrap_or_default();
-            Some(NameEntry::new(
-                Cow::Owned(without_targets(observation)),
-                refs,
-            ))
+            let mut entry = NameEntry::new(Cow::Owned(without_targets(observation)), refs);
+            entry.probed = Some(!observation.targets.is_empty());
+            Some(entry)
         })
         .collect()
 }
@@ -141,19 +184,25 @@ pub fn target_entries<'a>(report: &Report<'a>) -> Vec<TargetEntry<'a>> {
     report
         .rows()
         .iter()
-        .map(|row| TargetEntry {
-            environment: Some(row.planned.environment.to_string()),
-            service: Some(row.planned.service.to_string()),
-            host: row.planned.name.to_string(),
-            documented: row.documented,
-            observation: Cow::Borrowed(row.target),
+        .enumerate()
+        .map(|(index, row)| {
+            let state = report.state(index);
+            TargetEntry {
+                environment: Some(row.planned.environment.to_string()),
+                service: Some(row.planned.service.to_string()),
+                host: row.planned.name.to_string(),
+                documented: row.documented,
+                observation: Cow::Borrowed(row.target),
+                ok: Some(state.ok),
+                reachable: Some(state.reachable),
+            }
         })
         .collect()
 }
 
 impl Renderer for JsonRenderer {
     fn render(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
-        let rows = report.rows();
+        let summary = report.summary();
         let doc = ReportJson {
             schema: REPORT_SCHEMA,
             tool: Tool::this(),
@@ -167,8 +216,12 @@ impl Renderer for JsonRenderer {
             },
             duration_seconds: report.duration_seconds,
             summary: Summary {
-                targets: rows.len(),
-                up: rows.iter().filter(|r| target_up(r.target)).count(),
+                targets: summary.targets,
+                up: summary.reachable,
+                ok: summary.ok,
+                reachable: summary.reachable,
+                names: summary.names,
+                names_not_probed: summary.names_not_probed,
                 fail: report.count(Severity::Fail),
                 warn: report.count(Severity::Warn),
                 info: report.count(Severity::Info),
@@ -178,6 +231,25 @@ impl Renderer for JsonRenderer {
             targets: target_entries(report),
             findings: &report.findings,
             rules_needed: crate::report::rules_needed(report),
+            causes: report
+                .causes()
+                .iter()
+                .map(|cause| {
+                    let words = crate::report::explain::explain(report, cause);
+                    CauseJson {
+                        number: cause.number,
+                        code: cause.code,
+                        severity: cause.severity,
+                        actor: cause.actor,
+                        summary: words.summary,
+                        action: words.action,
+                        targets: cause.targets.len(),
+                        names_not_probed: cause.names_not_probed.len(),
+                        hosts: &cause.hosts,
+                        findings: cause.findings.len(),
+                    }
+                })
+                .collect(),
             token: report.token.as_ref(),
         };
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;

@@ -1,5 +1,7 @@
-//! JUnit XML: one test suite per environment, one test case per target, failures carrying
-//! the findings, for CI pipelines that gate a go-live on the check.
+//! JUnit XML: one test suite per environment, one test case per target (and per name that
+//! gave no address to probe), failures carrying the findings, for CI pipelines that gate a
+//! go-live on the check. A case fails exactly when its target is not ok (see
+//! [`crate::report::targets`]), so `failures` counts what the other formats count.
 
 use std::io::{self, Write};
 
@@ -87,6 +89,83 @@ impl Case {
     }
 }
 
+/// One suite per environment: a case per target (see [`crate::report::targets`]), failing
+/// when the target is not ok, and a case per name not probed; then, when findings concern
+/// no target, one suite `run` holding them in a case of its own (failing when one is a
+/// `fail`, so that a CI gate sees it).
+fn suites(report: &Report<'_>) -> Vec<(String, Vec<Case>)> {
+    let rows = report.rows();
+    let clone_all = |indices: &[usize]| -> Vec<Finding> {
+        indices
+            .iter()
+            .filter_map(|&f| report.findings.get(f))
+            .cloned()
+            .collect()
+    };
+    let not_probed: std::collections::HashMap<usize, &Vec<usize>> = report
+        .targets()
+        .not_probed()
+        .iter()
+        .map(|(index, findings)| (*index, findings))
+        .collect();
+    let mut suites: Vec<(String, Vec<Case>)> = Vec::new();
+    for env in &report.catalog.environments {
+        let mut cases = Vec::new();
+        for (index, planned) in report
+            .plan
+            .names
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.environment == env.id)
+        {
+            let classname = format!("egresscheck.{}.{}", env.id, planned.service);
+            if let Some(findings) = not_probed.get(&index) {
+                cases.push(Case {
+                    classname,
+                    name: format!("{} (no address to probe)", planned.name),
+                    seconds: 0.0,
+                    findings: clone_all(findings),
+                });
+                continue;
+            }
+            for row_index in report.row_range(index) {
+                let Some(row) = rows.get(row_index) else {
+                    continue;
+                };
+                let address = row
+                    .target
+                    .address
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "proxy".to_owned());
+                let seconds =
+                    (row.target.tcp.ms + row.target.tls.as_ref().map_or(0.0, |t| t.ms)) / 1000.0;
+                cases.push(Case {
+                    classname: classname.clone(),
+                    name: format!("{} {address}:{}", planned.name, row.target.port),
+                    seconds,
+                    findings: clone_all(report.targets().findings_of(row_index)),
+                });
+            }
+        }
+        if !cases.is_empty() {
+            suites.push((env.id.to_string(), cases));
+        }
+    }
+    let general = clone_all(report.targets().general());
+    if !general.is_empty() {
+        suites.push((
+            "run".to_owned(),
+            vec![Case {
+                classname: "egresscheck.run".to_owned(),
+                name: "findings about the whole run".to_owned(),
+                seconds: 0.0,
+                findings: general,
+            }],
+        ));
+    }
+    suites
+}
+
 /// The `--label`s as properties of a suite (`label.site`), where CI dashboards show them.
 fn properties(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     if report.labels.is_empty() {
@@ -106,73 +185,7 @@ fn properties(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
 
 impl Renderer for JunitRenderer {
     fn render(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
-        let rows = report.rows();
-        let mut suites: Vec<(String, Vec<Case>)> = Vec::new();
-        for env in &report.catalog.environments {
-            let mut cases = Vec::new();
-            for planned in report.plan.names.iter().filter(|p| p.environment == env.id) {
-                let classname = format!("egresscheck.{}.{}", env.id, planned.service);
-                let targets: Vec<_> = rows
-                    .iter()
-                    .filter(|r| std::ptr::eq(r.planned, planned))
-                    .collect();
-                if targets.is_empty() {
-                    let findings = report
-                        .findings
-                        .iter()
-                        .filter(|f| {
-                            f.environment.as_deref() == Some(env.id.as_str())
-                                && f.host.as_deref() == Some(planned.name.as_str())
-                        })
-                        .cloned()
-                        .collect();
-                    cases.push(Case {
-                        classname,
-                        name: format!("{} (dns)", planned.name),
-                        seconds: 0.0,
-                        findings,
-                    });
-                    continue;
-                }
-                for row in targets {
-                    let address = row
-                        .target
-                        .address
-                        .map(|a| a.to_string())
-                        .unwrap_or_else(|| "proxy".to_owned());
-                    let seconds = (row.target.tcp.ms
-                        + row.target.tls.as_ref().map_or(0.0, |t| t.ms))
-                        / 1000.0;
-                    cases.push(Case {
-                        classname: classname.clone(),
-                        name: format!("{} {address}:{}", planned.name, row.target.port),
-                        seconds,
-                        findings: report.findings_for(row).cloned().collect(),
-                    });
-                }
-            }
-            if !cases.is_empty() {
-                suites.push((env.id.to_string(), cases));
-            }
-        }
-        let general: Vec<Finding> = report
-            .findings
-            .iter()
-            .filter(|f| f.host.is_none())
-            .cloned()
-            .collect();
-        if !general.is_empty() {
-            suites.push((
-                "data".to_owned(),
-                vec![Case {
-                    classname: "egresscheck.data".to_owned(),
-                    name: "data file".to_owned(),
-                    seconds: 0.0,
-                    findings: general,
-                }],
-            ));
-        }
-
+        let suites = suites(report);
         let count =
             |cases: &[Case], pred: &dyn Fn(&Case) -> bool| cases.iter().filter(|c| pred(c)).count();
         let failed = |c: &Case| c.findings.iter().any(|f| f.severity == Severity::Fail);

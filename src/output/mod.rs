@@ -36,49 +36,9 @@ pub(crate) fn verdict_word(report: &Report<'_>) -> &'static str {
     }
 }
 
-/// Compact description of one target's DNS, TCP and TLS state, for table cells and test
-/// case names.
+/// Compact words for one target's TLS and HTTP, for table cells.
 pub(crate) mod cells {
-    use crate::probe::model::{DnsOutcome, NameObservation, TargetObservation};
-    use crate::report::tcp_state_name;
-
-    /// The DNS column: outcome and TTL of the answer that named this address.
-    pub fn dns(name: &NameObservation, target: Option<&TargetObservation>) -> String {
-        let Some(dns) = &name.dns else {
-            return "via proxy".to_owned();
-        };
-        let outcome = dns.outcome();
-        if outcome != DnsOutcome::Answer {
-            return serde_json::to_value(outcome)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-        }
-        let Some(addr) = target.and_then(|t| t.address) else {
-            return "answer".to_owned();
-        };
-        let ttl = dns
-            .a
-            .iter()
-            .chain(dns.aaaa.iter())
-            .flat_map(|l| l.answers.iter())
-            .find(|a| a.address == addr)
-            .map(|a| a.ttl);
-        match ttl {
-            Some(ttl) => format!("ok ttl {ttl}"),
-            None => "not in DNS".to_owned(),
-        }
-    }
-
-    /// The TCP column.
-    pub fn tcp(target: &TargetObservation) -> String {
-        let state = tcp_state_name(target.tcp.state);
-        if target.tcp.state == crate::probe::model::TcpState::Open {
-            format!("open {:.0} ms", target.tcp.ms)
-        } else {
-            state
-        }
-    }
+    use crate::probe::model::TargetObservation;
 
     /// The HTTP column: the check's status and time, or how it failed; `-` without one.
     pub fn http(target: &TargetObservation) -> String {
@@ -95,25 +55,32 @@ pub(crate) mod cells {
         }
     }
 
-    /// The TLS column.
-    pub fn tls(target: &TargetObservation) -> String {
+    /// How far a connection got, in a word: the TCP state when it did not connect
+    /// (`filtered`, `refused`, `proxy-denied`, …), else whose certificate the TLS handshake
+    /// showed (`trusted`, `intercepted`: trusted only by this machine's store, `out of date`:
+    /// a public CA's but for its dates, `untrusted`), or how TLS failed (`TLS failed`,
+    /// `TLS timeout`).
+    pub fn connection(target: &TargetObservation) -> String {
+        if target.tcp.state != crate::probe::model::TcpState::Open {
+            return crate::report::tcp_state_name(target.tcp.state);
+        }
         match &target.tls {
-            None => "-".to_owned(),
+            None => "open".to_owned(),
             Some(tls) if !tls.ok => {
                 if tls.timed_out {
-                    "timeout".to_owned()
+                    "TLS timeout".to_owned()
                 } else {
-                    "failed".to_owned()
+                    "TLS failed".to_owned()
                 }
             }
-            Some(tls) => {
-                let trust = match (tls.trusted_public, tls.trusted_system) {
-                    (true, _) => "trusted",
-                    (false, true) => "INTERCEPTED",
-                    (false, false) => "untrusted",
-                };
-                format!("{} {trust}", tls.version.as_deref().unwrap_or("?"))
+            Some(tls) => match (tls.trusted_public, tls.trusted_system) {
+                (true, _) => "trusted",
+                (false, true) => "intercepted",
+                // A public CA's chain but for its dates: expired, or not valid yet.
+                (false, false) if tls.anchored_public => "out of date",
+                (false, false) => "untrusted",
             }
+            .to_owned(),
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::Renderer;
-use crate::audit::{Code, Severity, target_up};
+use crate::audit::{Code, Severity};
 use crate::exit::Status;
 use crate::report::Report;
 
@@ -44,22 +44,37 @@ impl Renderer for NagiosRenderer {
             Status::Error => "CRITICAL",
             Status::Unknown => "UNKNOWN",
         };
-        let rows = report.rows();
-        let up = rows.iter().filter(|r| target_up(r.target)).count();
+        let summary = report.summary();
         let fail = report.count(Severity::Fail);
         let warn = report.count(Severity::Warn);
-        let first = report
-            .findings
+        // The causes, worst first, each with how many targets it concerns: what a pager
+        // shows of a check.
+        let causes: Vec<String> = report
+            .causes()
             .iter()
-            .find(|f| f.severity >= Severity::Warn)
-            .map(|f| {
-                format!(
-                    ": {} {}",
-                    f.code,
-                    crate::term::sanitize(&f.message).replace('|', "/")
-                )
+            .filter(|c| c.severity >= Severity::Warn)
+            .map(|c| {
+                let on = c.targets.len() + c.names_not_probed.len();
+                format!("{} on {on}", c.code)
             })
-            .unwrap_or_default();
+            .collect();
+        let first = match report
+            .causes()
+            .first()
+            .filter(|c| c.severity >= Severity::Warn)
+        {
+            Some(cause) => format!(
+                ": {}: {}",
+                causes.join(", "),
+                crate::term::sanitize(&crate::report::explain::explain(report, cause).summary)
+                    .replace('|', "/")
+            ),
+            None => String::new(),
+        };
+        let not_probed = match summary.names_not_probed {
+            0 => String::new(),
+            n => format!(", {} not probed", crate::term::plural(n, "name", "names")),
+        };
         // The labels say where: `[site=oslo node=a]`, before the perfdata's `|`.
         let labels = if report.labels.is_empty() {
             String::new()
@@ -71,9 +86,15 @@ impl Renderer for NagiosRenderer {
         };
         writeln!(
             out,
-            "EGRESSCHECK {word} - {up}/{} targets up, {fail} fail, {warn} warn{labels}{first} | targets={} up={up} fail={fail} warn={warn} info={} duration={:.3}s",
-            rows.len(),
-            rows.len(),
+            "EGRESSCHECK {word} - {}/{} ok, {} reachable{not_probed}; {fail} fail, {warn} warn{labels}{first} | targets={} ok={} reachable={} up={} names_not_probed={} fail={fail} warn={warn} info={} duration={:.3}s",
+            summary.ok,
+            crate::term::plural(summary.targets, "target", "targets"),
+            summary.reachable,
+            summary.targets,
+            summary.ok,
+            summary.reachable,
+            summary.reachable,
+            summary.names_not_probed,
             report.count(Severity::Info),
             report.duration_seconds,
         )

@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use chrono::NaiveTime;
 
 use super::Renderer;
-use crate::audit::{Code, Severity, target_up};
+use crate::audit::{Code, Severity};
 use crate::report::Report;
 
 /// The Prometheus renderer.
@@ -278,13 +278,42 @@ fn target_families(report: &Report<'_>, m: &mut Family<'_>) {
     let rows = report.rows();
     m.header(
         "egresscheck_target_up",
-        "1 when TCP connected and the TLS handshake completed.",
+        "1 when TCP connected and the TLS handshake completed (reachable; an intercepted target is up).",
     );
-    for row in rows {
+    for (index, row) in rows.iter().enumerate() {
         m.sample(
             "egresscheck_target_up",
             &target_labels(row),
-            f64::from(u8::from(target_up(row.target))),
+            f64::from(u8::from(report.state(index).reachable)),
+        );
+    }
+    m.header(
+        "egresscheck_target_ok",
+        "1 when no fail finding concerns the target (its DNS, connection, TLS and certificate are as they should be).",
+    );
+    for (index, row) in rows.iter().enumerate() {
+        m.sample(
+            "egresscheck_target_ok",
+            &target_labels(row),
+            f64::from(u8::from(report.state(index).ok)),
+        );
+    }
+    m.header(
+        "egresscheck_name_targets",
+        "Targets probed for each planned name; 0 when the name gave no address to probe.",
+    );
+    for (index, planned) in report.plan.names.iter().enumerate() {
+        // A count of a name's targets is far below 2^53, where f64 starts to round.
+        #[allow(clippy::cast_precision_loss)]
+        let count = report.row_range(index).len() as f64;
+        m.sample(
+            "egresscheck_name_targets",
+            &[
+                ("environment", planned.environment.to_string()),
+                ("service", planned.service.to_string()),
+                ("host", planned.name.to_string()),
+            ],
+            count,
         );
     }
     m.header(

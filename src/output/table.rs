@@ -1,11 +1,20 @@
-//! The human report: a summary line, a table per environment, then the findings, then what
-//! to do next. Colour only when asked (a terminal without `NO_COLOR`).
+//! The go-live report for people: the verdict and the counts, then the causes (what is wrong,
+//! on how many targets, and who acts), then one compact row per name with each of its targets
+//! (address, how far the connection got), laid out for the screen. `--verbose` adds every
+//! finding as it stands and each distinct certificate in full.
+//!
+//! The report of a whole provider fits one screen: a cause is said once however many targets
+//! share it, long values (a certificate's names) once per certificate, and a name's targets
+//! share its row (a state all of them share is said once).
 
 use std::io::{self, Write};
 
 use super::{Renderer, cells, verdict_word};
-use crate::audit::{Code, Severity, days_left};
+use crate::audit::Severity;
+use crate::plan::EntryKind;
 use crate::report::Report;
+use crate::report::causes::{Actor, Cause, certificates};
+use crate::report::explain::explain;
 use crate::term::grid::{Cell, Column, Frame, Grid, Tone};
 use crate::term::{self, Screen, sanitize};
 
@@ -15,200 +24,421 @@ pub struct TableRenderer {
     /// Width and colour (decided by the caller: `COLUMNS`, the terminal, `--color`,
     /// `NO_COLOR`).
     pub screen: Screen,
-}
-
-impl TableRenderer {
-    fn severity_cell(severity: Option<Severity>) -> Cell {
-        match severity {
-            Some(Severity::Fail) => Cell::toned("fail", Tone::Bad),
-            Some(Severity::Warn) => Cell::toned("warn", Tone::Warn),
-            Some(Severity::Info) | None => Cell::toned("ok", Tone::Good),
-        }
-    }
+    /// `--verbose`: every finding and each distinct certificate in full, after the report.
+    pub verbose: bool,
 }
 
 impl Renderer for TableRenderer {
     fn render(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
-        let rows = report.rows();
-        let up = rows
-            .iter()
-            .filter(|r| crate::audit::target_up(r.target))
-            .count();
-        writeln!(
-            out,
-            "egresscheck {}: {} data {}, as of {}: {} targets, {} up; {} fail, {} warn, {} info ({:.1} s)",
+        self.headline(report, out)?;
+        self.causes(report, out)?;
+        self.targets(report, out)?;
+        self.token(report, out)?;
+        self.next_steps(report, out)?;
+        if self.verbose {
+            self.findings(report, out)?;
+            self.certificates(report, out)?;
+        }
+        Ok(())
+    }
+}
+
+impl TableRenderer {
+    fn wrap(&self, out: &mut dyn Write, indent: &str, hang: &str, text: &str) -> io::Result<()> {
+        term::write_wrapped(out, self.screen.width, indent, hang, text)
+    }
+
+    /// The verdict, the data judged, and the counts of the vocabulary of
+    /// [`crate::report::targets`].
+    fn headline(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+        let summary = report.summary();
+        let not_probed = match summary.names_not_probed {
+            0 => String::new(),
+            n => format!(
+                "; {} not probed (no address)",
+                term::plural(n, "name", "names")
+            ),
+        };
+        let labels = if report.labels.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", sanitize(&report.labels.to_text()))
+        };
+        let text = format!(
+            "egresscheck {}: {} data {}, as of {}{labels}: {}: {} ok, {} reachable{not_probed}; findings: {} fail, {} warn, {} info ({:.1} s)",
             verdict_word(report),
             report.catalog.data.provider,
             report.catalog.data.version,
             report.as_of,
-            rows.len(),
-            up,
+            term::plural(summary.targets, "target", "targets"),
+            summary.ok,
+            summary.reachable,
             report.count(Severity::Fail),
             report.count(Severity::Warn),
             report.count(Severity::Info),
             report.duration_seconds,
-        )?;
-        for env in &report.catalog.environments {
-            let planned: Vec<_> = report
-                .plan
-                .names
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.environment == env.id)
-                .collect();
-            if planned.is_empty() {
-                continue;
-            }
-            writeln!(out)?;
-            writeln!(out, "{} ({})", env.name, env.id)?;
-            // The HTTP column only when the data asks some target for an HTTP check.
-            let http = rows.iter().any(|r| r.target.http.is_some());
-            let mut columns = vec![
-                Column::names("host"),
-                Column::spaced("address"),
-                Column::atoms("port").drop_order(4),
-                Column::words("DNS").drop_order(1),
-                Column::words("TCP").drop_order(3),
-                Column::words("TLS").drop_order(5),
-            ];
-            if http {
-                columns.push(Column::words("HTTP").drop_order(6));
-            }
-            columns.extend([
-                Column::atoms("cert days").right().drop_order(2),
-                Column::atoms("verdict"),
-            ]);
-            let mut table = Grid::new(columns);
-            for (index, p) in planned {
-                let Some(name) = report.observation(&p.name) else {
-                    continue;
-                };
-                let host = match p.kind {
-                    crate::plan::EntryKind::Legacy => format!("{} (legacy)", p.name),
-                    crate::plan::EntryKind::Endpoint => p.name.to_string(),
-                };
-                let targets = report.rows_of(index);
-                if targets.is_empty() {
-                    let worst = report
-                        .findings_for_host(env.id.as_str(), p.name.as_str())
-                        .map(|f| f.severity)
-                        .max();
-                    let mut cells = vec![
-                        Cell::from(host.as_str()),
-                        Cell::from("-"),
-                        Cell::from(
-                            p.ports
-                                .iter()
-                                .map(ToString::to_string)
-                                .collect::<Vec<_>>()
-                                .join(","),
-                        ),
-                        Cell::from(cells::dns(name, None)),
-                        Cell::from("-"),
-                        Cell::from("-"),
-                    ];
-                    if http {
-                        cells.push(Cell::from("-"));
-                    }
-                    cells.extend([Cell::from("-"), Self::severity_cell(worst)]);
-                    table.row(cells);
-                }
-                for row in targets {
-                    let worst = report.findings_for(row).map(|f| f.severity).max();
-                    let address = match (row.target.address, row.documented) {
-                        (Some(a), true) => a.to_string(),
-                        (Some(a), false) => format!("{a} (undocumented)"),
-                        (None, _) => "(proxy)".to_owned(),
-                    };
-                    let cert_days = row
-                        .target
-                        .tls
-                        .as_ref()
-                        .and_then(|t| t.chain.first())
-                        .map(|c| days_left(c.not_after, report.as_of).to_string())
-                        .unwrap_or_else(|| "-".to_owned());
-                    let mut cells = vec![
-                        Cell::from(host.as_str()),
-                        Cell::from(address),
-                        Cell::from(row.target.port.to_string()),
-                        Cell::from(cells::dns(name, Some(row.target))),
-                        Cell::from(cells::tcp(row.target)),
-                        Cell::from(cells::tls(row.target)),
-                    ];
-                    if http {
-                        cells.push(Cell::from(cells::http(row.target)));
-                    }
-                    cells.extend([Cell::from(cert_days), Self::severity_cell(worst)]);
-                    table.row(cells);
-                }
-            }
-            let rendered = table.render(self.screen.width, Frame::Boxed, self.screen.colour);
-            term::write_table(out, self.screen.width, "", &rendered)?;
-        }
-        if let Some(token) = &report.token {
-            writeln!(out)?;
-            writeln!(
-                out,
-                "Token ({}, client {}, scopes {}):",
-                token.environment,
-                sanitize(&token.client_id),
-                sanitize(&token.scopes.join(" "))
-            )?;
-            crate::output::token::write_steps(token, &[], &self.screen, out)?;
-        }
-        if !report.findings.is_empty() {
-            writeln!(out)?;
-            writeln!(out, "Findings:")?;
-            for f in &report.findings {
-                let place = [f.environment.as_deref(), f.host.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let lead = format!("  {:<4} {:<28} ", f.severity.as_str(), f.code.as_str());
-                term::write_wrapped(
-                    out,
-                    self.screen.width,
-                    &lead,
-                    "       ",
-                    &format!("{place}: {}", sanitize(&f.message)),
-                )?;
-            }
-        }
-        advice(report, out)
+        );
+        self.wrap(out, "", "  ", &text)
     }
-}
 
-/// What to do next, when something is blocked or undocumented.
-fn advice(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
-    let has = |codes: &[Code]| report.findings.iter().any(|f| codes.contains(&f.code));
-    if let Some(advice) = crate::audit::nothing_resolved(report.observations) {
+    /// Each cause once: severity, what is wrong on how many targets, who acts and how.
+    fn causes(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+        if report.causes().is_empty() {
+            return Ok(());
+        }
         writeln!(out)?;
-        writeln!(out, "{advice}")?;
+        writeln!(out, "Causes")?;
+        let width = report.causes().len().to_string().len();
+        for cause in report.causes() {
+            let words = explain(report, cause);
+            let severity = self.tone(cause.severity, cause.severity.as_str());
+            let lead = format!(
+                " {:>width$}. {severity}{} ",
+                cause.number,
+                " ".repeat(4 - cause.severity.as_str().len())
+            );
+            let hang = " ".repeat(width + 9);
+            // The code ties the cause to the findings of `-v`, JSON and the metrics' labels.
+            let text = format!("{}: {}", cause.code, sanitize(&words.summary));
+            self.wrap(out, &lead, &hang, &text)?;
+            // A note needs no one to act: `-v` has the rest of what it says.
+            if cause.severity > Severity::Info
+                && (!words.action.is_empty() || cause.actor != Actor::Nobody)
+            {
+                let action = if words.action.is_empty() {
+                    format!("→ {}", cause.actor.label())
+                } else {
+                    format!("→ {}: {}", cause.actor.label(), words.action)
+                };
+                self.wrap(out, &hang, &format!("{hang}  "), &action)?;
+            }
+        }
+        Ok(())
     }
-    if has(&[
-        Code::Blocked,
-        Code::Refused,
-        Code::Unreachable,
-        Code::UndocumentedAddress,
-        Code::DnsFailure,
-    ]) {
-        let envs: Vec<String> = report
-            .findings
+
+    /// One row per planned name with each of its targets (or `no address`), under a title
+    /// row per environment.
+    fn targets(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+        let rows = target_rows(report);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // The HTTP column only when the data asks some target for an HTTP check.
+        let http = rows.iter().any(|r| !r.http.is_empty());
+        let mut ports: Vec<&str> = rows
             .iter()
-            .filter_map(|f| f.environment.clone())
-            .fold(Vec::new(), |mut acc, e| {
-                if !acc.contains(&e) {
-                    acc.push(e);
-                }
-                acc
-            });
-        let env_flags: String = envs.iter().map(|e| format!(" --env {e}")).collect();
+            .flat_map(|r| r.ports.iter().map(String::as_str))
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        let one_port = ports.len() <= 1;
+        writeln!(out)?;
+        match ports.as_slice() {
+            [port] => writeln!(out, "Targets (all on port {port})")?,
+            _ => writeln!(out, "Targets")?,
+        }
+        // At the width of a terminal: port, then HTTP go first.
+        let mut columns = vec![Column::names("host"), Column::spaced("address")];
+        if !one_port {
+            columns.push(Column::atoms("port").drop_order(2));
+        }
+        columns.push(Column::spaced("connection"));
+        if http {
+            columns.push(Column::spaced("HTTP").drop_order(3));
+        }
+        columns.push(Column::atoms("result"));
+        let mut grid = Grid::new(columns);
+        let mut environment = None;
+        for row in &rows {
+            if environment != Some(&row.env) {
+                environment = Some(&row.env);
+                grid.row([Cell::from(environment_title(report, &row.env))]);
+            }
+            let mut cells = vec![
+                Cell::from(row.host.as_str()),
+                Cell::from(row.addresses.join(", ")),
+            ];
+            if !one_port {
+                cells.push(Cell::from(per_target(&row.ports)));
+            }
+            cells.push(Cell::from(per_target(&row.connections)));
+            if http {
+                cells.push(Cell::from(per_target(&row.http)));
+            }
+            cells.push(result_cell(row));
+            grid.row(cells);
+        }
+        let rendered = grid.render(self.screen.width, Frame::Plain, self.screen.colour);
+        term::write_table(out, self.screen.width, "", &rendered)
+    }
+
+    /// The token step (`--client FILE`), when the run took it.
+    fn token(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+        let Some(token) = &report.token else {
+            return Ok(());
+        };
         writeln!(out)?;
         writeln!(
             out,
-            "To write the firewall change: `egresscheck rules --format nftables{env_flags}` (or iptables, ufw, firewalld, pf, windows, cisco-asa, k8s, cilium, aws, azure, gcp, squid, dnsmasq-nftset; `egresscheck rules --list-formats`), or `egresscheck check --rules FORMAT` for only what this run found closed."
+            "Token ({}, client {}, scopes {}):",
+            token.environment,
+            sanitize(&token.client_id),
+            sanitize(&token.scopes.join(" "))
         )?;
+        crate::output::token::write_steps(token, &[], &self.screen, out)
     }
-    Ok(())
+
+    /// What to run next: the rules, when the firewall must act; the closing advice when
+    /// nothing resolved; where the details are.
+    fn next_steps(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+        let mut lines = Vec::new();
+        if let Some(advice) = crate::audit::nothing_resolved(report.observations) {
+            lines.push(advice);
+        }
+        if report
+            .causes()
+            .iter()
+            .any(|c| c.actor == Actor::Firewall && c.severity == Severity::Fail)
+        {
+            let mut envs: Vec<&str> = report
+                .causes()
+                .iter()
+                .filter(|c| c.actor == Actor::Firewall)
+                .flat_map(|c| c.targets.iter())
+                .filter_map(|&r| report.rows().get(r))
+                .map(|row| row.planned.environment.as_str())
+                .collect();
+            envs.sort_unstable();
+            envs.dedup();
+            // Every environment is what no --env means.
+            let env_flags: String = if envs.len() == report.catalog.environments.len() {
+                String::new()
+            } else {
+                envs.iter().map(|e| format!(" --env {e}")).collect()
+            };
+            // One command a line: a command folded across lines is not pasted whole.
+            lines.push(
+                "Rules for what this run found closed: egresscheck check --rules nftables"
+                    .to_owned(),
+            );
+            lines.push(format!(
+                "Rules for the whole table: egresscheck rules --format nftables{env_flags} (or --list-formats)"
+            ));
+        }
+        if !self.verbose && !report.findings.is_empty() {
+            lines.push(
+                "Every finding, and each certificate in full: egresscheck check -v.".to_owned(),
+            );
+        }
+        if lines.is_empty() {
+            return Ok(());
+        }
+        writeln!(out)?;
+        for line in lines {
+            self.wrap(out, "", "", &line)?;
+        }
+        Ok(())
+    }
+
+    /// `-v`: every finding, one per line as it stands.
+    fn findings(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+        if report.findings.is_empty() {
+            return Ok(());
+        }
+        writeln!(out)?;
+        writeln!(out, "Findings:")?;
+        for f in &report.findings {
+            let place = [f.environment.as_deref(), f.host.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let lead = format!("  {:<4} {:<28} ", f.severity.as_str(), f.code.as_str());
+            self.wrap(
+                out,
+                &lead,
+                "       ",
+                &format!("{place}: {}", sanitize(&f.message)),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `-v`: each distinct certificate the targets served, once, in full.
+    fn certificates(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+        let all: Vec<usize> = (0..report.rows().len()).collect();
+        let certs = certificates(report, &all);
+        if certs.is_empty() {
+            return Ok(());
+        }
+        writeln!(out)?;
+        writeln!(out, "Certificates:")?;
+        let now = report.as_of.and_time(chrono::NaiveTime::MIN).and_utc();
+        for (chain, served) in certs {
+            self.wrap(
+                out,
+                "  ",
+                "    ",
+                &format!("served to {}", term::plural(served, "target", "targets")),
+            )?;
+            for (label, value) in super::probe_table::certificate_lines(chain, now) {
+                self.wrap(
+                    out,
+                    &format!("    {label:<9} "),
+                    "              ",
+                    &sanitize(&value),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `text` coloured as `severity` when colour is on.
+    fn tone(&self, severity: Severity, text: &str) -> String {
+        if !self.screen.colour {
+            return text.to_owned();
+        }
+        let ansi = match severity {
+            Severity::Fail => "\x1b[31m",
+            Severity::Warn => "\x1b[33m",
+            Severity::Info => "\x1b[32m",
+        };
+        format!("{ansi}{text}\x1b[0m")
+    }
+}
+
+/// A row of the targets table: one planned name, with each of its targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Row {
+    env: String,
+    host: String,
+    /// Per target (or `no address`).
+    addresses: Vec<String>,
+    /// Per target.
+    ports: Vec<String>,
+    /// Per target: how far the connection got.
+    connections: Vec<String>,
+    /// Per target, where the data asks for an HTTP check.
+    http: Vec<String>,
+    ok: bool,
+    worst: Option<Severity>,
+    causes: Vec<usize>,
+}
+
+impl Row {
+    /// A name's row with no target yet.
+    fn new(env: &str, host: String) -> Row {
+        Row {
+            env: env.to_owned(),
+            host,
+            addresses: Vec::new(),
+            ports: Vec::new(),
+            connections: Vec::new(),
+            http: Vec::new(),
+            ok: true,
+            worst: None,
+            causes: Vec::new(),
+        }
+    }
+
+    fn add_causes(&mut self, causes: Vec<usize>, worst: Option<Severity>) {
+        for cause in causes {
+            if !self.causes.contains(&cause) {
+                self.causes.push(cause);
+            }
+        }
+        self.causes.sort_unstable();
+        self.worst = self.worst.max(worst);
+        self.ok = self.worst != Some(Severity::Fail);
+    }
+}
+
+/// Values per target in a cell: the one value when all targets have it, else each in the
+/// order of the addresses.
+fn per_target(values: &[String]) -> String {
+    let present: Vec<&str> = values
+        .iter()
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .collect();
+    match present.split_first() {
+        Some((first, rest)) if rest.iter().all(|v| v == first) => (*first).to_owned(),
+        _ => present.join(", "),
+    }
+}
+
+/// The rows of the targets table, environment by environment, in plan order within each:
+/// one per planned name, with each of its targets (its addresses, and how far each got) or
+/// `no address`.
+fn target_rows(report: &Report<'_>) -> Vec<Row> {
+    let mut planned: Vec<(usize, &crate::plan::PlannedName)> =
+        report.plan.names.iter().enumerate().collect();
+    let position =
+        |id: &crate::catalog::EnvId| report.catalog.environments.iter().position(|e| &e.id == id);
+    planned.sort_by_key(|(_, p)| position(&p.environment));
+    let mut rows: Vec<Row> = Vec::new();
+    for (index, planned) in planned {
+        let host = match planned.kind {
+            EntryKind::Legacy => format!("{} (legacy)", planned.name),
+            EntryKind::Endpoint => planned.name.to_string(),
+        };
+        let mut row = Row::new(planned.environment.as_str(), host);
+        let range = report.row_range(index);
+        if range.is_empty() {
+            let causes = report.causes_of_name(index);
+            let worst = causes
+                .iter()
+                .filter_map(|n| report.causes().get(n - 1))
+                .map(|c: &Cause| c.severity)
+                .max();
+            row.addresses.push("no address".to_owned());
+            row.connections.push("-".to_owned());
+            row.add_causes(causes, worst);
+        }
+        for row_index in range {
+            let Some(target) = report.rows().get(row_index).map(|r| r.target) else {
+                continue;
+            };
+            row.addresses.push(
+                target
+                    .address
+                    .map_or_else(|| "via proxy".to_owned(), |a| a.to_string()),
+            );
+            row.ports.push(target.port.to_string());
+            row.connections.push(cells::connection(target));
+            if target.http.is_some() {
+                row.http.push(cells::http(target));
+            }
+            row.add_causes(report.causes_of(row_index), report.state(row_index).worst);
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+/// `Test (test)`: the title row of an environment.
+fn environment_title(report: &Report<'_>, id: &str) -> String {
+    report
+        .catalog
+        .environments
+        .iter()
+        .find(|e| e.id.as_str() == id)
+        .map_or_else(|| id.to_owned(), |e| format!("{} ({id})", e.name))
+}
+
+/// `ok`, `fail [1,2]`, `ok [4]`: the state word and the causes that concern the row.
+fn result_cell(row: &Row) -> Cell {
+    let word = if row.ok { "ok" } else { "fail" };
+    let text = if row.causes.is_empty() {
+        word.to_owned()
+    } else {
+        let numbers: Vec<String> = row.causes.iter().map(ToString::to_string).collect();
+        format!("{word} [{}]", numbers.join(","))
+    };
+    let tone = match row.worst {
+        Some(Severity::Fail) => Tone::Bad,
+        Some(Severity::Warn) => Tone::Warn,
+        Some(Severity::Info) | None => Tone::Good,
+    };
+    Cell::toned(text, tone)
 }

@@ -11,6 +11,12 @@
 //! [`exchange`] is the step; it is public, with [`HttpRequest`] and [`HttpResponse`], so that
 //! a command that needs one request over the probe path (a token request) uses the same HTTP
 //! and TLS code as `check` (see [`super::fetch`]).
+//!
+//! A request's body and an answer's body may be secrets (a signed grant; an access token), so
+//! the copies this module makes are wiped when the last reference to them goes: the body is
+//! collected into a [`Zeroizing`] buffer that wipes the old one whenever it grows, and both
+//! bodies are [`Bytes`] owning a [`Zeroizing`] vector. What hyper and rustls buffer on their
+//! own (the read buffer a body frame is cut from, TLS records) is out of reach.
 
 use std::io;
 use std::time::Duration;
@@ -21,6 +27,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
+use zeroize::Zeroizing;
 
 use crate::catalog::{DnsName, Port};
 use crate::probe::StepLimit;
@@ -121,7 +128,7 @@ impl HttpRequest {
             )));
         }
         let mut request = HttpRequest::new(Method::Post, path)?;
-        request.body = Bytes::from(body);
+        request.body = wiping_bytes(Zeroizing::new(body));
         request.with_header("content-type", content_type)
     }
 
@@ -287,6 +294,26 @@ fn empty_observation(request: &HttpRequest) -> HttpObservation {
     }
 }
 
+/// Appends `data` to `buffer`; when it must grow, the bytes move to a new buffer and the old
+/// one is wiped (a plain `Vec` would leave them behind in the memory it frees).
+fn append_wiping(buffer: &mut Zeroizing<Vec<u8>>, data: &[u8]) {
+    let needed = buffer.len().saturating_add(data.len());
+    if needed > buffer.capacity() {
+        let mut grown = Zeroizing::new(Vec::with_capacity(
+            needed.max(buffer.capacity().saturating_mul(2)),
+        ));
+        grown.extend_from_slice(buffer);
+        // The old buffer is wiped as it drops here.
+        *buffer = grown;
+    }
+    buffer.extend_from_slice(data);
+}
+
+/// A body as [`Bytes`] that wipes `buffer` when its last reference drops.
+fn wiping_bytes(buffer: Zeroizing<Vec<u8>>) -> Bytes {
+    Bytes::from_owner(buffer)
+}
+
 /// A failed exchange, in the observation's words.
 #[derive(Debug)]
 struct Failed {
@@ -356,7 +383,7 @@ async fn send(
             .map_err(|err| failed(&err))?;
         let received = Utc::now();
         let (parts, mut body) = response.into_parts();
-        let mut collected: Vec<u8> = Vec::new();
+        let mut collected: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
         let mut body_truncated = false;
         let mut body_error = None;
         while let Some(frame) = body.frame().await {
@@ -364,7 +391,8 @@ async fn send(
                 Ok(frame) => {
                     if let Ok(data) = frame.into_data() {
                         let room = max_body_bytes.saturating_sub(collected.len());
-                        collected.extend_from_slice(
+                        append_wiping(
+                            &mut collected,
                             data.get(..room.min(data.len())).unwrap_or_default(),
                         );
                         if data.len() > room {
@@ -383,7 +411,7 @@ async fn send(
             response: HttpResponse {
                 status: parts.status.as_u16(),
                 headers: parts.headers,
-                body: Bytes::from(collected),
+                body: wiping_bytes(collected),
                 body_truncated,
             },
             received,
@@ -611,6 +639,97 @@ pub fn stream_budget(max_body_bytes: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_collected_in_pieces_is_whole_and_bounded_by_its_own_growth() {
+        let mut buffer = Zeroizing::new(Vec::new());
+        let mut expected = Vec::new();
+        for piece in 0..200u8 {
+            let data = vec![piece; usize::from(piece) * 7 + 1];
+            append_wiping(&mut buffer, &data);
+            expected.extend_from_slice(&data);
+        }
+        assert_eq!(buffer.as_slice(), expected.as_slice());
+        assert!(
+            buffer.capacity() <= 2 * expected.len(),
+            "{}",
+            buffer.capacity()
+        );
+        // Request and answer bodies own wiping buffers and read as what was given.
+        let request = HttpRequest::post("/token", "text/plain", b"secret".to_vec()).unwrap();
+        assert_eq!(&request.body[..], b"secret");
+        assert_eq!(&wiping_bytes(buffer)[..], expected.as_slice());
+    }
+
+    /// A secret-looking stretch of bytes.
+    const NEEDLE: &[u8; 24] = b"access_token=eyJ-SECRET-";
+
+    /// 4 KiB of [`NEEDLE`]: small enough to stay on the heap once freed.
+    fn marker() -> Vec<u8> {
+        NEEDLE.repeat(170)
+    }
+
+    /// Reads this process's memory through /proc/self/mem. Opened, and its buffer allocated
+    /// (of another size), before the memory to look at is freed, so that neither reuses it.
+    struct Peek {
+        mem: std::fs::File,
+        left: Vec<u8>,
+    }
+
+    impl Peek {
+        fn new() -> Peek {
+            Peek {
+                mem: std::fs::File::open("/proc/self/mem").unwrap(),
+                left: vec![0; 3 * 4096],
+            }
+        }
+
+        /// True when a stretch of [`NEEDLE`] is left at `address` (`len` bytes), past the
+        /// allocator's own bookkeeping at the start of a freed block.
+        fn holds_marker(&mut self, address: usize, len: usize) -> bool {
+            use std::io::{Read, Seek, SeekFrom};
+            let left = &mut self.left[..len];
+            self.mem.seek(SeekFrom::Start(address as u64)).unwrap();
+            self.mem.read_exact(left).unwrap();
+            left[64..].windows(NEEDLE.len()).any(|w| w == NEEDLE)
+        }
+    }
+
+    #[test]
+    fn secret_bodies_leave_nothing_behind_in_freed_memory() {
+        // The proof that the peek sees what a plain Vec leaves in freed memory.
+        let mut peek = Peek::new();
+        let plain = marker();
+        let (address, len) = (plain.as_ptr() as usize, plain.len());
+        drop(plain);
+        assert!(peek.holds_marker(address, len), "a plain Vec's leftovers");
+
+        // A body that grows: the buffer it outgrew is wiped.
+        let mut peek = Peek::new();
+        let mut buffer = Zeroizing::new(Vec::new());
+        append_wiping(&mut buffer, &marker());
+        let (address, len) = (buffer.as_ptr() as usize, buffer.len());
+        let more = marker();
+        append_wiping(&mut buffer, &more);
+        assert!(!peek.holds_marker(address, len), "the outgrown buffer");
+
+        // The answer's bytes, once the last reference goes.
+        let mut peek = Peek::new();
+        let (address, len) = (buffer.as_ptr() as usize, buffer.len());
+        let body = wiping_bytes(buffer);
+        let copy = body.clone();
+        drop(body);
+        assert_eq!(copy.len(), len);
+        drop(copy);
+        assert!(!peek.holds_marker(address, len), "the answer's body");
+
+        // A request's body.
+        let mut peek = Peek::new();
+        let request = HttpRequest::post("/token", "text/plain", marker()).unwrap();
+        let (address, len) = (request.body.as_ptr() as usize, request.body.len());
+        drop(request);
+        assert!(!peek.holds_marker(address, len), "the request's body");
+    }
 
     #[test]
     fn http_dates_parse_in_all_three_forms() {

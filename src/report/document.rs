@@ -46,6 +46,10 @@ pub struct NameEntry<'a> {
     /// The catalog entries the name is probed for (written by `check`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entries: Vec<EntryRef>,
+    /// False when the name gave no address to probe: it has no entry in `targets[]` (a
+    /// *name not probed*, see [`super::targets`]). Written by `check`; never read back.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub probed: Option<bool>,
 }
 
 /// A catalog entry that names a probed name.
@@ -76,6 +80,13 @@ pub struct TargetEntry<'a> {
     /// What was observed: address, port, origin, proxy, TCP, TLS.
     #[serde(flatten)]
     pub observation: Cow<'a, TargetObservation>,
+    /// No `fail` finding concerns the target (see [`super::targets`]). Written for readers
+    /// of the report; recomputed, never read back.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub ok: Option<bool>,
+    /// TCP connected and the TLS handshake completed. Written for readers; never read back.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub reachable: Option<bool>,
 }
 
 impl<'a> NameEntry<'a> {
@@ -87,6 +98,7 @@ impl<'a> NameEntry<'a> {
             observation,
             outcome,
             entries,
+            probed: None,
         }
     }
 }
@@ -174,6 +186,8 @@ mod tests {
             host: "api.example.no".into(),
             documented: false,
             observation: Cow::Borrowed(&target),
+            ok: None,
+            reachable: None,
         };
         let json = serde_json::to_value(&row).unwrap();
         assert_eq!(json["tcp"]["state"], "proxy-auth-required");

@@ -8,9 +8,12 @@
 //! report, never the end of the run. [`drift`] compares the two runs.
 
 pub mod baseline;
+pub mod causes;
 pub mod document;
 pub mod drift;
+pub mod explain;
 mod schema1;
+pub mod targets;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -19,6 +22,7 @@ use chrono::NaiveDate;
 
 pub use baseline::{Baseline, BaselineError, BaselineState, MAX_BASELINE_BYTES};
 pub use document::REPORT_SCHEMA;
+pub use targets::{Summary, TargetState, Targets};
 
 use crate::audit::{self, AuditOptions, Code, Finding, Severity, TargetRow};
 use crate::catalog::{Catalog, DnsName};
@@ -61,6 +65,10 @@ pub struct Report<'a> {
     by_name: HashMap<&'a DnsName, &'a NameObservation>,
     /// Indices into `findings` per environment, then host.
     findings_by_host: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// Which findings concern which target, each target's state and the counts.
+    targets: Targets,
+    /// The findings grouped by cause, worst first.
+    causes: Vec<causes::Cause>,
 }
 
 impl<'a> Report<'a> {
@@ -91,7 +99,8 @@ impl<'a> Report<'a> {
         }
         let verdict = audit::verdict(&findings);
         let findings_by_host = index_by_host(&findings);
-        Report {
+        let targets = Targets::attach(plan, &rows, &row_ranges, &findings);
+        let mut report = Report {
             catalog,
             plan,
             observations,
@@ -107,7 +116,67 @@ impl<'a> Report<'a> {
             row_ranges,
             by_name: audit::observations_by_name(observations),
             findings_by_host,
-        }
+            targets,
+            causes: Vec::new(),
+        };
+        report.causes = causes::causes(&report);
+        report
+    }
+
+    /// The findings grouped by cause, worst first (see [`causes`]).
+    pub fn causes(&self) -> &[causes::Cause] {
+        &self.causes
+    }
+
+    /// The numbers of the causes that concern the row at `index` (of [`Report::rows`]).
+    pub fn causes_of(&self, index: usize) -> Vec<usize> {
+        self.causes
+            .iter()
+            .filter(|c| c.targets.binary_search(&index).is_ok())
+            .map(|c| c.number)
+            .collect()
+    }
+
+    /// The numbers of the causes that concern the planned name at `index` (in
+    /// `plan.names`) when it gave no address to probe.
+    pub fn causes_of_name(&self, index: usize) -> Vec<usize> {
+        self.causes
+            .iter()
+            .filter(|c| c.names_not_probed.contains(&index))
+            .map(|c| c.number)
+            .collect()
+    }
+
+    /// Targets' states, names not probed and findings about the run (see [`targets`]).
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
+    /// The counts every format states.
+    pub fn summary(&self) -> Summary {
+        self.targets.summary()
+    }
+
+    /// The state of the row at `index` (of [`Report::rows`]).
+    pub fn state(&self, index: usize) -> TargetState {
+        self.targets.state(index).unwrap_or(TargetState {
+            ok: true,
+            reachable: false,
+            worst: None,
+        })
+    }
+
+    /// The findings that concern the row at `index` (of [`Report::rows`]), in report order.
+    pub fn findings_of(&self, index: usize) -> impl Iterator<Item = &Finding> {
+        self.targets
+            .findings_of(index)
+            .iter()
+            .filter_map(|&f| self.findings.get(f))
+    }
+
+    /// The range of [`Report::rows`] of the planned name at `index` in `plan.names`.
+    pub fn row_range(&self, index: usize) -> Range<usize> {
+        self.row_ranges.get(index).cloned().unwrap_or(0..0)
     }
 
     /// Adds the token step of `check --client` and its findings (the verdict follows).
@@ -120,7 +189,9 @@ impl<'a> Report<'a> {
         audit::sort(&mut self.findings);
         self.verdict = audit::verdict(&self.findings);
         self.findings_by_host = index_by_host(&self.findings);
+        self.targets = Targets::attach(self.plan, &self.rows, &self.row_ranges, &self.findings);
         self.token = Some(token);
+        self.causes = causes::causes(self);
     }
 
     /// The probed targets with their catalog context, in plan order.

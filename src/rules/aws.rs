@@ -1,5 +1,11 @@
 //! AWS: Terraform `aws_vpc_security_group_egress_rule` resources, one per prefix, for a
 //! security group given as a variable. Security groups match addresses only.
+//!
+//! Terraform is declarative: the file replaces itself (a resource it no longer has is
+//! destroyed by the next apply), and resource labels come from content, so a new prefix adds
+//! one resource and moves none. The variable is `egresscheck_security_group_id`, a name no
+//! module of the admin's is likely to use. Mixing these resources with inline `egress {}`
+//! blocks of `aws_security_group` makes Terraform fight itself: the header says so.
 
 use super::RuleSet;
 use super::escape::{self, Charset};
@@ -15,24 +21,33 @@ impl Dialect for Aws {
 
     fn notes(&self, _rules: &RuleSet) -> Vec<String> {
         vec![
-            "terraform plan / apply with var.security_group_id set. A security group's default egress rule allows everything: remove it for these rules to matter.".to_owned(),
+            "Save as egresscheck.tf in its own module or directory, replacing the earlier file; terraform plan / apply with var.egresscheck_security_group_id set. Applying it again changes nothing; applying the file for newer data destroys the rules it no longer has. Remove: delete the file and apply.".to_owned(),
+            "Do not mix with inline egress {} blocks on the same aws_security_group (nor with aws_security_group_rule for it): Terraform then shows a diff on every plan and removes these rules. A security group's default egress rule allows everything: remove it for these rules to matter.".to_owned(),
             "Security groups match addresses only; AWS Network Firewall or Route 53 Resolver DNS Firewall can match the host names.".to_owned(),
         ]
     }
 
     fn body(&self, rules: &RuleSet, out: &mut Out) {
-        ln!(out, "variable \"security_group_id\" {{");
-        ln!(out, "  type        = string");
-        ln!(
-            out,
-            "  description = \"The security group the egress rules belong to\""
-        );
-        ln!(out, "}}");
+        if rules.header.additive {
+            ln!(
+                out,
+                "# Uses var.egresscheck_security_group_id of the full output in the same module."
+            );
+        } else {
+            ln!(out, "variable \"egresscheck_security_group_id\" {{");
+            ln!(out, "  type        = string");
+            ln!(
+                out,
+                "  description = \"The security group the egress rules belong to\""
+            );
+            ln!(out, "}}");
+        }
         for group in &rules.addresses {
             let key = &group.key;
             for rule in &group.rules {
                 let label = format!(
-                    "egc_{}_{}_{}_{}",
+                    "egc_{}{}_{}_{}_{}",
+                    if rules.header.additive { "check_" } else { "" },
                     escape::ident_part(key.environment.as_str(), '_'),
                     key.protocol,
                     key.port,
@@ -43,7 +58,10 @@ impl Dialect for Aws {
                     out,
                     "resource \"aws_vpc_security_group_egress_rule\" \"{label}\" {{"
                 );
-                ln!(out, "  security_group_id = var.security_group_id");
+                ln!(
+                    out,
+                    "  security_group_id = var.egresscheck_security_group_id"
+                );
                 ln!(
                     out,
                     "  description       = {}",

@@ -25,9 +25,9 @@ fn to_ports(key: &GroupKey, out: &mut Out) {
 impl Dialect for Cilium {
     const NAMES: Names = Names::Both;
 
-    fn notes(&self, _rules: &RuleSet) -> Vec<String> {
+    fn notes(&self, rules: &RuleSet) -> Vec<String> {
         vec![
-            "kubectl apply -n NAMESPACE -f FILE. endpointSelector {} selects every pod of the namespace: narrow it.".to_owned(),
+            format!("kubectl apply -n NAMESPACE --prune -l {}={} -f FILE: replaces each policy of the same name and deletes the egresscheck policies this output no longer has; applied twice, the same. endpointSelector {{}} selects every pod of the namespace: narrow it. Remove: kubectl delete ciliumnetworkpolicy -n NAMESPACE -l {}", super::k8s::PART_LABEL, super::k8s::part(rules), super::k8s::PART_LABEL),
             "toFQDNs needs Cilium's DNS proxy (enable-l7-proxy) and the DNS rule below, which lets every query through the proxy so that Cilium sees the answers.".to_owned(),
         ]
     }
@@ -37,9 +37,7 @@ impl Dialect for Cilium {
             ln!(out, "---");
             ln!(out, "apiVersion: cilium.io/v2");
             ln!(out, "kind: CiliumNetworkPolicy");
-            ln!(out, "metadata:");
-            ln!(out, "  name: egresscheck-{env}");
-            super::k8s::annotations(rules, out);
+            super::k8s::metadata(rules, env, out);
             ln!(out, "spec:");
             ln!(out, "  endpointSelector: {{}}");
             ln!(out, "  egress:");

@@ -47,7 +47,7 @@ impl DnsmasqNftset {
         match &rule.pattern {
             HostPattern::Exact(name) => vec![name.clone()],
             HostPattern::Wildcard(base) => {
-                let base_known = rules.header.known_names.contains(base);
+                let base_known = rules.header.known_names.iter().any(|(_, n)| n == base);
                 let base_opened = rules
                     .names
                     .iter()
@@ -149,7 +149,7 @@ impl Dialect for DnsmasqNftset {
             .map(|v6| spec(&target, v6, &target.unlisted(v6)))
             .collect();
         let mut kept_out: BTreeMap<Vec<String>, (&DnsName, &DnsName)> = BTreeMap::new();
-        for name in &rules.header.known_names {
+        for (_, name) in &rules.header.known_names {
             if lines.contains_key(&key(name)) {
                 continue;
             }

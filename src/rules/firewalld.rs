@@ -1,6 +1,11 @@
 //! firewalld: `firewall-cmd` commands for an `egresscheck` policy from the host to any zone,
 //! one rich rule per prefix. Rich rules have no comment field: each rule's comment is the
 //! shell comment line above it.
+//!
+//! A rich rule is added once, but never removed by adding others, so the script deletes the
+//! policy and creates it again, keeping the target the admin set: run twice, or over the
+//! output for older data, the policy holds exactly these rules; the admin's zones and other
+//! policies are not touched. `check --rules` output only adds.
 
 use super::escape;
 use super::render::{Dialect, Out, ln};
@@ -25,7 +30,8 @@ fn rich_rule(key: &GroupKey, v6: bool, rule: &AddressRule) -> String {
 impl Dialect for Firewalld {
     fn notes(&self, _rules: &RuleSet) -> Vec<String> {
         vec![
-            "Needs firewalld 0.9 or later (policies). Run as root.".to_owned(),
+            "Needs firewalld 0.9 or later (policies). Run as root with sh.".to_owned(),
+            "Replaces: deletes the policy egresscheck and creates it again with these rules and the target it had, so running it twice or the output for newer data leaves exactly these rules. Remove: firewall-cmd --permanent --delete-policy=egresscheck; firewall-cmd --reload".to_owned(),
             "The policy's target stays CONTINUE: these rules accept and the rest goes on to your zones. To allow only these, add firewall-cmd --permanent --policy=egresscheck --set-target=REJECT once DNS and everything else the host needs is allowed.".to_owned(),
         ]
     }
@@ -35,10 +41,26 @@ impl Dialect for Firewalld {
     }
 
     fn body(&self, rules: &RuleSet, out: &mut Out) {
-        ln!(
-            out,
-            "firewall-cmd --permanent --info-policy={POLICY} >/dev/null 2>&1 || firewall-cmd --permanent --new-policy={POLICY}"
-        );
+        if rules.header.additive {
+            ln!(
+                out,
+                "firewall-cmd --permanent --info-policy={POLICY} >/dev/null 2>&1 || firewall-cmd --permanent --new-policy={POLICY}"
+            );
+        } else {
+            ln!(
+                out,
+                "target=$(firewall-cmd --permanent --policy={POLICY} --get-target 2>/dev/null) && [ -n \"$target\" ] || target=CONTINUE"
+            );
+            ln!(
+                out,
+                "firewall-cmd --permanent --info-policy={POLICY} >/dev/null 2>&1 && firewall-cmd --permanent --delete-policy={POLICY}"
+            );
+            ln!(out, "firewall-cmd --permanent --new-policy={POLICY}");
+            ln!(
+                out,
+                "firewall-cmd --permanent --policy={POLICY} --set-target=\"$target\""
+            );
+        }
         ln!(
             out,
             "firewall-cmd --permanent --policy={POLICY} --add-ingress-zone=HOST"

@@ -372,7 +372,7 @@ pub struct Header {
     /// Every host name the data file knows (hosts, probe names, legacy hosts; every
     /// environment, selected or not), for dialects whose domain matching reaches names under
     /// a listed one and must keep the others out.
-    pub known_names: Vec<DnsName>,
+    pub known_names: Vec<(EnvId, DnsName)>,
     /// The header as comment lines in formats that leave it out by default (csv).
     pub comments: bool,
 }
@@ -428,6 +428,11 @@ impl Header {
             known_names: known_names(catalog),
             comments: options.comments,
         }
+    }
+
+    /// The ids of the selected environments: what replace-safe dialects clean up.
+    pub fn environment_ids(&self) -> Vec<&str> {
+        self.environments.iter().map(|e| e.id.as_str()).collect()
     }
 
     /// The broad-prefix markings that `prefix` contains.
@@ -705,17 +710,23 @@ impl RuleSet {
     }
 }
 
-/// Every host name the catalog knows, sorted, each once.
-fn known_names(catalog: &Catalog) -> Vec<DnsName> {
+/// Every host name the catalog knows, with its environment, sorted, each once.
+fn known_names(catalog: &Catalog) -> Vec<(EnvId, DnsName)> {
     let endpoints = catalog.endpoints.iter().flat_map(|e| {
         let exact = match &e.host {
             HostPattern::Exact(name) => Some(name.clone()),
             HostPattern::Wildcard(_) => None,
         };
-        exact.into_iter().chain(e.probe.iter().cloned())
+        exact
+            .into_iter()
+            .chain(e.probe.iter().cloned())
+            .map(|name| (e.environment.clone(), name))
     });
-    let legacy = catalog.legacy.iter().map(|l| l.host.clone());
-    let names: BTreeSet<DnsName> = endpoints.chain(legacy).collect();
+    let legacy = catalog
+        .legacy
+        .iter()
+        .map(|l| (l.environment.clone(), l.host.clone()));
+    let names: BTreeSet<(EnvId, DnsName)> = endpoints.chain(legacy).collect();
     names.into_iter().collect()
 }
 

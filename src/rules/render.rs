@@ -202,18 +202,39 @@ pub(crate) fn prefix_lists<D: Dialect>(
                 let text = escape::comment(&text, usize::MAX, D::CHARSET);
                 ln!(out, "{}", dialect.comment_line(&text));
             }
-            let name = format!(
-                "egc-{}-{}-{}-v{}-{}",
-                key.environment,
-                key.protocol,
-                key.port,
-                if group.v6 { 6 } else { 4 },
-                index + 1
-            );
+            let mut name = list_name(key, group.v6, index + 1);
+            if rules.header.additive {
+                // Rules that add (check --rules) never take the name of a full output's rule:
+                // theirs comes from their own prefixes, so a second run replaces only itself.
+                let prefixes: Vec<String> = list.iter().map(|r| r.prefix.to_string()).collect();
+                name = format!(
+                    "{name}-x{:08x}",
+                    stable_hash(&prefixes.join(" ")) & 0xffff_ffff
+                );
+            }
             let name = escape::fit_name(&name, max_name, '-');
             write(key, &name, &description, list, out);
         }
     }
+}
+
+/// The name of one prefix list of [`prefix_lists`]: `egc-ENV-PROTO-PORT-vF-N`.
+pub(crate) fn list_name(key: &GroupKey, v6: bool, number: usize) -> String {
+    format!(
+        "egc-{}-{}-{}-v{}-{number}",
+        key.environment,
+        key.protocol,
+        key.port,
+        if v6 { 6 } else { 4 },
+    )
+}
+
+/// FNV-1a, 64 bits: a hash that is the same in every build and on every machine, for names
+/// and numbers derived from content.
+pub(crate) fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The header every format states, as plain lines (free text already escaped for `charset`;
@@ -642,6 +663,7 @@ impl Format {
                 | Format::Firewalld
                 | Format::Pf
                 | Format::Windows
+                | Format::CiscoAsa
                 | Format::Panos
                 | Format::Fortigate
                 | Format::Csv

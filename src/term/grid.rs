@@ -288,37 +288,152 @@ impl Grid {
                 dropped,
             };
         }
-        // Start from the narrowest layout and hand out what is left, whole columns first:
-        // names before atoms before prose (a folded name is the hardest to read), and within
-        // each the column that needs least to be unfolded, so that as many columns as possible
-        // read on one line and the widest prose takes the folding.
-        let mut widths = minimum.clone();
-        let mut spare = width.saturating_sub(needed(&visible, &minimum));
-        let gap = |c: usize| {
-            natural
-                .get(c)
-                .copied()
-                .unwrap_or(0)
-                .saturating_sub(minimum.get(c).copied().unwrap_or(0))
-        };
-        let rank = |c: usize| match self.columns.get(c).map(|col| col.fold) {
-            Some(Fold::Names | Fold::Never) | None => 0,
-            Some(Fold::Spaces) => 1,
-            Some(Fold::Words) => 2,
-        };
-        let mut by_gap = visible.clone();
-        by_gap.sort_by_key(|&c| (rank(c), gap(c)));
-        for c in by_gap {
-            let give = gap(c).min(spare);
-            if let Some(w) = widths.get_mut(c) {
-                *w += give;
-            }
-            spare -= give;
-        }
+        let widths = self.share_out(
+            &visible,
+            &minimum,
+            &natural,
+            width - overhead(frame, visible.len()),
+        );
         Layout {
             shown: pick(&widths),
             dropped,
         }
+    }
+
+    /// Widths for the columns `visible` that add up to at most `room`, between their
+    /// narrowest (`minimum`, which fits) and their `natural` widths, so that the rows take as
+    /// few lines as possible.
+    ///
+    /// It starts from the natural widths (every row on one line) and narrows columns until
+    /// the table fits: each step narrows the column (by as much as the step chooses) that
+    /// adds fewest lines per column given back; on a tie, prose before atoms before names
+    /// (a folded name is the hardest to read).
+    fn share_out(
+        &self,
+        visible: &[usize],
+        minimum: &[usize],
+        natural: &[usize],
+        room: usize,
+    ) -> Vec<usize> {
+        // Folding prose is cheapest, a name dearest.
+        let rank = |c: usize| match self.columns.get(c).map(|col| col.fold) {
+            Some(Fold::Names | Fold::Never) | None => 2,
+            Some(Fold::Spaces) => 1,
+            Some(Fold::Words) => 0,
+        };
+        let least = |c: usize| minimum.get(c).copied().unwrap_or(1);
+        let most = |c: usize| natural.get(c).copied().unwrap_or(1).max(least(c));
+        // Lines per row of each visible column at each width from its least to its most.
+        let folds: Vec<Vec<Vec<usize>>> = visible
+            .iter()
+            .map(|&c| {
+                let fold = self.columns.get(c).map_or(Fold::Words, |col| col.fold);
+                (least(c)..=most(c))
+                    .map(|w| {
+                        self.rows
+                            .iter()
+                            .map(|row| {
+                                row.get(c)
+                                    .map_or(1, |cell| fold_text(&cell.text, w, fold).len())
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let lines = |widths: &[usize]| -> usize {
+            (0..self.rows.len())
+                .map(|r| {
+                    visible
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &c)| {
+                            let w = widths.get(c).copied().unwrap_or(1);
+                            folds
+                                .get(i)
+                                .and_then(|by_width| by_width.get(w.saturating_sub(least(c))))
+                                .and_then(|rows| rows.get(r))
+                                .copied()
+                                .unwrap_or(1)
+                        })
+                        .max()
+                        .unwrap_or(1)
+                })
+                .sum()
+        };
+        // A name folded between its labels reads worse than a longer table: each folded name
+        // counts as a line added, even where its row is already taller for another column.
+        let cost = |widths: &[usize]| -> usize {
+            let folded_names: usize = visible
+                .iter()
+                .enumerate()
+                .filter(|&(_, &c)| {
+                    matches!(self.columns.get(c).map(|col| col.fold), Some(Fold::Names))
+                })
+                .map(|(i, &c)| {
+                    let w = widths.get(c).copied().unwrap_or(1);
+                    folds
+                        .get(i)
+                        .and_then(|by_width| by_width.get(w.saturating_sub(least(c))))
+                        .map_or(0, |rows| rows.iter().filter(|&&n| n > 1).count())
+                })
+                .sum();
+            lines(widths) + folded_names
+        };
+        let mut widths: Vec<usize> = (0..minimum.len().max(natural.len()))
+            .map(|c| {
+                if visible.contains(&c) {
+                    most(c)
+                } else {
+                    least(c)
+                }
+            })
+            .collect();
+        let total = |widths: &[usize]| {
+            visible
+                .iter()
+                .map(|&c| widths.get(c).copied().unwrap_or(0))
+                .sum::<usize>()
+        };
+        let mut height = cost(&widths);
+        while total(&widths) > room {
+            let excess = total(&widths) - room;
+            // (added lines, columns given back, rank) of the best narrowing so far.
+            let mut best: Option<(usize, usize, usize, usize, usize)> = None; // (added, saved, rank, column, width)
+            for &c in visible {
+                let now = widths.get(c).copied().unwrap_or(1);
+                for w in (least(c)..now).rev() {
+                    let saved = now - w;
+                    let mut trial = widths.clone();
+                    if let Some(slot) = trial.get_mut(c) {
+                        *slot = w;
+                    }
+                    let added = cost(&trial).saturating_sub(height);
+                    // Fewer lines per column given back; no more given back than needed
+                    // counts as much as needed.
+                    let useful = saved.min(excess);
+                    let candidate = (added, useful, rank(c), c, w);
+                    let wins = best.is_none_or(|(b_added, b_useful, b_rank, _, _)| {
+                        added * b_useful < b_added * useful
+                            || (added * b_useful == b_added * useful
+                                && (rank(c), std::cmp::Reverse(useful))
+                                    < (b_rank, std::cmp::Reverse(b_useful)))
+                    });
+                    if wins {
+                        best = Some(candidate);
+                    }
+                    if saved >= excess {
+                        break;
+                    }
+                }
+            }
+            let Some((_, _, _, c, w)) = best else { break };
+            if let Some(slot) = widths.get_mut(c) {
+                *slot = w;
+            }
+            height = cost(&widths);
+        }
+        widths
     }
 
     /// The width column `c` needs: at its natural width (every line whole), or at its

@@ -49,8 +49,9 @@ pub struct TokenOptions {
 pub struct Answer {
     /// HTTP status.
     pub status: u16,
-    /// The body (bounded by the transport).
-    pub body: Vec<u8>,
+    /// The body (bounded by the transport): a token, for a token request, so it is wiped
+    /// when dropped.
+    pub body: Zeroizing<Vec<u8>>,
 }
 
 /// What one request observed (DNS, every target tried, TCP, TLS, HTTP), and the answer when

@@ -9,7 +9,7 @@ mod injection;
 mod interrupt;
 mod peers;
 mod pipe;
-mod properties;
+pub(crate) mod properties;
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -23,7 +23,7 @@ use crate::support::tools;
 
 use super::toml_string;
 
-fn config(cases: u32) -> Config {
+pub(crate) fn config(cases: u32) -> Config {
     Config {
         cases,
         max_shrink_iters: 256,

@@ -209,9 +209,13 @@ async fn each_rule_of_the_specification_is_enforced() {
         GrantAlgorithm::RS256,
     )
     .unwrap();
+    // Change one character inside the signature, not its last one: the last base64url
+    // character of a 256-byte signature carries padding bits, and setting one of them makes
+    // the value undecodable (MP-011) instead of a wrong signature (MP-124).
     let mut jwt = signed.jwt.to_string();
-    jwt.pop();
-    jwt.push(if signed.jwt.ends_with('A') { 'B' } else { 'A' });
+    let at = jwt.rfind('.').unwrap() + 10;
+    let replacement = if jwt.as_bytes()[at] == b'A' { "B" } else { "A" };
+    jwt.replace_range(at..=at, replacement);
     let (_, doc) = call(&lab.server, &lab.ca, "POST", "/token", &form(&jwt)).await;
     assert!(
         doc["error_description"]

@@ -102,6 +102,35 @@ async fn answers_a_and_aaaa_with_ttls_through_the_resolver() {
 }
 
 #[tokio::test]
+async fn a_running_server_answers_from_a_replaced_zone_on_the_same_port() {
+    let dns = DnsServer::zone("egress.test")
+        .a("api.egress.test", Ipv4Addr::new(127, 0, 0, 2), 300)
+        .start();
+    let r = resolver(dns.addr(), WAIT);
+    let first: Vec<IpAddr> = r
+        .lookup_ip("api.egress.test.")
+        .await
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(first, vec![IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))]);
+    dns.set_zone(
+        DnsServer::zone("egress.test")
+            .a("api.egress.test", Ipv4Addr::new(127, 0, 0, 3), 300)
+            .servfail("gone.egress.test"),
+    );
+    let r = resolver(dns.addr(), WAIT);
+    let second: Vec<IpAddr> = r
+        .lookup_ip("api.egress.test.")
+        .await
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(second, vec![IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3))]);
+    assert!(r.lookup_ip("gone.egress.test.").await.is_err());
+}
+
+#[tokio::test]
 async fn negative_outcomes_are_distinct() {
     let dns = DnsServer::zone("egress.test")
         .a("v4only.egress.test", Ipv4Addr::new(127, 0, 0, 2), 60)

@@ -283,6 +283,24 @@ async fn version_pinned_servers() {
 }
 
 #[tokio::test]
+async fn a_running_server_presents_another_leaf_and_versions_on_the_same_port() {
+    let ca = TestCa::new("Egress Test Root CA");
+    let other = TestCa::new("Other CA");
+    let server = TlsServer::start(ca.valid(&[NAME]));
+    let addr = server.addr();
+    let (result, seen) = connect(addr, NAME, ca.root_store(), BOTH).await;
+    result.unwrap();
+    assert_eq!(seen.version, Some(rustls::ProtocolVersion::TLSv1_3));
+    server.present(TlsServer::builder(other.valid(&[NAME])).tls12_only());
+    assert_eq!(server.addr(), addr);
+    let (result, _) = connect(addr, NAME, ca.root_store(), BOTH).await;
+    assert!(result.is_err(), "the old CA no longer vouches for it");
+    let (result, seen) = connect(addr, NAME, other.root_store(), BOTH).await;
+    result.unwrap();
+    assert_eq!(seen.version, Some(rustls::ProtocolVersion::TLSv1_2));
+}
+
+#[tokio::test]
 async fn binds_to_ipv6_loopback_and_other_127_addresses_with_ip_sans() {
     let ca = TestCa::new("Egress Test Root CA");
     for ip in [

@@ -7,13 +7,16 @@ mod cli;
 pub(crate) mod dnsmasq;
 mod enterprise;
 pub(crate) mod hostile;
+mod hosts;
+mod imperative;
 mod lists;
-mod models;
+pub(crate) mod models;
 mod netns;
 mod snapshots;
 mod squid;
 mod terraform;
 pub(crate) mod tools;
+mod validators;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -62,3 +62,33 @@ fn list_formats() {
     }
     insta::assert_snapshot!("list-formats", text);
 }
+
+/// pf has no validator offline: its golden file (`integration__rules__snapshots__pf.snap`) is
+/// reviewed against pf.conf(5), <https://man.openbsd.org/pf.conf> (tables: `table <name>
+/// persist { … }`, rules: `pass out quick proto tcp to <name> port N`), and the loading rule
+/// there: `pfctl -f` replaces the whole ruleset and its tables, so loading pf.conf again, or
+/// with the output for newer data, leaves exactly the new tables.
+#[test]
+fn pf_output_has_the_documented_shape() {
+    let text = rules("rules.toml", &["--format", "pf", "--scope", "all"]);
+    let body: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    for line in &body {
+        let line = line.trim();
+        assert!(
+            line.is_empty()
+                || line.starts_with("table <egc_")
+                || line.starts_with("pass out quick proto ")
+                || line == "}"
+                || line.parse::<ipnet::IpNet>().is_ok(),
+            "{line}"
+        );
+    }
+    assert!(
+        body.iter()
+            .any(|l| l.starts_with("table <egc_prod_tcp443> persist {"))
+    );
+    assert!(body.contains(&"pass out quick proto tcp to <egc_prod_tcp443> port 443"));
+}

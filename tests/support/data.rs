@@ -30,11 +30,8 @@ document_date = 2026-01-01
     )
 }
 
-/// A valid data file with one environment (`prod`), one service and `endpoints`.
-pub fn data_file(endpoints: &[Endpoint<'_>]) -> String {
-    let mut text = header("Firewall openings");
-    text.push_str(
-        r#"
+/// The environment (`prod`) and the service (`api`) every [`endpoint`] belongs to.
+pub const PROD_API: &str = r#"
 [[environment]]
 id = "prod"
 name = "Production"
@@ -42,20 +39,38 @@ name = "Production"
 [[service]]
 id = "api"
 name = "Test API"
-"#,
-    );
+"#;
+
+/// A valid data file with one environment (`prod`), one service and `endpoints`.
+pub fn data_file(endpoints: &[Endpoint<'_>]) -> String {
+    let mut text = header("Firewall openings");
+    text.push_str(PROD_API);
     for e in endpoints {
-        let family = match e.address {
-            Some(IpAddr::V4(a)) => format!("ipv4 = [\"{a}\"]\n"),
-            Some(IpAddr::V6(a)) => format!("ipv6 = [\"{a}\"]\n"),
-            None => String::new(),
-        };
-        text.push_str(&format!(
-            "\n[[endpoint]]\nenvironment = \"prod\"\nservice = \"api\"\nhost = \"{}\"\n{family}ports = [{}]\nsource = \"page\"\n",
-            e.host, e.port
-        ));
+        let addresses: Vec<IpAddr> = e.address.into_iter().collect();
+        text.push_str(&endpoint(e.host, &addresses, e.port));
     }
     text
+}
+
+/// One `[[endpoint]]` of `prod`/`api`: `host` on `port`, documenting `addresses`.
+pub fn endpoint(host: &str, addresses: &[IpAddr], port: u16) -> String {
+    let list = |v6: bool| -> Vec<String> {
+        addresses
+            .iter()
+            .filter(|a| a.is_ipv6() == v6)
+            .map(|a| format!("\"{a}\""))
+            .collect()
+    };
+    let mut families = String::new();
+    for (key, v6) in [("ipv4", false), ("ipv6", true)] {
+        let values = list(v6);
+        if !values.is_empty() {
+            families.push_str(&format!("{key} = [{}]\n", values.join(", ")));
+        }
+    }
+    format!(
+        "\n[[endpoint]]\nenvironment = \"prod\"\nservice = \"api\"\nhost = \"{host}\"\n{families}ports = [{port}]\nsource = \"page\"\n"
+    )
 }
 
 /// `text` (a [`data_file`]) with an `http` check on the endpoint of `host`; `check` is the

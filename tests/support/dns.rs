@@ -17,7 +17,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
@@ -206,20 +206,22 @@ impl DnsBuilder {
 
     /// Binds UDP and TCP on one random port and starts serving. Panics if it cannot bind.
     pub fn start(self) -> DnsServer {
-        let zone = Arc::new(self.zone);
+        let zone: Shared = Arc::new(RwLock::new(Arc::new(self.zone)));
+        let served = Arc::clone(&zone);
         let log = Log::new();
         let server_log = Arc::clone(&log);
         let bind = self.listen.ip;
         let (guard, addr) = server::spawn("dns", &self.listen.placement, move || async move {
             let (udp, tcp) = bind_pair(bind).await?;
             let addr = udp.local_addr()?;
-            Ok((addr, serve(zone, server_log, udp, tcp)))
+            Ok((addr, serve(served, server_log, udp, tcp)))
         })
         .unwrap_or_else(|e| panic!("DNS server on {bind}: {e}"));
         DnsServer {
             _guard: guard,
             addr,
             log,
+            zone,
         }
     }
 
@@ -234,12 +236,21 @@ impl DnsBuilder {
     }
 }
 
+/// The zone a server answers from, replaceable while it runs ([`DnsServer::set_zone`]).
+type Shared = Arc<RwLock<Arc<Zone>>>;
+
+/// The zone as it is now: each query is answered from one zone, whatever replaces it meanwhile.
+fn current(zone: &Shared) -> Arc<Zone> {
+    Arc::clone(&zone.read().unwrap_or_else(|p| p.into_inner()))
+}
+
 /// A running DNS server; stops on drop.
 #[derive(Debug)]
 pub struct DnsServer {
     _guard: ServerGuard,
     addr: SocketAddr,
     log: Arc<Log<DnsQuery>>,
+    zone: Shared,
 }
 
 impl DnsServer {
@@ -290,6 +301,13 @@ impl DnsServer {
     pub fn clear_queries(&self) {
         self.log.clear();
     }
+
+    /// Answers from the zone `builder` describes from now on, on the same address and port
+    /// (a test that changes the world between two runs: names that appear, vanish, move or
+    /// start failing). The builder's listen settings are ignored.
+    pub fn set_zone(&self, builder: DnsBuilder) {
+        *self.zone.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(builder.zone);
+    }
 }
 
 /// A hickory resolver that asks only the server at `server` (UDP, then TCP on truncation),
@@ -335,7 +353,7 @@ async fn bind_pair(ip: IpAddr) -> io::Result<(UdpSocket, TcpListener)> {
     Err(last.unwrap_or_else(|| io::Error::other("no port free for UDP and TCP")))
 }
 
-async fn serve(zone: Arc<Zone>, log: Arc<Log<DnsQuery>>, udp: UdpSocket, tcp: TcpListener) {
+async fn serve(zone: Shared, log: Arc<Log<DnsQuery>>, udp: UdpSocket, tcp: TcpListener) {
     let tcp_zone = Arc::clone(&zone);
     let tcp_log = Arc::clone(&log);
     let serve_tcp = server::accept_loop(tcp, move |stream| {
@@ -347,7 +365,7 @@ async fn serve(zone: Arc<Zone>, log: Arc<Log<DnsQuery>>, udp: UdpSocket, tcp: Tc
     tokio::join!(serve_udp(zone, log, Arc::new(udp)), serve_tcp);
 }
 
-async fn serve_udp(zone: Arc<Zone>, log: Arc<Log<DnsQuery>>, socket: Arc<UdpSocket>) {
+async fn serve_udp(zone: Shared, log: Arc<Log<DnsQuery>>, socket: Arc<UdpSocket>) {
     let limit = server::connection_limit();
     let mut buf = vec![0u8; UDP_READ_MAX];
     loop {
@@ -362,7 +380,7 @@ async fn serve_udp(zone: Arc<Zone>, log: Arc<Log<DnsQuery>>, socket: Arc<UdpSock
         let (zone, log, socket) = (Arc::clone(&zone), Arc::clone(&log), Arc::clone(&socket));
         tokio::spawn(async move {
             let _permit = permit;
-            if let Some(answer) = respond(&zone, &log, &query, Transport::Udp).await {
+            if let Some(answer) = respond(&current(&zone), &log, &query, Transport::Udp).await {
                 let _ = socket.send_to(&answer, peer).await;
             }
         });
@@ -370,13 +388,17 @@ async fn serve_udp(zone: Arc<Zone>, log: Arc<Log<DnsQuery>>, socket: Arc<UdpSock
 }
 
 /// One TCP connection: length-prefixed queries, answered in order (silent names get none).
-async fn serve_tcp_conn(zone: &Zone, log: &Log<DnsQuery>, mut stream: TcpStream) -> io::Result<()> {
+async fn serve_tcp_conn(
+    zone: &Shared,
+    log: &Log<DnsQuery>,
+    mut stream: TcpStream,
+) -> io::Result<()> {
     loop {
         let len = usize::from(stream.read_u16().await?);
         // The u16 prefix bounds every read at 64 KiB.
         let mut query = vec![0u8; len];
         stream.read_exact(&mut query).await?;
-        if let Some(answer) = respond(zone, log, &query, Transport::Tcp).await {
+        if let Some(answer) = respond(&current(zone), log, &query, Transport::Tcp).await {
             let Ok(len) = u16::try_from(answer.len()) else {
                 continue;
             };

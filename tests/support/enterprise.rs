@@ -56,20 +56,16 @@ impl rsa::rand_core::TryCryptoRng for RingRng {}
 
 /// A fresh 2048-bit RSA key, PKCS#8 DER.
 pub fn rsa_key() -> Vec<u8> {
-    let key = rsa::PrivateKey::new(&mut RingRng, 2048).expect("generate RSA key");
+    rsa_key_of(2048)
+}
+
+/// A fresh RSA key of `bits` bits (1024 at least), PKCS#8 DER.
+pub fn rsa_key_of(bits: usize) -> Vec<u8> {
+    let key = rsa::PrivateKey::new(&mut RingRng, bits).expect("generate RSA key");
     key.to_pkcs8_der()
         .expect("encode RSA key")
         .as_bytes()
         .to_vec()
-}
-
-/// An RSA key for rcgen (signs with ring, RS256).
-pub fn rcgen_rsa(pkcs8: &[u8]) -> KeyPair {
-    KeyPair::from_pkcs8_der_and_sign_algo(
-        &PrivatePkcs8KeyDer::from(pkcs8.to_vec()),
-        &rcgen::PKCS_RSA_SHA256,
-    )
-    .expect("load RSA key")
 }
 
 /// The public modulus and exponent of a PKCS#8 RSA key, big-endian.
@@ -80,6 +76,33 @@ pub fn rsa_public(pkcs8: &[u8]) -> (Vec<u8>, Vec<u8>) {
         key.modulus.as_bytes().to_vec(),
         key.public_exponent.as_bytes().to_vec(),
     )
+}
+
+/// An RSA public key as rcgen puts it in a certificate. ring, rcgen's signer, refuses RSA
+/// keys under 2048 bits, but a leaf is signed by its CA: only the public half goes in it.
+struct RsaPublicKey(Vec<u8>);
+
+impl RsaPublicKey {
+    /// The PKCS#1 `RSAPublicKey` of a PKCS#8 RSA key.
+    fn of(pkcs8: &[u8]) -> RsaPublicKey {
+        use pkcs1::der::Encode as _;
+        let (n, e) = rsa_public(pkcs8);
+        let key = pkcs1::RsaPublicKey {
+            modulus: pkcs1::UintRef::new(&n).expect("modulus"),
+            public_exponent: pkcs1::UintRef::new(&e).expect("exponent"),
+        };
+        RsaPublicKey(key.to_der().expect("encode RSAPublicKey"))
+    }
+}
+
+impl rcgen::PublicKeyData for RsaPublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_RSA_SHA256
+    }
 }
 
 /// Base64url without padding (JWK numbers, JWT parts).
@@ -138,19 +161,13 @@ impl EnterpriseCa {
 
     /// Issues an enterprise certificate for `subject` with a fresh RSA key.
     pub fn issue(&self, subject: Subject) -> Enterprise {
-        self.issue_with_key(subject, rsa_key())
+        let key = rsa_key_of(subject.rsa_bits);
+        self.issue_with_key(subject, key)
     }
 
     /// Issues an enterprise certificate for `subject` with `pkcs8` (an RSA key, or any key
     /// rcgen can sign with when `subject.key_algorithm` says so).
     pub fn issue_with_key(&self, subject: Subject, pkcs8: Vec<u8>) -> Enterprise {
-        let key = match subject.key_algorithm {
-            Some(alg) => {
-                KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(pkcs8.clone()), alg)
-                    .expect("load key")
-            }
-            None => rcgen_rsa(&pkcs8),
-        };
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("leaf params");
         let dn = &mut params.distinguished_name;
         *dn = rcgen::DistinguishedName::new();
@@ -171,7 +188,18 @@ impl EnterpriseCa {
         params.key_usages = subject.key_usages.clone();
         set_validity(&mut params, subject.not_before, subject.not_after);
         params.use_authority_key_identifier_extension = true;
-        let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
+        let cert = match subject.key_algorithm {
+            Some(alg) => {
+                let key = KeyPair::from_pkcs8_der_and_sign_algo(
+                    &PrivatePkcs8KeyDer::from(pkcs8.clone()),
+                    alg,
+                )
+                .expect("load key");
+                params.signed_by(&key, &self.issuer)
+            }
+            None => params.signed_by(&RsaPublicKey::of(&pkcs8), &self.issuer),
+        }
+        .expect("sign leaf");
         Enterprise {
             chain: vec![cert.der().clone(), self.der.clone()],
             pkcs8,
@@ -191,6 +219,8 @@ pub struct Subject {
     pub not_after: NaiveDate,
     /// A non-RSA key's rcgen algorithm (None: RSA).
     pub key_algorithm: Option<&'static rcgen::SignatureAlgorithm>,
+    /// The RSA key's size in bits (2048 unless [`Subject::rsa_bits`] says otherwise).
+    pub rsa_bits: usize,
 }
 
 impl Subject {
@@ -205,7 +235,14 @@ impl Subject {
             not_before: offset(-1),
             not_after: offset(730),
             key_algorithm: None,
+            rsa_bits: 2048,
         }
+    }
+
+    /// An RSA key of `bits` bits (at least 1024) instead of 2048.
+    pub fn rsa_bits(mut self, bits: usize) -> Subject {
+        self.rsa_bits = bits;
+        self
     }
 
     /// The older layout: the number as the subject's serialNumber.

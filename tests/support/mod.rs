@@ -57,6 +57,8 @@
 //! followed inside the zone and the whole chain sent, as a recursive resolver does;
 //! `.chase_cnames(false)` sends only the first CNAME. Answers should hold only loopback
 //! addresses (or namespace addresses): the probe connects to what DNS says.
+//! `dns.set_zone(DnsServer::zone("egress.test").…)` answers from another zone from then on, on
+//! the same address (a world that changes between two runs of a test).
 //! `dns::test_resolver(dns.addr(), timeout)` is a hickory resolver configured as
 //! `--resolver` configures the probe (only that server, no hosts file, no cache).
 //!
@@ -87,6 +89,7 @@
 //!     .ocsp(b"stapled bytes")
 //!     .start();                                          // TlsServer::start(leaf) for the defaults
 //! let conns = server.wait_for_connections(1);            // SNI, offered ALPN, version, ALPN chosen
+//! server.present(TlsServer::builder(renewed).tls12_only()); // same port, another leaf and versions
 //! let garbage = TlsServer::hostile(Hostile::Garbage(10 << 20)).start();
 //! let slow = TlsServer::hostile(Hostile::Slow(Duration::from_secs(1))).start();
 //! let rude = TlsServer::hostile(Hostile::CloseAfterHello).start();
@@ -159,6 +162,7 @@ pub mod netns;
 pub mod pki;
 pub mod proxy;
 pub mod rss;
+pub mod scenario;
 pub mod server;
 pub mod sni;
 pub mod tcp;

@@ -242,6 +242,18 @@ pub struct Leaf {
     pub names: Vec<String>,
 }
 
+/// The same certificate and key again (for a server that keeps its certificate while its
+/// other settings change).
+impl Clone for Leaf {
+    fn clone(&self) -> Self {
+        Leaf {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+            names: self.names.clone(),
+        }
+    }
+}
+
 impl Leaf {
     /// A self-signed leaf for `names`, valid from yesterday for 90 days.
     pub fn self_signed(names: &[&str]) -> Leaf {

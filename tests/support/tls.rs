@@ -11,7 +11,7 @@
 //! seconds, a fixed text, or none), logging the request it read.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustls::ServerConfig;
@@ -223,24 +223,30 @@ impl TlsBuilder {
 
     /// Binds a random port and starts serving. Panics if it cannot.
     pub fn start(self) -> TlsServer {
-        let config = self
-            .leaf
-            .as_ref()
-            .map(|leaf| Arc::new(self.server_config(leaf)));
+        let config: ConfigSlot = Arc::new(RwLock::new(self.config()));
+        let served = Arc::clone(&config);
         let log = Log::new();
         let server_log = Arc::clone(&log);
         let (bind, mode, http, port) = (self.listen.ip, self.mode, self.http, self.port);
         let (guard, addr) = server::spawn("tls", &self.listen.placement, move || async move {
             let listener = TcpListener::bind(SocketAddr::new(bind, port)).await?;
             let addr = listener.local_addr()?;
-            Ok((addr, serve(listener, config, mode, http, server_log)))
+            Ok((addr, serve(listener, served, mode, http, server_log)))
         })
         .unwrap_or_else(|e| panic!("TLS server on {bind}: {e}"));
         TlsServer {
             _guard: guard,
             addr,
             log,
+            config,
         }
+    }
+
+    /// The server configuration of a genuine server: its leaf, versions, ALPN and OCSP.
+    fn config(&self) -> Option<Arc<ServerConfig>> {
+        self.leaf
+            .as_ref()
+            .map(|leaf| Arc::new(self.server_config(leaf)))
     }
 
     fn server_config(&self, leaf: &Leaf) -> ServerConfig {
@@ -260,12 +266,16 @@ impl TlsBuilder {
     }
 }
 
+/// What a genuine server presents, replaceable while it runs ([`TlsServer::present`]).
+type ConfigSlot = Arc<RwLock<Option<Arc<ServerConfig>>>>;
+
 /// A running TLS server; stops on drop.
 #[derive(Debug)]
 pub struct TlsServer {
     _guard: ServerGuard,
     addr: SocketAddr,
     log: Arc<Log<TlsConnection>>,
+    config: ConfigSlot,
 }
 
 impl TlsServer {
@@ -323,17 +333,27 @@ impl TlsServer {
     pub fn wait_for_connections(&self, n: usize) -> Vec<TlsConnection> {
         self.log.wait_for(n, Duration::from_secs(10))
     }
+
+    /// Presents what `builder` describes (its leaf, versions, ALPN, OCSP) to every connection
+    /// from now on, on the same address and port: a certificate renewed or replaced by a
+    /// middlebox, a server that stops speaking TLS 1.3. For a genuine server; the builder's
+    /// listen settings, mode and HTTP answer are ignored.
+    pub fn present(&self, builder: TlsBuilder) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = builder.config();
+    }
 }
 
 async fn serve(
     listener: TcpListener,
-    config: Option<Arc<ServerConfig>>,
+    slot: ConfigSlot,
     mode: Mode,
     http: Option<HttpAnswer>,
     log: Arc<Log<TlsConnection>>,
 ) {
     server::accept_loop(listener, |stream| {
-        let (config, log, http) = (config.clone(), Arc::clone(&log), http.clone());
+        // Each connection gets the configuration presented when it was accepted.
+        let config = slot.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let (log, http) = (Arc::clone(&log), http.clone());
         async move {
             match (mode, config) {
                 (Mode::Genuine, Some(config)) => genuine(stream, config, http, &log).await,

@@ -4,6 +4,9 @@
 //! reports every transition once.
 
 mod baseline;
+mod lab;
+mod properties;
+mod schedule;
 
 use std::path::Path;
 use std::process::Output;

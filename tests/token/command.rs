@@ -82,14 +82,25 @@ fn expect(
     doc
 }
 
+/// As [`expect`] for a failure found before anything is sent: exit 1, and the server saw no
+/// grant.
+fn refused_before_sending(
+    lab: &Lab,
+    key: &[&str],
+    code: &str,
+    advice: &[&str],
+) -> serde_json::Value {
+    let doc = expect(lab, key, &[], 1, code, advice);
+    assert!(lab.auth.grants().is_empty(), "nothing is sent");
+    doc
+}
+
 #[test]
 fn a_pem_key_with_its_chain_gets_a_token() {
     let lab = Lab::new("pem", |b| b);
-    let (key, chain) = lab.cert.write_pem(lab.dir.path());
-    let (key, chain) = (key.display().to_string(), chain.display().to_string());
     let doc = expect(
         &lab,
-        &["--key", &key, "--cert", &chain],
+        &strs(&lab.pem_args()),
         &[],
         0,
         "token-ok",
@@ -173,15 +184,12 @@ fn a_wrong_password_is_client_key_unusable() {
     let (p12, _) = lab.keystore();
     let wrong = lab.file("wrong.txt", b"not-the-password\n");
     let (p12, wrong) = (p12.display().to_string(), wrong.display().to_string());
-    expect(
+    refused_before_sending(
         &lab,
         &["--keystore", &p12, "--keystore-password-file", &wrong],
-        &[],
-        1,
         "client-key-unusable",
         &["password is wrong"],
     );
-    assert!(lab.auth.grants().is_empty(), "nothing is sent");
 }
 
 #[test]
@@ -306,25 +314,29 @@ fn a_certificate_not_for_signing_stops_before_sending() {
     let (key, _) = other.write_pem(&lab.subdir("other"));
     let (_, chain) = lab.cert.write_pem(lab.dir.path());
     let (key, chain) = (key.display().to_string(), chain.display().to_string());
-    expect(
+    refused_before_sending(
         &lab,
         &["--key", &key, "--cert", &chain],
-        &[],
-        1,
         "certificate-not-for-signing",
         &["does not belong to the certificate"],
     );
-    assert!(lab.auth.grants().is_empty(), "nothing is sent");
+}
+
+/// A lab whose certificate is valid from `from` to `to` days from today, and its keystore
+/// arguments.
+fn valid_between(seed: &str, from: i64, to: i64) -> (Lab, Vec<String>) {
+    let lab = Lab::with_cert(
+        seed,
+        crate::support::enterprise::Subject::org(ORG).days(from, to),
+        |b| b,
+    );
+    let args = lab.keystore_args();
+    (lab, args)
 }
 
 #[test]
 fn an_expired_certificate_is_reported() {
-    let lab = Lab::with_cert(
-        "expired",
-        crate::support::enterprise::Subject::org(ORG).days(-400, -2),
-        |b| b,
-    );
-    let args = lab.keystore_args();
+    let (lab, args) = valid_between("expired", -400, -2);
     expect(
         &lab,
         &strs(&args),
@@ -332,6 +344,83 @@ fn an_expired_certificate_is_reported() {
         1,
         "certificate-expired",
         &["expired on"],
+    );
+}
+
+#[test]
+fn a_certificate_expiring_soon_warns_and_still_gets_a_token() {
+    // Ten days left: inside the default 21-day warning, and the token still comes.
+    let (lab, args) = valid_between("expiring", -700, 10);
+    let doc = expect(
+        &lab,
+        &strs(&args),
+        &[],
+        0,
+        "certificate-expiring",
+        &["expires on", "renew it"],
+    );
+    assert_eq!(doc["verdict"], "warn");
+    let expiring = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "certificate-expiring")
+        .unwrap();
+    assert_eq!(expiring["severity"], "warn");
+    assert!(codes(&doc).contains(&"token-ok".to_owned()), "{doc}");
+    // A warning fails only with --strict; a shorter warning period keeps it quiet.
+    let out = lab.token(&strs(&args), &["--strict"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = lab.token(&strs(&args), &["--cert-warn-days", "5", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(codes(&json(&out)), ["token-ok"]);
+}
+
+#[test]
+fn a_certificate_not_yet_valid_is_reported() {
+    // Valid only from the day after tomorrow: a certificate just issued, or a clock behind.
+    let (lab, args) = valid_between("notyetvalid", 2, 700);
+    let doc = expect(
+        &lab,
+        &strs(&args),
+        &[],
+        1,
+        "certificate-not-yet-valid",
+        &["is valid only from", "check this host's clock"],
+    );
+    assert_eq!(doc["verdict"], "fail");
+    assert!(
+        !codes(&doc).contains(&"certificate-expired".to_owned()),
+        "{:?}",
+        codes(&doc)
+    );
+}
+
+#[test]
+fn an_rsa_key_under_2048_bits_is_not_for_signing() {
+    let lab = Lab::with_cert(
+        "rsa1024",
+        crate::support::enterprise::Subject::org(ORG).rsa_bits(1024),
+        |b| b,
+    );
+    let doc = refused_before_sending(
+        &lab,
+        &strs(&lab.keystore_args()),
+        "certificate-not-for-signing",
+        &["RSA key of 1024 bits", "at least 2048"],
+    );
+    assert_eq!(doc["token"]["certificate"]["rsa_bits"], 1024);
+    assert!(
+        !codes(&doc).contains(&"token-ok".to_owned()),
+        "{:?}",
+        codes(&doc)
+    );
+    // The same key as PEM: the same finding.
+    refused_before_sending(
+        &lab,
+        &strs(&lab.pem_args()),
+        "certificate-not-for-signing",
+        &["RSA key of 1024 bits"],
     );
 }
 

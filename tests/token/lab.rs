@@ -138,6 +138,17 @@ impl Lab {
         cmd.output().unwrap()
     }
 
+    /// `--key KEY.pem --cert CHAIN.pem` for the lab's certificate (written now).
+    pub fn pem_args(&self) -> Vec<String> {
+        let (key, chain) = self.cert.write_pem(self.dir.path());
+        vec![
+            "--key".into(),
+            key.display().to_string(),
+            "--cert".into(),
+            chain.display().to_string(),
+        ]
+    }
+
     /// The keystore arguments.
     pub fn keystore_args(&self) -> Vec<String> {
         let (p12, pw) = self.keystore();
