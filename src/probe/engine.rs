@@ -1278,6 +1278,14 @@ mod tests {
         (port, most_seen)
     }
 
+    /// `--no-control`: only the targets' own connections reach the servers.
+    fn no_controls() -> crate::probe::options::ControlOptions {
+        crate::probe::options::ControlOptions {
+            enabled: false,
+            sni: crate::probe::options::ControlSni::Default,
+        }
+    }
+
     #[tokio::test]
     async fn stalled_handshakes_wait_together_and_idle_connections_stay_within_the_window() {
         use std::sync::atomic::Ordering;
@@ -1291,10 +1299,7 @@ mod tests {
             dns_timeout: Duration::from_millis(100),
             family: Family::V4,
             // Counted here: the targets' own connections only.
-            control: crate::probe::options::ControlOptions {
-                enabled: false,
-                sni: crate::probe::options::ControlSni::Default,
-            },
+            control: no_controls(),
             ..ProbeOptions::default()
         };
         let observations = run_with(&requests, &options, FakeResolver::new(&[]), tls(), None).await;
@@ -1329,10 +1334,7 @@ mod tests {
             handshake_timeout: Duration::from_millis(200),
             dns_timeout: Duration::from_millis(100),
             family: Family::V4,
-            control: crate::probe::options::ControlOptions {
-                enabled: false,
-                sni: crate::probe::options::ControlSni::Default,
-            },
+            control: no_controls(),
             ..ProbeOptions::default()
         };
         let limits = Limits::new(&options);
