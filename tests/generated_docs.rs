@@ -225,8 +225,8 @@ fn zsh_completions_offer_every_subcommand_and_flag() {
     assert!(script.starts_with("#compdef egresscheck"), "{script}");
 }
 
-#[test]
-fn every_subcommand_has_a_man_page_with_every_flag() {
+/// `egresscheck man --dir DIR` into a new directory, which must succeed.
+fn man_pages() -> (tempfile::TempDir, std::process::Output) {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .args(["man", "--dir"])
@@ -238,6 +238,12 @@ fn every_subcommand_has_a_man_page_with_every_flag() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    (dir, out)
+}
+
+#[test]
+fn every_subcommand_has_a_man_page_with_every_flag() {
+    let (dir, out) = man_pages();
     let listed = String::from_utf8(out.stdout).unwrap();
     let nodes = tree();
     assert_eq!(
@@ -346,4 +352,61 @@ fn version_carries_the_bundled_data_version() {
         String::from_utf8_lossy(page)
             .contains(&format!("\"egresscheck {}", egresscheck::cli::VERSION))
     }));
+}
+
+/// Every value a flag accepts (`rules --format`'s dialects, `--scope`'s scopes, …), taken
+/// from the clap tree: what the completions offer and the manual pages list.
+fn possible_values() -> Vec<(String, String, Vec<String>)> {
+    fn walk(command: &clap::Command, page: String, out: &mut Vec<(String, String, Vec<String>)>) {
+        for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+            let values: Vec<String> = arg
+                .get_possible_values()
+                .iter()
+                .filter(|v| !v.is_hide_set())
+                .map(|v| v.get_name().to_owned())
+                .collect();
+            if let (Some(long), false) = (arg.get_long(), values.is_empty()) {
+                out.push((page.clone(), format!("--{long}"), values));
+            }
+        }
+        for sub in command
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        {
+            walk(sub, format!("{page}-{}", sub.get_name()), out);
+        }
+    }
+    let mut root = Cli::command();
+    root.build();
+    let mut out = Vec::new();
+    walk(&root, "egresscheck".to_owned(), &mut out);
+    out
+}
+
+#[test]
+fn completions_and_manual_pages_offer_every_value_of_a_flag() {
+    let values = possible_values();
+    let formats = values
+        .iter()
+        .find(|(page, flag, _)| page == "egresscheck-rules" && flag == "--format")
+        .expect("rules --format has possible values");
+    for format in egresscheck::rules::Format::ALL {
+        assert!(formats.2.iter().any(|v| v == format.name()), "{format}");
+    }
+    let (dir, _) = man_pages();
+    // clap_complete's elvish and PowerShell scripts complete flags, not their values.
+    let scripts: Vec<(&str, String)> = ["bash", "zsh", "fish"]
+        .into_iter()
+        .map(|shell| (shell, completions(shell)))
+        .collect();
+    for (page, flag, names) in &values {
+        let roff = std::fs::read_to_string(dir.path().join(format!("{page}.1"))).unwrap();
+        let text = plain(&roff);
+        for name in names {
+            assert!(text.contains(name.as_str()), "{page}.1: {flag} {name}");
+            for (shell, script) in &scripts {
+                assert!(script.contains(name.as_str()), "{shell}: {flag} {name}");
+            }
+        }
+    }
 }

@@ -108,17 +108,16 @@ impl Dialect for AwsPrefixList {
                 outputs.push((name, label));
             }
         }
-        ln!(out);
-        ln!(out, "output \"egresscheck_prefix_lists\" {{");
-        ln!(out, "  description = \"The prefix lists' ids, by name\"");
-        ln!(out, "  value = {{");
-        for (name, label) in outputs {
-            ln!(
-                out,
-                "    \"{name}\" = aws_ec2_managed_prefix_list.{label}.id"
-            );
-        }
-        ln!(out, "  }}");
-        ln!(out, "}}");
+        terraform::output_map(
+            out,
+            "egresscheck_prefix_lists",
+            "The prefix lists' ids, by name",
+            outputs.iter().map(|(name, label)| {
+                (
+                    name.clone(),
+                    format!("aws_ec2_managed_prefix_list.{label}.id"),
+                )
+            }),
+        );
     }
 }

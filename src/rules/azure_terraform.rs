@@ -44,8 +44,7 @@ impl AzureTerraform {
                 names.push(name.to_owned());
             },
         );
-        let numbers = objects::stable_numbers(&names, FIRST_PRIORITY, PRIORITY_SPAN);
-        names.into_iter().zip(numbers).collect()
+        objects::stable_number_map(&names, FIRST_PRIORITY, PRIORITY_SPAN)
     }
 }
 

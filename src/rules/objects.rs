@@ -262,3 +262,12 @@ pub(crate) fn stable_numbers(names: &[String], first: u32, span: u32) -> Vec<u32
         .map(|n| assigned.get(n).copied().unwrap_or(first))
         .collect()
 }
+
+/// [`stable_numbers`] as a map from each name to its number.
+pub(crate) fn stable_number_map(names: &[String], first: u32, span: u32) -> BTreeMap<String, u32> {
+    names
+        .iter()
+        .cloned()
+        .zip(stable_numbers(names, first, span))
+        .collect()
+}

@@ -408,6 +408,12 @@ pub enum Format {
     GcpTerraform,
     /// Terraform `aws_ec2_managed_prefix_list`.
     AwsPrefixList,
+    /// Terraform `google_compute_network_firewall_policy_rule` with FQDN objects (Cloud NGFW).
+    GcpNgfw,
+    /// Terraform `azurerm_firewall_policy_rule_collection_group` application rules.
+    AzureFirewall,
+    /// Terraform `aws_networkfirewall_rule_group` domain lists.
+    AwsNetworkFirewall,
     /// squid `dstdomain` ACLs.
     Squid,
     /// dnsmasq `nftset=` lines.
@@ -506,6 +512,18 @@ macro_rules! with_dialect {
                 let $d = &super::aws_prefix_list::AwsPrefixList;
                 $body
             }
+            Format::GcpNgfw => {
+                let $d = &super::gcp_ngfw::GcpNgfw;
+                $body
+            }
+            Format::AzureFirewall => {
+                let $d = &super::azure_firewall::AzureFirewall;
+                $body
+            }
+            Format::AwsNetworkFirewall => {
+                let $d = &super::aws_network_firewall::AwsNetworkFirewall;
+                $body
+            }
             Format::Squid => {
                 let $d = &super::squid::Squid;
                 $body
@@ -528,7 +546,7 @@ macro_rules! with_dialect {
 
 impl Format {
     /// Every format, in the order `--list-formats` prints them.
-    pub const ALL: [Format; 25] = [
+    pub const ALL: [Format; 28] = [
         Format::Nftables,
         Format::Iptables,
         Format::Ufw,
@@ -550,6 +568,9 @@ impl Format {
         Format::AzureTerraform,
         Format::GcpTerraform,
         Format::AwsPrefixList,
+        Format::GcpNgfw,
+        Format::AzureFirewall,
+        Format::AwsNetworkFirewall,
         Format::Squid,
         Format::DnsmasqNftset,
         Format::Csv,
@@ -580,6 +601,9 @@ impl Format {
             Format::AzureTerraform => "azure-terraform",
             Format::GcpTerraform => "gcp-terraform",
             Format::AwsPrefixList => "aws-prefix-list",
+            Format::GcpNgfw => "gcp-ngfw",
+            Format::AzureFirewall => "azure-firewall",
+            Format::AwsNetworkFirewall => "aws-network-firewall",
             Format::Squid => "squid",
             Format::DnsmasqNftset => "dnsmasq-nftset",
             Format::Csv => "csv",
@@ -638,6 +662,15 @@ impl Format {
             }
             Format::AwsPrefixList => {
                 "Terraform aws_ec2_managed_prefix_list per environment, protocol, port and family, and security group egress rules using them"
+            }
+            Format::GcpNgfw => {
+                "Terraform google_compute_network_firewall_policy_rule (Cloud NGFW, EGRESS allow) with the host names as FQDN objects (dest_fqdns), priorities derived from their names"
+            }
+            Format::AzureFirewall => {
+                "Terraform azurerm_firewall_policy_rule_collection_group per environment: Azure Firewall application rules (Https/Http) with destination_fqdns"
+            }
+            Format::AwsNetworkFirewall => {
+                "Terraform aws_networkfirewall_rule_group per environment: a stateful ALLOWLIST domain list (TLS_SNI) of exact host names"
             }
             Format::Squid => "squid `dstdomain` ACLs and `http_access allow` lines (host names)",
             Format::DnsmasqNftset => {

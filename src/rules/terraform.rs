@@ -31,5 +31,23 @@ pub(crate) fn variable(out: &mut Out, name: &str, description: &str, optional: b
     ln!(out, "}}");
 }
 
+/// An `output` block whose value maps each name to an expression (a resource's id or ARN).
+pub(crate) fn output_map(
+    out: &mut Out,
+    name: &str,
+    description: &str,
+    entries: impl IntoIterator<Item = (String, String)>,
+) {
+    ln!(out);
+    ln!(out, "output \"{name}\" {{");
+    ln!(out, "  description = {}", escape::hcl_quoted(description));
+    ln!(out, "  value = {{");
+    for (key, value) in entries {
+        ln!(out, "    {} = {value}", escape::hcl_quoted(&key));
+    }
+    ln!(out, "  }}");
+    ln!(out, "}}");
+}
+
 /// The note every Terraform dialect's header carries.
 pub(crate) const NOTE: &str = "Terraform: put this file in a module (or directory) of its own and run terraform plan, then apply. Applying it again changes nothing; applying the output for newer data updates, creates and destroys exactly what differs (names come from content, so a kept rule is updated in place); nothing outside this configuration is touched. terraform destroy (or removing the file) removes it all. No --diff: terraform plan is the diff.";

@@ -5,7 +5,14 @@
 use egresscheck::rules::Format;
 
 /// The dialects that match host names only.
-const NAME_ONLY: &[&str] = &["squid", "dnsmasq-nftset", "edl-domain"];
+const NAME_ONLY: &[&str] = &[
+    "squid",
+    "dnsmasq-nftset",
+    "edl-domain",
+    "gcp-ngfw",
+    "azure-firewall",
+    "aws-network-firewall",
+];
 
 fn bundled(format: &str) -> String {
     let mut args = vec![

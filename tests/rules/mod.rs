@@ -4,6 +4,7 @@
 mod apply;
 mod broad;
 mod cli;
+mod cloud_fqdn;
 pub(crate) mod dnsmasq;
 mod enterprise;
 pub(crate) mod hostile;

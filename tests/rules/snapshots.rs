@@ -13,6 +13,15 @@
 //! - `srx`: <https://www.juniper.net/documentation/us/en/software/junos/security-policies/topics/topic-map/security-global-policies.html>,
 //!   <https://juniper.net/documentation/software/junos-es/junos-es93/junos-es-swcmdref/address-book.html>
 //!   (`address NAME dns-name`)
+//! - `gcp-ngfw`: <https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/compute_network_firewall_policy_rule>,
+//!   <https://cloud.google.com/firewall/docs/fqdn-objects-overview>
+//! - `azure-firewall`: <https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/resources/firewall_policy_rule_collection_group>,
+//!   <https://learn.microsoft.com/azure/firewall/firewall-faq#how-do-wildcards-work-in-target-urls-and-target-fqdns-in-application-rules>
+//! - `aws-network-firewall`: <https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/networkfirewall_rule_group>,
+//!   <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-networkfirewall-rulegroup-rulessourcelist.html>
+//!
+//! (the three cloud FQDN dialects are also parsed and applied to a model of Terraform, with
+//! each product's name matching, in `cloud_fqdn.rs`)
 
 use egresscheck::rules::Format;
 

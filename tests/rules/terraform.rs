@@ -1,4 +1,5 @@
-//! The Terraform dialects (`azure-terraform`, `gcp-terraform`, `aws-prefix-list`) parsed by
+//! The Terraform dialects (`azure-terraform`, `gcp-terraform`, `aws-prefix-list`; the cloud
+//! FQDN ones in `cloud_fqdn.rs`) parsed by
 //! python-hcl2 (`hcl2tojson`), for every selection and for hostile data, and read back: what
 //! makes `terraform apply` of the output for newer data safe. Terraform applies twice as once
 //! and replaces A by B by itself; what it cannot fix is a name or priority that moves (Azure
@@ -17,7 +18,7 @@ use super::render;
 
 const PAIRS: &[(&str, &str, &str, &str)] = super::APPLY_PAIRS;
 
-const SELECTIONS: &[&[&str]] = &[
+pub(crate) const SELECTIONS: &[&[&str]] = &[
     &[],
     &["--scope", "all", "--include-expired"],
     &["--family", "6"],
@@ -25,7 +26,7 @@ const SELECTIONS: &[&[&str]] = &[
 ];
 
 /// `hcl2tojson --strip-string-quotes` of `text`; panics with the parser's message.
-fn parse(text: &str) -> Value {
+pub(crate) fn parse(text: &str) -> Value {
     let mut child = Command::new("hcl2tojson")
         .arg("--strip-string-quotes")
         .stdin(Stdio::piped())
@@ -49,7 +50,7 @@ fn parse(text: &str) -> Value {
 }
 
 /// The resources of one type: label → attributes.
-fn resources(doc: &Value, kind: &str) -> BTreeMap<String, Value> {
+pub(crate) fn resources(doc: &Value, kind: &str) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     for block in doc["resource"].as_array().into_iter().flatten() {
         if let Some(by_label) = block.get(kind).and_then(Value::as_object) {
@@ -79,8 +80,10 @@ fn destinations(rules: &BTreeMap<String, Value>, field: &str, env: &str) -> BTre
         .collect()
 }
 
-/// Each kept label keeps `fields`; no two resources share a value of any of them.
-fn assert_stable(
+/// Each kept label keeps `fields`; no two resources share a value of any of them; and no
+/// value passes from one label to another (Terraform creates and destroys unrelated resources
+/// in parallel, so a name or priority freed by one and taken by another can clash).
+pub(crate) fn assert_stable(
     kind: &str,
     old: &BTreeMap<String, Value>,
     new: &BTreeMap<String, Value>,
@@ -99,6 +102,13 @@ fn assert_stable(
                 assert_eq!(
                     before[*field], rule[*field],
                     "{kind} {label}: {field} moved"
+                );
+            }
+            for (old_label, before) in old {
+                assert!(
+                    old_label == label || before[*field] != rule[*field],
+                    "{kind}: {field} {} passes from {old_label} to {label}",
+                    rule[*field]
                 );
             }
         }
@@ -212,7 +222,14 @@ fn aws_prefix_lists_parse_and_each_rule_uses_a_declared_list() {
 #[test]
 fn hostile_data_cannot_break_out_of_an_hcl_string() {
     tools::require(&["hcl2tojson"]);
-    for format in ["azure-terraform", "gcp-terraform", "aws-prefix-list"] {
+    for format in [
+        "azure-terraform",
+        "gcp-terraform",
+        "aws-prefix-list",
+        "gcp-ngfw",
+        "azure-firewall",
+        "aws-network-firewall",
+    ] {
         let text = render(
             format,
             "rules-hostile.toml",
@@ -233,6 +250,9 @@ fn hostile_data_cannot_break_out_of_an_hcl_string() {
             "azurerm_network_security_rule",
             "google_compute_firewall",
             "aws_ec2_managed_prefix_list",
+            "google_compute_network_firewall_policy_rule",
+            "azurerm_firewall_policy_rule_collection_group",
+            "aws_networkfirewall_rule_group",
         ] {
             assert_eq!(
                 resources(&doc, kind).keys().collect::<Vec<_>>(),
