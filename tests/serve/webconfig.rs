@@ -6,10 +6,7 @@ use crate::support::exporter::Exporter;
 #[test]
 fn tls_and_basic_auth_protect_every_endpoint() {
     let lab = Lab::on(91);
-    let server_ca = crate::support::pki::TestCa::new("Exporter Server CA");
-    let leaf = server_ca.valid(&["exporter.egress.test"]);
-    std::fs::write(lab.dir.path().join("server.pem"), leaf.chain_pem()).unwrap();
-    std::fs::write(lab.dir.path().join("server-key.pem"), leaf.key_pem()).unwrap();
+    let server_ca = server_certificate(&lab);
     let hash = bcrypt::hash("s3cret pass", 4).unwrap();
     let config = lab.dir.path().join("web.yml");
     // Relative file names: taken from the configuration's directory, as the toolkit does.
@@ -33,13 +30,7 @@ fn tls_and_basic_auth_protect_every_endpoint() {
         )
     };
 
-    // Plain HTTP to a TLS port: no answer.
-    let mut plain = std::net::TcpStream::connect(exporter.addr).unwrap();
-    plain
-        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    let answer = crate::support::exporter::exchange(&mut plain, "GET", "/-/healthy", &[]);
-    assert_ne!(answer.status, 200);
+    plain_http_gets_no_answer(&exporter);
 
     for path in [
         "/-/healthy",
@@ -129,7 +120,11 @@ fn tls_alone_serves_every_endpoint_over_tls_only() {
         .unwrap();
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.sample("egresscheck_probe_success", &[]), Some(1.0));
-    // Plain HTTP gets no answer.
+    plain_http_gets_no_answer(&exporter);
+}
+
+/// Plain HTTP to a TLS port: no answer.
+fn plain_http_gets_no_answer(exporter: &Exporter) {
     let mut plain = std::net::TcpStream::connect(exporter.addr).unwrap();
     plain
         .set_read_timeout(Some(std::time::Duration::from_secs(30)))
