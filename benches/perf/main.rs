@@ -1145,7 +1145,7 @@ fn stalled_tls(
         });
     }
     // The row shows the round of the median wall time, with the median healthy rate.
-    rounds.sort_by(|a, b| a.measured.wall.cmp(&b.measured.wall));
+    rounds.sort_by_key(|r| r.measured.wall);
     let middle = rounds.get(rounds.len() / 2).ok_or("no stalled-TLS round")?;
     let timeout_s = args.hole_timeout as f64;
     let mut rates: Vec<f64> = rounds
