@@ -7,6 +7,7 @@
 //! handshakes say is judged in [`handshake`], what the HTTP check and the server's clock say
 //! in [`http`], a broken IPv6 path next to a working IPv4 one in [`family`].
 
+mod cut;
 mod dns;
 mod legacy;
 mod membership;
@@ -109,6 +110,10 @@ codes! {
     ProxyDenied = "proxy-denied", Fail;
     /// TCP connected but the TLS handshake failed.
     TlsFailure = "tls-failure", Fail;
+    /// The run's deadline (`--deadline`, a scrape's timeout) ended a target's probe or a
+    /// name's lookup before the network answered: the path is not verified, and nothing is
+    /// concluded about it.
+    CutShort = "cut-short", Fail;
     /// The handshake for the name got no ServerHello while the same address answered a
     /// control ClientHello (no SNI, a control name): a device blocks TLS by SNI.
     SniFiltered = "sni-filtered", Fail;
@@ -577,6 +582,10 @@ fn audit_name(
         .iter()
         .filter(|t| planned.ports.contains(&t.port))
     {
+        if let Some(cut) = cut::target(&ctx, target) {
+            findings.push(cut);
+            continue;
+        }
         connectivity(&ctx, target, findings);
         if let Some(tls) = &target.tls {
             tls_findings(&ctx, target, tls, as_of, options, findings);
@@ -624,7 +633,11 @@ fn dns_findings(
     findings: &mut Vec<Finding>,
 ) {
     let planned = ctx.planned;
-    findings.extend(dns::failure(ctx, dns));
+    if cut::lookup_cut(dns) {
+        findings.push(cut::lookup(ctx));
+    } else {
+        findings.extend(dns::failure(ctx, dns));
+    }
     let answered: Vec<IpAddr> = dns.addresses().collect();
     for addr in &answered {
         membership::check(

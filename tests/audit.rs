@@ -863,3 +863,126 @@ fn dns_advice_follows_the_observed_outcome() {
     );
     assert_eq!(run(&[]), None);
 }
+
+/// A target whose connect the run's deadline stopped, as the engine records it.
+fn cut_target(address: &str) -> TargetObservation {
+    let mut cut = target(address, TcpState::Filtered, None);
+    cut.tcp.message = Some("no answer to the TCP connect before the run's overall deadline".into());
+    cut
+}
+
+#[test]
+fn what_the_deadline_ended_is_cut_short_and_nothing_else() {
+    // A connect stopped by the deadline: not `blocked`.
+    let f = findings_for(one(
+        "one.api.example.test",
+        Some(dns(&["192.0.2.10"], &[])),
+        vec![cut_target("192.0.2.10")],
+    ));
+    assert_eq!(codes(&f), vec![Code::CutShort], "{f:?}");
+    assert_eq!(f[0].severity, Severity::Fail);
+    assert!(
+        f[0].message.contains("the TCP connect was still waiting"),
+        "{f:?}"
+    );
+    // A handshake stopped by it: not `tls-failure`.
+    let mut tls = tls_ok();
+    tls.ok = false;
+    tls.version = None;
+    tls.error = Some("no ServerHello before the run's overall deadline".into());
+    let f = findings_for(one(
+        "one.api.example.test",
+        Some(dns(&["192.0.2.10"], &[])),
+        vec![target("192.0.2.10", TcpState::Open, Some(tls))],
+    ));
+    assert_eq!(codes(&f), vec![Code::CutShort], "{f:?}");
+    assert!(
+        f[0].message.contains("TLS handshake was still under way"),
+        "{f:?}"
+    );
+    // Lookups stopped by it: not `dns-failure`.
+    let cut_lookup = |kind| {
+        let mut l = lookup(kind, DnsOutcome::Timeout, &[]);
+        l.message = Some("no DNS answer before the run's overall deadline".into());
+        l
+    };
+    let f = findings_for(one(
+        "one.api.example.test",
+        Some(DnsObservation {
+            a: Some(cut_lookup("A")),
+            aaaa: Some(cut_lookup("AAAA")),
+            addresses_dropped: 0,
+        }),
+        vec![target("192.0.2.10", TcpState::Open, Some(tls_ok()))],
+    ));
+    assert_eq!(codes(&f), vec![Code::CutShort], "{f:?}");
+    assert!(f[0].message.contains("DNS lookup was cut short"), "{f:?}");
+    // A lookup that timed out on its own is still a DNS failure.
+    let f = findings_for(one(
+        "one.api.example.test",
+        Some(DnsObservation {
+            a: Some(lookup("A", DnsOutcome::Timeout, &[])),
+            aaaa: Some(lookup("AAAA", DnsOutcome::Timeout, &[])),
+            addresses_dropped: 0,
+        }),
+        vec![target("192.0.2.10", TcpState::Open, Some(tls_ok()))],
+    ));
+    assert_eq!(codes(&f), vec![Code::DnsFailure], "{f:?}");
+}
+
+#[test]
+fn an_ipv6_target_cut_short_is_no_proof_that_ipv6_is_broken() {
+    let mut v6 = cut_target("2001:db8:10::1");
+    v6.origin = AddressOrigin::DnsAndDocumented;
+    let f = findings_for(one(
+        "one.api.example.test",
+        Some(dns(&["192.0.2.10"], &["2001:db8:10::1"])),
+        vec![target("192.0.2.10", TcpState::Open, Some(tls_ok())), v6],
+    ));
+    assert_eq!(codes(&f), vec![Code::CutShort], "{f:?}");
+    // Filtered on its own: IPv6 is broken.
+    let mut v6 = target("2001:db8:10::1", TcpState::Filtered, None);
+    v6.origin = AddressOrigin::DnsAndDocumented;
+    let f = findings_for(one(
+        "one.api.example.test",
+        Some(dns(&["192.0.2.10"], &["2001:db8:10::1"])),
+        vec![target("192.0.2.10", TcpState::Open, Some(tls_ok())), v6],
+    ));
+    assert!(codes(&f).contains(&Code::Ipv6Broken), "{f:?}");
+}
+
+#[test]
+fn a_target_cut_short_is_no_drift() {
+    let c = catalog();
+    let plan = only(&c, "one.api.example.test");
+    let now = [one(
+        "one.api.example.test",
+        Some(dns(&["192.0.2.10"], &[])),
+        vec![cut_target("192.0.2.10")],
+    )];
+    let before = [one(
+        "one.api.example.test",
+        Some(dns(&["192.0.2.10"], &[])),
+        vec![target("192.0.2.10", TcpState::Open, Some(tls_ok()))],
+    )];
+    for (then, this) in [(&before, &now), (&now, &before)] {
+        let baseline = Baseline::read("base.json", 2, then.to_vec());
+        let report = Report::build(
+            &c,
+            &plan,
+            this,
+            as_of(),
+            &AuditOptions::default(),
+            Some(&baseline),
+            1.0,
+        );
+        assert!(
+            report
+                .findings
+                .iter()
+                .all(|f| f.code != Code::ReachabilityChanged && f.code != Code::TlsTrustChanged),
+            "{:?}",
+            report.findings
+        );
+    }
+}

@@ -535,7 +535,16 @@ fn exit_codes_follow_the_verdict_and_strict() {
 #[test]
 fn every_output_format_matches_its_snapshot() {
     let lab = Lab::new();
-    for format in ["table", "json", "prometheus", "junit", "nagios", "jsonl"] {
+    for format in [
+        "table",
+        "json",
+        "prometheus",
+        "junit",
+        "nagios",
+        "jsonl",
+        "markdown",
+        "html",
+    ] {
         let out = lab.check(&["--format", format]);
         assert!(
             matches!(out.status.code(), Some(1 | 2)),
@@ -548,6 +557,70 @@ fn every_output_format_matches_its_snapshot() {
             text = collapse_padding(&text);
         }
         insta::assert_snapshot!(format!("check_{format}"), text);
+    }
+}
+
+/// The document for a change ticket: the labels of the run, the causes, and with `--rules`
+/// the rules themselves inside it (not after it on standard output), in Markdown and HTML;
+/// the HTML opens in a real browser without a console message.
+#[test]
+fn markdown_and_html_hold_the_labels_causes_and_rules_for_the_ticket() {
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["markdown", "html"] {
+        let out = lab.check(&[
+            "--format",
+            format,
+            "--rules",
+            "nftables",
+            "--label",
+            "site=oslo",
+            "--label",
+            "ticket=CHG-1234",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        for expected in [
+            "site",
+            "oslo",
+            "CHG-1234",
+            "Causes",
+            "tls-intercepted",
+            "blocked",
+        ] {
+            assert!(text.contains(expected), "{format}: {expected}:\n{text}");
+        }
+        // The rules are in the document, once: the nftables of what was found closed.
+        assert_eq!(
+            text.matches("table inet").count().min(1),
+            1,
+            "{format}:\n{text}"
+        );
+        assert!(
+            text.contains("127.0.0.14"),
+            "{format}: the blocked address:\n{text}"
+        );
+        match format {
+            "markdown" => {
+                crate::documents::assert_tables_well_formed(format, &text);
+                assert!(text.contains("```\n"), "a fenced block:\n{text}");
+            }
+            _ => {
+                crate::documents::assert_self_contained(format, &text);
+                let path = dir.path().join("report.html");
+                std::fs::write(&path, &text).unwrap();
+                let page = crate::support::browser::open(&path);
+                assert!(page.console.is_empty(), "{:#?}", page.console);
+                for expected in ["FAIL", "oslo", "CHG-1234", "TLS intercepted by"] {
+                    assert!(page.text.contains(expected), "{expected}: {}", page.text);
+                }
+            }
+        }
     }
 }
 

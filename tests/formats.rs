@@ -1,11 +1,13 @@
 //! Every format counts the same targets the same way (issue 13): the same report rendered as
-//! JSON, Prometheus, JUnit, Nagios and the table states the same number of targets, of ok
+//! JSON, Prometheus, JUnit, Nagios, the table, Markdown and HTML states the same number of targets, of ok
 //! targets (no fail finding), of reachable ones (TCP and TLS completed) and of names that
 //! gave no address to probe.
 
 use egresscheck::output::Renderer;
+use egresscheck::output::html::HtmlRenderer;
 use egresscheck::output::json::JsonRenderer;
 use egresscheck::output::junit::JunitRenderer;
+use egresscheck::output::markdown::MarkdownRenderer;
 use egresscheck::output::nagios::NagiosRenderer;
 use egresscheck::output::prometheus::PrometheusRenderer;
 use egresscheck::output::table::TableRenderer;
@@ -149,7 +151,27 @@ fn nagios_counts(report: &Report<'_>) -> Summary {
 
 fn table_counts(report: &Report<'_>) -> (usize, usize, usize) {
     let text = render(&TableRenderer::default(), report);
-    let first = text.lines().next().unwrap();
+    counts_in(text.lines().next().unwrap())
+}
+
+/// The verdict paragraph of the Markdown report: `**FAIL**: 34 targets: 19 ok, 19 reachable; …`.
+fn markdown_counts(report: &Report<'_>) -> (usize, usize, usize) {
+    let text = render(&MarkdownRenderer::default(), report);
+    counts_in(text.lines().find(|l| l.starts_with("**")).unwrap())
+}
+
+/// The verdict paragraph of the HTML report.
+fn html_counts(report: &Report<'_>) -> (usize, usize, usize) {
+    let text = render(&HtmlRenderer::default(), report);
+    let line = text
+        .lines()
+        .find(|l| l.contains("class=\"verdict\""))
+        .unwrap();
+    counts_in(line.split_once("</strong>").unwrap().1)
+}
+
+/// `(targets, ok, reachable)` from "… 30 targets: 2 ok, 30 reachable …".
+fn counts_in(first: &str) -> (usize, usize, usize) {
     // "… 30 targets: 2 ok, 30 reachable …"
     let numbers: Vec<usize> = first
         .split(|c: char| !c.is_ascii_digit())
@@ -189,6 +211,16 @@ fn every_format_counts_the_same_targets_the_same_way() {
             table_counts(&report),
             (expected.targets, expected.ok, expected.reachable),
             "{what}: table"
+        );
+        assert_eq!(
+            markdown_counts(&report),
+            (expected.targets, expected.ok, expected.reachable),
+            "{what}: Markdown"
+        );
+        assert_eq!(
+            html_counts(&report),
+            (expected.targets, expected.ok, expected.reachable),
+            "{what}: HTML"
         );
     }
 }

@@ -50,3 +50,56 @@ fn the_whole_report_fits_one_100_by_50_screen() {
         }
     }
 }
+
+/// `-v`: after the same report, every finding as it stands (its code, environment and host)
+/// and each distinct certificate once, however many targets served it: the intercepting
+/// proxy's certificate and its long list of names appear once, not once per target.
+#[test]
+fn verbose_adds_every_finding_and_each_certificate_once() {
+    let scenario = Scenario::new(Situation::Intercepted);
+    let report = scenario.report();
+    let short = table(Situation::Intercepted, 100, false);
+    let text = table(Situation::Intercepted, 160, true);
+    assert!(short.contains("egresscheck check -v"), "{short}");
+    assert!(!text.contains("egresscheck check -v"), "{text}");
+    let findings = text
+        .split_once("\nFindings:\n")
+        .expect("a findings section")
+        .1;
+    let lines: Vec<&str> = findings
+        .lines()
+        .filter(|l| {
+            l.starts_with("  fail ") || l.starts_with("  warn ") || l.starts_with("  info ")
+        })
+        .collect();
+    assert_eq!(lines.len(), report.findings.len(), "{text}");
+    for (line, finding) in lines.iter().zip(&report.findings) {
+        assert!(line.contains(finding.code.as_str()), "{line}");
+        if let Some(host) = &finding.host {
+            assert!(line.contains(host.as_str()), "{line}");
+        }
+    }
+    let certificates = text
+        .split_once("\nCertificates:\n")
+        .expect("certificates")
+        .1;
+    let mut leaves: Vec<&str> = report
+        .rows()
+        .iter()
+        .filter_map(|r| r.target.tls.as_ref())
+        .filter_map(|t| t.chain.first())
+        .map(|leaf| leaf.sha256.as_str())
+        .collect();
+    leaves.sort_unstable();
+    leaves.dedup();
+    assert!(leaves.len() >= 2, "{leaves:?}");
+    for sha256 in leaves {
+        assert_eq!(
+            certificates.matches(sha256).count(),
+            1,
+            "{sha256} once:\n{certificates}"
+        );
+    }
+    // Without -v, no certificate's fingerprint at all.
+    assert!(!short.contains("sha256"), "{short}");
+}

@@ -17,6 +17,7 @@ mod catalog_authorization;
 mod check;
 mod contrib;
 mod data_cmd;
+mod documents;
 mod formats;
 mod generated_docs;
 mod golive;

@@ -29,7 +29,11 @@ pub(super) fn ipv6_broken(ctx: &Context<'_>, name: &NameObservation, findings: &
     let (v6, v4): (Vec<&TargetObservation>, Vec<&TargetObservation>) = targets
         .into_iter()
         .partition(|t| t.address.is_some_and(|a| a.is_ipv6()));
-    if v6.is_empty() || v6.iter().any(|t| target_up(t)) || !v4.iter().any(|t| target_up(t)) {
+    // A target the deadline cut short proves nothing either way.
+    if v6.is_empty()
+        || v6.iter().any(|t| target_up(t) || t.cut_by_deadline())
+        || !v4.iter().any(|t| target_up(t))
+    {
         return;
     }
     let mut addresses: Vec<IpAddr> = v6.iter().filter_map(|t| t.address).collect();

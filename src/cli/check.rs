@@ -30,6 +30,12 @@ pub enum CheckFormatArg {
     /// One JSON object per line: each target, each finding, a summary (for Loki,
     /// Elasticsearch, Ansible).
     Jsonl,
+    /// GitHub-flavoured Markdown for a change ticket or a wiki: verdict, causes, targets per
+    /// environment, findings, the rules needed (with --rules, inside the document).
+    Markdown,
+    /// One self-contained HTML file (no script, no external style or font; prints well)
+    /// with the same sections as markdown.
+    Html,
 }
 
 impl From<CheckFormatArg> for CheckFormat {
@@ -41,6 +47,8 @@ impl From<CheckFormatArg> for CheckFormat {
             CheckFormatArg::Junit => CheckFormat::Junit,
             CheckFormatArg::Nagios => CheckFormat::Nagios,
             CheckFormatArg::Jsonl => CheckFormat::Jsonl,
+            CheckFormatArg::Markdown => CheckFormat::Markdown,
+            CheckFormatArg::Html => CheckFormat::Html,
         }
     }
 }
@@ -105,7 +113,8 @@ pub struct CheckArgs {
 
     /// After the report, print the firewall rules that would let through what this run
     /// found blocked, refused, unreachable or undocumented, in this dialect (any of
-    /// `egresscheck rules --list-formats`). With a machine --format, needs --output.
+    /// `egresscheck rules --list-formats`). Markdown and HTML show them inside the document;
+    /// with another machine --format, needs --output.
     #[arg(long, value_name = "FORMAT", value_parser = parse_dialect)]
     pub rules: Option<crate::rules::Format>,
 

@@ -65,15 +65,16 @@ pub struct ServeArgs {
     #[arg(long = "timeout-offset", value_name = "DURATION", default_value = "0.5s", value_parser = duration_between(Duration::ZERO, MAX_WAIT))]
     pub timeout_offset: Duration,
 
-    /// Probe runs at once; a scrape over the bound waits --probe-queue-wait for a turn, then
-    /// gets 503.
+    /// Probe runs at once; a scrape over the bound waits for a turn (half its deadline, or
+    /// --probe-queue-wait), then gets 503. Runs share the probe's limits (--concurrency,
+    /// --max-connects), so more runs do not mean more handshakes at once.
     #[arg(long = "max-concurrent-probes", value_name = "N", default_value_t = serve::DEFAULT_MAX_CONCURRENT_PROBES, value_parser = count_between(1, serve::MAX_CONCURRENT_PROBES))]
     pub max_concurrent_probes: usize,
 
-    /// How long a scrape over --max-concurrent-probes waits for a turn (at most half its
-    /// deadline) before 503.
-    #[arg(long = "probe-queue-wait", value_name = "DURATION", default_value = "1s", value_parser = duration_between(Duration::ZERO, MAX_WAIT))]
-    pub probe_queue_wait: Duration,
+    /// How long a scrape over --max-concurrent-probes waits for a turn before 503 [default:
+    /// half its deadline, which is also the most it waits].
+    #[arg(long = "probe-queue-wait", value_name = "DURATION", value_parser = duration_between(Duration::ZERO, MAX_WAIT))]
+    pub probe_queue_wait: Option<Duration>,
 
     /// Connections open at once; one more is closed at once (and counted in
     /// egresscheck_exporter_connections_rejected_total).

@@ -12,9 +12,12 @@ use crate::commands::pipeline::{Judgement, PlannedRun, Run, Scope};
 use crate::commands::{CommandError, baseline_file};
 use crate::exit::Status;
 use crate::output::Renderer;
+use crate::output::html::HtmlRenderer;
 use crate::output::json::JsonRenderer;
 use crate::output::jsonl::JsonlRenderer;
 use crate::output::junit::JunitRenderer;
+use crate::output::markdown::MarkdownRenderer;
+use crate::output::markup::RulesText;
 use crate::output::nagios::NagiosRenderer;
 use crate::output::prometheus::PrometheusRenderer;
 use crate::output::table::TableRenderer;
@@ -37,6 +40,17 @@ pub enum CheckFormat {
     Nagios,
     /// One JSON object per target, per finding, and a summary.
     Jsonl,
+    /// GitHub-flavoured Markdown for a change ticket or a wiki.
+    Markdown,
+    /// One self-contained HTML file for a change ticket or a wiki.
+    Html,
+}
+
+impl CheckFormat {
+    /// True for the documents that show `--rules` inside themselves.
+    fn holds_rules(self) -> bool {
+        matches!(self, CheckFormat::Markdown | CheckFormat::Html)
+    }
 }
 
 /// Everything `check` needs, already validated by the CLI layer.
@@ -143,7 +157,11 @@ pub fn check(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Status, CommandError> {
-    if options.rules.is_some() && options.format != CheckFormat::Table && options.output.is_none() {
+    if options.rules.is_some()
+        && !matches!(options.format, CheckFormat::Table)
+        && !options.format.holds_rules()
+        && options.output.is_none()
+    {
         return Err(CommandError::Usage(
             "--rules prints rules on standard output after the report; with a machine format give the report a file with --output".to_owned(),
         ));
@@ -178,6 +196,14 @@ pub fn check(
         CheckFormat::Junit => JunitRenderer.render(&report, &mut rendered)?,
         CheckFormat::Nagios => nagios.render(&report, &mut rendered)?,
         CheckFormat::Jsonl => JsonlRenderer.render(&report, &mut rendered)?,
+        CheckFormat::Markdown => MarkdownRenderer {
+            rules: document_rules(&report, &run.selection, options),
+        }
+        .render(&report, &mut rendered)?,
+        CheckFormat::Html => HtmlRenderer {
+            rules: document_rules(&report, &run.selection, options),
+        }
+        .render(&report, &mut rendered)?,
     }
     // A signal during the probe or the rendering: nothing is written, anywhere.
     if let Some(signal) = crate::interrupt::received() {
@@ -193,7 +219,8 @@ pub fn check(
         }
         save(&report, path)?;
     }
-    if let Some(dialect) = options.rules {
+    // Markdown and HTML hold the rules themselves.
+    if let Some(dialect) = options.rules.filter(|_| !options.format.holds_rules()) {
         if options.output.is_none() {
             writeln!(out)?;
         }
@@ -249,6 +276,18 @@ fn rules_needed_text(
     ));
     let entries = crate::report::needed_entries(report, &needed);
     dialect.render(&RuleSet::from_entries(header, entries))
+}
+
+/// The rules of `--rules` for a document that shows them.
+fn document_rules(
+    report: &Report<'_>,
+    selection: &Selection,
+    options: &CheckOptions,
+) -> Option<RulesText> {
+    options.rules.map(|dialect| RulesText {
+        dialect: dialect.name().to_owned(),
+        text: rules_needed_text(report, selection, options, dialect),
+    })
 }
 
 fn save(report: &Report<'_>, path: &Path) -> Result<(), CommandError> {

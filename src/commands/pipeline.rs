@@ -17,6 +17,7 @@ use crate::audit::AuditOptions;
 use crate::catalog::{Catalog, DnsName};
 use crate::commands::CommandError;
 use crate::plan::{Plan, Selection};
+use crate::probe::Limits;
 use crate::probe::options::ProbeOptions;
 use crate::probe::tls::TlsClient;
 use crate::probe::{NameObservation, ProbeError, ProgressFn};
@@ -91,13 +92,20 @@ impl PlannedRun {
         Ok(self.finished(observations, started))
     }
 
-    /// Probes on the caller's runtime with a TLS client built earlier. `options.deadline`
+    /// Probes on the caller's runtime with a TLS client built earlier, under `limits` that
+    /// other runs share (every scrape of `serve` draws from the exporter's). `options.deadline`
     /// bounds the run: whatever has not ended by then is reported as cut short.
-    pub async fn probe(self, options: &ProbeOptions, tls: &TlsClient) -> Result<Run, ProbeError> {
+    pub async fn probe(
+        self,
+        options: &ProbeOptions,
+        tls: &TlsClient,
+        limits: &Limits,
+    ) -> Result<Run, ProbeError> {
         let started = Instant::now();
         options.validate()?;
+        let requests = self.plan.requests();
         let observations =
-            crate::probe::run_with_tls(&self.plan.requests(), options, tls.clone(), None).await?;
+            crate::probe::run_with_tls(&requests, options, tls.clone(), Some(limits), None).await?;
         Ok(self.finished(observations, started))
     }
 

@@ -1,18 +1,23 @@
 //! Renderers of a `check` report, one file per format behind one small trait (hyperfine's
 //! `export` module): `table` for people, `json` for programs and baselines, `prometheus` for
 //! node_exporter's textfile collector, `junit` for CI pipelines, `nagios` for plugin-style
-//! monitoring. Each writes to a writer it is given and never reads the clock.
+//! monitoring, `markdown` and `html` for a change ticket or a wiki (one document shape,
+//! [`markup`], two syntaxes). Each writes to a writer it is given and never reads the clock.
 //!
 //! [`target`] defines the target object shared by `probe --format json` and
 //! `check --format json`: one (host, address, port) with what DNS, TCP and TLS showed.
 //! [`probe_table`] is the `probe` command's table.
 
+pub mod html;
 pub mod json;
 pub mod jsonl;
 pub mod junit;
+pub mod markdown;
+pub mod markup;
 pub mod nagios;
 pub mod probe_table;
 pub mod prometheus;
+mod rows;
 pub mod table;
 pub mod target;
 pub mod token;
@@ -27,8 +32,30 @@ pub trait Renderer {
     fn render(&self, report: &Report<'_>, out: &mut dyn Write) -> io::Result<()>;
 }
 
+/// The counts every human format leads with: `34 targets: 19 ok, 19 reachable; 1 name not
+/// probed (no address); findings: 15 fail, 0 warn, 4 info`.
+pub(crate) fn counts_text(report: &Report<'_>) -> String {
+    let summary = report.summary();
+    let not_probed = match summary.names_not_probed {
+        0 => String::new(),
+        n => format!(
+            "; {} not probed (no address)",
+            crate::term::plural(n, "name", "names")
+        ),
+    };
+    format!(
+        "{}: {} ok, {} reachable{not_probed}; findings: {} fail, {} warn, {} info",
+        crate::term::plural(summary.targets, "target", "targets"),
+        summary.ok,
+        summary.reachable,
+        report.count(crate::audit::Severity::Fail),
+        report.count(crate::audit::Severity::Warn),
+        report.count(crate::audit::Severity::Info),
+    )
+}
+
 /// Status words per verdict, shared by the text formats.
-pub(crate) fn verdict_word(report: &Report<'_>) -> &'static str {
+pub fn verdict_word(report: &Report<'_>) -> &'static str {
     match report.verdict {
         crate::audit::Severity::Fail => "FAIL",
         crate::audit::Severity::Warn => "WARN",

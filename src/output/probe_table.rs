@@ -240,6 +240,10 @@ fn days_left(cert: &CertificateInfo, now: DateTime<Utc>) -> String {
 
 /// One word for the result column.
 pub fn result_word(target: &TargetObservation) -> &'static str {
+    if target.cut_by_deadline() {
+        // The run's deadline, not the network, ended it (`check`: `cut-short`).
+        return "cut short";
+    }
     if target.tcp.state != TcpState::Open {
         return match target.tcp.state {
             TcpState::Refused => "refused",

@@ -30,6 +30,7 @@ use tokio::time::Instant;
 use crate::catalog::{DnsName, Port};
 use crate::probe::dns::{self, RecordKind, Resolve};
 use crate::probe::http::{self, HttpExchange, HttpLimits, HttpRequest};
+use crate::probe::limits::Limits;
 use crate::probe::model::{
     AddressOrigin, ControlHello, DnsLookup, DnsObservation, DnsOutcome, Family, NameObservation,
     ProbeRequest, TargetObservation, TcpObservation, TcpState, TlsObservation,
@@ -54,12 +55,26 @@ pub fn deadline_grace(deadline: Duration) -> Duration {
 pub(crate) const NOT_PROBED_DEADLINE: &str = "not probed: the run's overall deadline passed first";
 const NOT_PROBED_INTERNAL: &str = "not probed: internal error (a bug; please report it)";
 
-/// Runs the probe over `requests` with `resolver` and `tls`, built once for the run.
+/// Runs the probe over `requests` with `resolver` and `tls`, built once for the run, under
+/// limits of its own.
 pub async fn run_with<R: Resolve>(
     requests: &[ProbeRequest],
     options: &ProbeOptions,
     resolver: R,
     tls: TlsClient,
+    progress: Option<&ProgressFn<'_>>,
+) -> Vec<NameObservation> {
+    let limits = Limits::new(options);
+    run_within(requests, options, resolver, tls, limits, progress).await
+}
+
+/// [`run_with`] under `limits`, which other runs may share (`serve`'s overlapping scrapes).
+pub async fn run_within<R: Resolve>(
+    requests: &[ProbeRequest],
+    options: &ProbeOptions,
+    resolver: R,
+    tls: TlsClient,
+    limits: Limits,
     progress: Option<&ProgressFn<'_>>,
 ) -> Vec<NameObservation> {
     let deadline = Instant::now() + options.deadline;
@@ -84,7 +99,7 @@ pub async fn run_with<R: Resolve>(
         _ => None,
     };
     let names = requests.iter().map(|r| &r.name);
-    let shared = Arc::new(Shared::new(options, resolver, tls, deadline, names));
+    let shared = Arc::new(Shared::new(options, resolver, tls, deadline, names, limits));
 
     // Each name's HTTP request, shared by its targets' tasks.
     let https: Vec<Option<Arc<HttpRequest>>> = requests
@@ -386,11 +401,8 @@ struct Shared<R> {
     resolver: R,
     tls: TlsClient,
     deadline: Instant,
-    dns_slots: Semaphore,
-    sockets: Semaphore,
-    /// Connects that may end up open and waiting for a handshake slot (see [`connect_ahead`]).
-    connect_ahead: Semaphore,
-    handshakes: Semaphore,
+    /// The run's own limits, or the ones it shares with other runs (see [`Limits`]).
+    limits: Limits,
     /// The control handshakes' name, when they send one (see `control`).
     control_sni: Option<DnsName>,
 }
@@ -403,6 +415,7 @@ impl<R> Shared<R> {
         tls: TlsClient,
         deadline: Instant,
         names: impl Iterator<Item = &'n DnsName> + Clone,
+        limits: Limits,
     ) -> Self {
         Shared {
             control_sni: options
@@ -412,10 +425,7 @@ impl<R> Shared<R> {
             resolver,
             tls,
             deadline,
-            dns_slots: Semaphore::new(options.dns_concurrency.max(1)),
-            sockets: Semaphore::new(options.max_pending_connects.max(1)),
-            connect_ahead: Semaphore::new(options.handshake_concurrency.max(1)),
-            handshakes: Semaphore::new(options.handshake_concurrency.max(1)),
+            limits,
         }
     }
 
@@ -500,7 +510,7 @@ fn dedup_ports(ports: &[Port]) -> Vec<Port> {
 
 /// A and AAAA (as the family asks) in parallel, each bounded by the DNS timeout.
 async fn resolve<R: Resolve>(shared: Arc<Shared<R>>, name: DnsName) -> DnsObservation {
-    let Some(_slot) = shared.permit(&shared.dns_slots).await else {
+    let Some(_slot) = shared.permit(&shared.limits.dns).await else {
         return failed_dns(shared.options.family, NOT_PROBED_DEADLINE);
     };
     // Every name's task is spawned at once and waits for a slot: the lookups' state (large,
@@ -634,13 +644,13 @@ async fn direct_target<R: Resolve>(
         NOT_PROBED_DEADLINE,
     );
     // The socket permit is held until the socket is closed: it stands for a file descriptor.
-    let Some(_socket) = shared.permit(&shared.sockets).await else {
+    let Some(_socket) = shared.permit(&shared.limits.sockets).await else {
         return observation;
     };
     // A place in the connect-ahead window, waited for at most a tenth of the connect
     // timeout: a black hole queued behind a full window is reported that much late at most.
     let patience = shared.options.connect_timeout / CONNECT_AHEAD_PATIENCE_DIVISOR;
-    let ahead = tokio::time::timeout(patience, shared.connect_ahead.acquire())
+    let ahead = tokio::time::timeout(patience, shared.limits.connect_ahead.acquire())
         .await
         .ok()
         .and_then(Result::ok);
@@ -715,7 +725,7 @@ async fn proxied_target<R: Resolve>(
             return observation;
         }
     };
-    let Some(_socket) = shared.permit(&shared.sockets).await else {
+    let Some(_socket) = shared.permit(&shared.limits.sockets).await else {
         return observation;
     };
     let (tcp, tunnel) = proxy::connect_via(&proxy.config, addresses, &name, port, || {
@@ -875,7 +885,7 @@ struct SlotGate<'a, R> {
 
 impl<R: Sync> CpuGate for SlotGate<'_, R> {
     async fn enter(&self) -> Option<impl Sized> {
-        let slot = self.shared.permit(&self.shared.handshakes).await?;
+        let slot = self.shared.permit(&self.shared.limits.handshakes).await?;
         if let Ok(mut ahead) = self.ahead.lock() {
             ahead.take();
         }
@@ -1268,6 +1278,14 @@ mod tests {
         (port, most_seen)
     }
 
+    /// `--no-control`: only the targets' own connections reach the servers.
+    fn no_controls() -> crate::probe::options::ControlOptions {
+        crate::probe::options::ControlOptions {
+            enabled: false,
+            sni: crate::probe::options::ControlSni::Default,
+        }
+    }
+
     #[tokio::test]
     async fn stalled_handshakes_wait_together_and_idle_connections_stay_within_the_window() {
         use std::sync::atomic::Ordering;
@@ -1281,10 +1299,7 @@ mod tests {
             dns_timeout: Duration::from_millis(100),
             family: Family::V4,
             // Counted here: the targets' own connections only.
-            control: crate::probe::options::ControlOptions {
-                enabled: false,
-                sni: crate::probe::options::ControlSni::Default,
-            },
+            control: no_controls(),
             ..ProbeOptions::default()
         };
         let observations = run_with(&requests, &options, FakeResolver::new(&[]), tls(), None).await;
@@ -1306,6 +1321,45 @@ mod tests {
         // eight connect at once.
         let idle = most.idle.load(Ordering::SeqCst);
         assert!(idle <= 4, "{idle} connections were idle at once, of 8");
+    }
+
+    #[tokio::test]
+    async fn runs_that_share_limits_share_their_sockets() {
+        // Two runs at once (two scrapes of `serve`), each with two targets whose servers
+        // never answer for 200 ms, one socket between them: the four handshakes wait one
+        // after the other (800 ms). With limits of their own the runs would take 400 ms.
+        let (port, _) = counting_listener().await;
+        let options = ProbeOptions {
+            max_pending_connects: 1,
+            handshake_timeout: Duration::from_millis(200),
+            dns_timeout: Duration::from_millis(100),
+            family: Family::V4,
+            control: no_controls(),
+            ..ProbeOptions::default()
+        };
+        let limits = Limits::new(&options);
+        let run = |first: &str| {
+            let requests: Vec<ProbeRequest> = (0..2)
+                .map(|i| request(&format!("{first}{i}.example.no"), &[port], &["127.0.0.1"]))
+                .collect();
+            let (options, limits) = (options.clone(), limits.clone());
+            async move {
+                let resolver = FakeResolver::new(&[]);
+                run_within(&requests, &options, resolver, tls(), limits, None).await
+            }
+        };
+        let started = Instant::now();
+        let (a, b) = tokio::join!(run("a"), run("b"));
+        let took = started.elapsed();
+        let timed_out = |o: &Vec<NameObservation>| {
+            o.iter().all(|o| {
+                o.targets
+                    .iter()
+                    .all(|t| t.tls.as_ref().is_some_and(|t| t.timed_out))
+            })
+        };
+        assert!(timed_out(&a) && timed_out(&b), "{a:?} {b:?}");
+        assert!(took >= Duration::from_millis(790), "took {took:?}");
     }
 
     /// A port on loopback whose accept queue is full, so the kernel drops every further SYN

@@ -6,13 +6,15 @@
 //! bounds), [`dns`] (hickory behind a trait), [`targets`] (which addresses and ports),
 //! [`tcp`], [`proxy`] (HTTP CONNECT), [`tls`] with [`verify`] (the recording verifier) and
 //! [`cert`] (what a certificate says), [`http`] (one HTTP exchange over the TLS connection,
-//! through [`stream`]), and [`engine`] (the concurrent run).
+//! through [`stream`]), [`limits`] (the bounds on work in flight, shareable between runs) and
+//! [`engine`] (the concurrent run).
 
 pub mod cert;
 pub mod connect_to;
 pub mod dns;
 pub mod engine;
 pub mod http;
+pub mod limits;
 pub mod model;
 pub mod options;
 pub mod proxy;
@@ -28,7 +30,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use engine::{FetchRequest, Fetched, SendPolicy, fetch, run_with};
+pub use engine::{FetchRequest, Fetched, SendPolicy, fetch, run_with, run_within};
+pub use limits::Limits;
 pub use model::{NameObservation, ProbeRequest};
 pub use options::{OptionsError, ProbeOptions};
 
@@ -164,19 +167,22 @@ pub async fn run(
     progress: Option<&ProgressFn<'_>>,
 ) -> Result<Vec<NameObservation>, ProbeError> {
     let tls = TlsClient::new(&options.ca_files)?;
-    run_with_tls(requests, options, tls, progress).await
+    run_with_tls(requests, options, tls, None, progress).await
 }
 
 /// [`run`] with a TLS client built earlier: `serve` loads the trust stores once (and on
-/// reload), not on every scrape.
+/// reload), not on every scrape. With `limits`, the run draws from bounds it shares with
+/// other runs (every scrape of `serve`); without, it has its own.
 pub async fn run_with_tls(
     requests: &[ProbeRequest],
     options: &ProbeOptions,
     tls: TlsClient,
+    limits: Option<&Limits>,
     progress: Option<&ProgressFn<'_>>,
 ) -> Result<Vec<NameObservation>, ProbeError> {
     let resolver = SystemDns::new(options)?;
-    Ok(run_with(requests, options, resolver, tls, progress).await)
+    let limits = limits.cloned().unwrap_or_else(|| Limits::new(options));
+    Ok(run_within(requests, options, resolver, tls, limits, progress).await)
 }
 
 /// The runtime of a probe run.

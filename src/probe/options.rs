@@ -142,8 +142,8 @@ pub struct ProbeOptions {
 /// handshake gets no ServerHello (silence, a reset, an alert), the same address is asked
 /// once more, with the same ClientHello but without SNI and with a control name, at the same
 /// time and with the same timeouts. A handshake whose server has sent nothing for
-/// 1/[`CONTROL_AFTER_SILENCE_DIVISOR`] of its timeout starts them alongside, so that a
-/// silent path costs about one timeout, not two.
+/// 1/[`CONTROL_AFTER_SILENCE_DIVISOR`] of its timeout starts them alongside, ending with its
+/// timeout, so that a silent path costs one timeout, not two.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControlOptions {
     /// Make them (`--no-control` turns them off).

@@ -293,6 +293,10 @@ fn dns_drift(ctx: &mut Context<'_>, before: &DnsObservation, now: &DnsObservatio
 fn target_drift(ctx: &mut Context<'_>, before: &TargetObservation, now: &TargetObservation) {
     let label = audit::target_label(now, ctx.host());
     let (address, port) = (now.address, Some(now.port));
+    if before.cut_by_deadline() || now.cut_by_deadline() {
+        // A run's deadline ended one of the two probes: nothing to compare (`cut-short`).
+        return;
+    }
     if before.tcp.state != now.tcp.state {
         ctx.push(
             Code::ReachabilityChanged,

@@ -2,6 +2,7 @@
 //! that answer HTTP after TLS (with a chosen status, body and `Date`), and each new finding
 //! with its exit code and its output in every `check` format.
 
+mod cut;
 mod fetch;
 mod http;
 mod ipv6;
@@ -194,9 +195,10 @@ pub fn targets<'a>(report: &'a Value, host: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-/// Runs `check` in every format with `extra` and asserts that `code` is reported with
-/// `severity` in each, and that each exits as that severity says (fail: 1, Nagios 2; warn:
-/// 0, Nagios 1), the JSON report holding the finding's `message_part`.
+/// Runs `check` in every format (json, jsonl, table, prometheus, junit, nagios) with
+/// `extra` and asserts that `code` is reported with `severity` in each, and that each exits
+/// as that severity says (fail: 1, Nagios 2; warn: 0, Nagios 1), the JSON report holding
+/// the finding's `message_part`.
 pub fn assert_every_format(
     lab: &Lab,
     extra: &[&str],
@@ -245,6 +247,21 @@ pub fn assert_every_format_with_verdict(
             .any(|f| f["severity"] == severity
                 && f["message"].as_str().unwrap().contains(message_part)),
         "no {severity} {code} saying {message_part:?} in {report}"
+    );
+    let (code_jsonl, lines, _) = run("jsonl");
+    assert_eq!(code_jsonl, exit, "jsonl exit: {lines}");
+    let objects: Vec<Value> = lines
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(
+        objects.iter().any(|o| o["type"] == "finding"
+            && o["code"] == code
+            && o["severity"] == severity
+            && o["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(message_part))),
+        "jsonl lacks a {severity} {code} saying {message_part:?}:\n{lines}"
     );
     let (code_table, table, _) = run("table");
     assert_eq!(code_table, exit, "table exit: {table}");

@@ -80,6 +80,9 @@ fn each_scheme_a_407_offers_is_reported_with_what_to_do() {
             "{message}"
         );
         assert!(message.contains(advice), "{advice:?} not in {message}");
+        // Each scheme in every format.
+        let offered = format!("asks for {}", schemes.join(", "));
+        assert_every_format(&lab, &[], "proxy-denied", "fail", &offered);
         if challenges.len() == 2 {
             assert_every_format(&lab, &[], "proxy-denied", "fail", "does not speak it");
         }

@@ -142,6 +142,13 @@ fn a_block_whatever_the_name_stays_tls_failure_and_says_how() {
         assert!(text.contains(part), "{part:?} not in {text}");
     }
     assert_eq!(hole.wait_for_accepted(3), 3, "the target and two controls");
+    assert_every_format(
+        &lab_silent,
+        &[],
+        "tls-failure",
+        "fail",
+        "the ClientHello got no answer",
+    );
     // A reset for every ClientHello, with SNI or without.
     let server = TlsServer::builder(leaf(&ca, NAME)).bind(ip(32)).start();
     let relay = SniRelay::builder(server.addr(), Block::Reset)

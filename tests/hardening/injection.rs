@@ -1,5 +1,6 @@
 //! Injection through every free-text field of a data file, and through what remote peers
-//! send, into every output: `check` (table, json, prometheus, junit, nagios), `data show`,
+//! send, into every output: `check` (table, json, prometheus, junit, nagios, markdown, html —
+//! the HTML opened in headless Chromium), `data show`,
 //! `data diff`, `data check-source` (table, json) and every rule dialect.
 //!
 //! Control characters and bidirectional controls are refused by the catalog (asserted per
@@ -375,6 +376,56 @@ fn every_check_format_keeps_hostile_data_and_remote_text_inert() {
 
     assert_promtool_accepts(&metrics);
     assert_xmllint_accepts(&junit);
+
+    // Markdown: every table keeps its columns (pipes escaped), no backtick opens code, no
+    // tag or entity is markup; the payload's words are all there.
+    let markdown = stdout("check markdown", &lab.check("markdown"), &[1]);
+    assert_terminal_safe("check markdown", &markdown);
+    crate::documents::assert_tables_well_formed("check markdown", &markdown);
+    assert!(markdown.contains("PAYLOADSTART"), "{markdown}");
+    for raw in ["<b>", "</testcase>", "&amp;"] {
+        let escaped: String = raw
+            .chars()
+            .flat_map(|c| {
+                if matches!(c, '<' | '>' | '&') {
+                    vec!['\\', c]
+                } else {
+                    vec![c]
+                }
+            })
+            .collect();
+        assert!(
+            !markdown.replace(&escaped, "").contains(raw),
+            "raw {raw} in Markdown:\n{markdown}"
+        );
+    }
+    let unescaped_backtick = markdown.lines().any(|l| {
+        l.char_indices()
+            .any(|(i, c)| c == '`' && !l[..i].ends_with('\\'))
+    });
+    assert!(!unescaped_backtick, "a backtick opens code:\n{markdown}");
+
+    // HTML: the browser builds no element from the payload (our markup has no <b>, no
+    // testcase) and shows it as text; no console message.
+    let html = stdout("check html", &lab.check("html"), &[1]);
+    assert_terminal_safe("check html", &html);
+    crate::documents::assert_self_contained("check html", &html);
+    let path = lab.path("report.html");
+    std::fs::write(&path, &html).unwrap();
+    let page = crate::support::browser::open(&path);
+    assert!(page.console.is_empty(), "{:#?}", page.console);
+    for element in ["<b>", "<testcase", "</testcase>"] {
+        assert!(
+            !page.dom.contains(element),
+            "{element} became markup:\n{}",
+            page.dom
+        );
+    }
+    assert!(
+        page.text.contains("<b>&amp;</b> ]]> --> </testcase>"),
+        "the payload reads as text: {}",
+        page.text
+    );
 }
 
 #[test]

@@ -171,6 +171,15 @@ fn a_scrape_answers_before_its_timeout_with_the_rest_cut_short() {
         "{}",
         answer.body
     );
+    // Said as the finding it is, not as the `blocked` it looks like.
+    let findings = |code: &str| {
+        answer.sample(
+            "egresscheck_findings",
+            &[("code", code), ("severity", "fail")],
+        )
+    };
+    assert_eq!(findings("cut-short"), Some(1.0), "{}", answer.body);
+    assert_eq!(findings("blocked"), Some(0.0), "{}", answer.body);
     // What finished is there: the good host, up.
     assert_eq!(
         answer.sample("egresscheck_target_up", &[("host", GOOD)]),
@@ -196,18 +205,7 @@ fn scrapes_over_the_bound_wait_briefly_then_get_503() {
     std::thread::scope(|scope| {
         let slow = scope.spawn(|| exporter.get(&format!("/probe?host={HOLE}"), &[(TIMEOUT, "5")]));
         // Wait until the slow probe holds the only turn.
-        let started = Instant::now();
-        while exporter
-            .get("/metrics", &[])
-            .sample("egresscheck_exporter_probes_in_flight", &[])
-            != Some(1.0)
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "no probe in flight"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        one_probe_in_flight(&exporter);
         let refused = exporter.get(&format!("/probe?host={GOOD}"), &[(TIMEOUT, "5")]);
         assert_eq!(refused.status, 503, "{}", refused.body);
         assert_eq!(refused.body.trim_end().lines().count(), 1);
@@ -217,14 +215,48 @@ fn scrapes_over_the_bound_wait_briefly_then_get_503() {
     // The turn is free again.
     let answer = exporter.get(&format!("/probe?host={GOOD}"), &[(TIMEOUT, "5")]);
     assert_eq!(answer.status, 200);
-    let metrics = exporter.get("/metrics", &[]);
-    assert_eq!(
-        metrics.sample(
-            "egresscheck_exporter_scrapes_total",
-            &[("outcome", "rejected")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(rejected(&exporter), Some(1.0));
+}
+
+#[test]
+fn by_default_a_scrape_over_the_bound_waits_for_its_turn_and_is_answered() {
+    let lab = Lab::on(56);
+    // One run at a time, no --probe-queue-wait: a scrape behind a run of 2 s waits (up to
+    // half its deadline) instead of being refused (it waited 1 s, then got 503).
+    let exporter = lab.exporter(&["--max-concurrent-probes", "1", "--timeout", "2s"]);
+    std::thread::scope(|scope| {
+        let slow = scope.spawn(|| exporter.get(&format!("/probe?host={HOLE}"), &[(TIMEOUT, "10")]));
+        one_probe_in_flight(&exporter);
+        let waited = exporter.get(&format!("/probe?host={GOOD}"), &[(TIMEOUT, "10")]);
+        assert_eq!(waited.status, 200, "{}", waited.body);
+        assert_eq!(waited.sample("egresscheck_probe_success", &[]), Some(1.0));
+        assert_eq!(slow.join().unwrap().status, 200);
+    });
+    assert_eq!(rejected(&exporter), Some(0.0));
+}
+
+/// Waits until the exporter runs a probe (at most a minute).
+fn one_probe_in_flight(exporter: &crate::support::exporter::Exporter) {
+    let started = Instant::now();
+    while exporter
+        .get("/metrics", &[])
+        .sample("egresscheck_exporter_probes_in_flight", &[])
+        != Some(1.0)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no probe in flight"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Scrapes the exporter answered with 503 so far.
+fn rejected(exporter: &crate::support::exporter::Exporter) -> Option<f64> {
+    exporter.get("/metrics", &[]).sample(
+        "egresscheck_exporter_scrapes_total",
+        &[("outcome", "rejected")],
+    )
 }
 
 #[test]

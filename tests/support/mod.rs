@@ -154,6 +154,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod authserver;
+pub mod browser;
 pub mod data;
 pub mod dns;
 pub mod enterprise;

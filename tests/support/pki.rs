@@ -133,6 +133,7 @@ impl TestCa {
             not_before: today - Days::new(1),
             not_after: today + Days::new(90),
             serial: None,
+            client: false,
         }
     }
 
@@ -161,9 +162,17 @@ pub struct LeafBuilder<'a> {
     not_before: NaiveDate,
     not_after: NaiveDate,
     serial: Option<u64>,
+    /// Also for TLS clients (extended key usage `clientAuth`).
+    client: bool,
 }
 
 impl LeafBuilder<'_> {
+    /// Also usable as a TLS client certificate (`clientAuth` besides `serverAuth`).
+    pub fn for_clients(mut self) -> Self {
+        self.client = true;
+        self
+    }
+
     /// Validity relative to today, in days (negative is in the past).
     pub fn days(mut self, from: i64, to: i64) -> Self {
         self.not_before = offset(from);
@@ -224,6 +233,11 @@ impl LeafBuilder<'_> {
         set_validity(&mut params, self.not_before, self.not_after);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        if self.client {
+            params
+                .extended_key_usages
+                .push(ExtendedKeyUsagePurpose::ClientAuth);
+        }
         params.use_authority_key_identifier_extension = true;
         if let Some(serial) = self.serial {
             params.serial_number = Some(SerialNumber::from_slice(&serial.to_be_bytes()));

@@ -37,6 +37,7 @@ use crate::audit::AuditOptions;
 use crate::catalog::Catalog;
 use crate::commands::{CommandError, DataSource};
 use crate::exit::Status;
+use crate::probe::Limits;
 use crate::probe::options::ProbeOptions;
 use crate::probe::tls::TlsClient;
 use log::{Level, LogFormat, Logger};
@@ -48,12 +49,15 @@ use webconfig::{WebConfig, WebConfigError};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9716";
 /// Default `--timeout-offset`: taken off Prometheus's scrape timeout, as blackbox does.
 pub const DEFAULT_TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
-/// Default `--max-concurrent-probes`.
-pub const DEFAULT_MAX_CONCURRENT_PROBES: usize = 8;
+/// Default `--max-concurrent-probes`. Runs share one set of probe limits (handshake turns,
+/// sockets, DNS lookups: [`crate::probe::Limits`]), so overlapping scrapes cost the machine
+/// what one check of all their targets costs; the bound only caps what waiting runs hold.
+pub const DEFAULT_MAX_CONCURRENT_PROBES: usize = 32;
 /// Most `--max-concurrent-probes` accepted.
 pub const MAX_CONCURRENT_PROBES: usize = 256;
-/// Default `--probe-queue-wait`: how long a scrape over the bound waits for a turn before 503.
-pub const DEFAULT_PROBE_QUEUE_WAIT: Duration = Duration::from_secs(1);
+/// Share of a scrape's deadline it may spend waiting for a turn, by default and at most
+/// (`--probe-queue-wait` caps it further): the run keeps the other half.
+pub const QUEUE_WAIT_DIVISOR: u32 = 2;
 /// Default `--web.max-connections`: connections beyond it are closed at once.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Most `--web.max-connections` accepted.
@@ -77,8 +81,9 @@ pub struct ServeOptions {
     pub timeout_offset: Duration,
     /// Probe runs at once.
     pub max_concurrent_probes: usize,
-    /// How long a scrape over the bound waits for a turn.
-    pub probe_queue_wait: Duration,
+    /// How long a scrape over the bound waits for a turn at most (never more than half its
+    /// deadline); `None`: half its deadline.
+    pub probe_queue_wait: Option<Duration>,
     /// Connections open at once.
     pub max_connections: usize,
     /// Bound on reading a request head, on idle connections and on stalled writes.
@@ -133,6 +138,8 @@ pub struct State {
     loaded: RwLock<Arc<Loaded>>,
     /// Turns for probe runs (`--max-concurrent-probes`).
     pub probes: Semaphore,
+    /// The probe limits every scrape's run draws from.
+    pub limits: Limits,
     /// The exporter's own metrics.
     pub metrics: ExporterMetrics,
     /// The log.
@@ -233,10 +240,12 @@ pub fn serve(
         .build()
         .map_err(ServeError::Runtime)?;
     let max_probes = options.max_concurrent_probes;
+    let limits = Limits::new(&options.probe);
     let state = Arc::new(State {
         options,
         loaded: RwLock::new(Arc::new(loaded)),
         probes: Semaphore::new(max_probes),
+        limits,
         metrics: ExporterMetrics::new(),
         log,
         reloading: tokio::sync::Mutex::new(()),

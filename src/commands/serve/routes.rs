@@ -15,6 +15,8 @@ use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::State;
+// The landing page escapes as the HTML report does: one escaping for HTML text.
+use crate::output::html::escape as html;
 
 /// A response of this exporter.
 pub type Answer = Response<Full<Bytes>>;
@@ -131,22 +133,6 @@ fn landing(state: &State) -> Answer {
         "text/html; charset=utf-8",
         page.into_bytes(),
     )
-}
-
-/// Escapes text for HTML.
-fn html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn not_allowed(allow: &'static str) -> Answer {

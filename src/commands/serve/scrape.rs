@@ -2,8 +2,8 @@
 //!
 //! The steps, each with its early answer: check the request against the data file (400,
 //! before anything touches the network); work out the deadline from the scrape timeout
-//! (400 for a bad header); wait briefly for a turn (503 when `--max-concurrent-probes` runs
-//! are under way); run [`crate::commands::pipeline`] under the deadline; render the textfile
+//! (400 for a bad header); wait for a turn while `--max-concurrent-probes` runs are under way
+//! (at most half the deadline, or `--probe-queue-wait`; then 503); run [`crate::commands::pipeline`] under the deadline; render the textfile
 //! families and the scrape's own with [`crate::output::prometheus::render_scrape`]. Nothing
 //! is kept between scrapes. `debug=true` answers, as blackbox does, with the run's findings
 //! and the metrics it would have served.
@@ -56,7 +56,7 @@ pub async fn probe(state: &Arc<State>, request: &Request<Incoming>, peer: Socket
         log_refusal(state, peer, StatusCode::BAD_REQUEST, &reason);
         return text(StatusCode::BAD_REQUEST, &reason);
     }
-    let wait = options.probe_queue_wait.min(deadline / 2);
+    let wait = queue_wait(options.probe_queue_wait, deadline);
     let Ok(Ok(_turn)) = tokio::time::timeout(wait, state.probes.acquire()).await else {
         state.metrics.scrape(Outcome::Rejected);
         let reason = format!(
@@ -77,6 +77,14 @@ pub async fn probe(state: &Arc<State>, request: &Request<Incoming>, peer: Socket
     .await
 }
 
+/// How long a scrape with `deadline` waits for a turn before 503: half its deadline, or
+/// less when `--probe-queue-wait` says so. Runs share the probe limits, so a turn comes as
+/// soon as a run ends, and the run that waited still has the other half.
+fn queue_wait(cap: Option<Duration>, deadline: Duration) -> Duration {
+    let half = deadline / super::QUEUE_WAIT_DIVISOR;
+    cap.map_or(half, |cap| cap.min(half))
+}
+
 /// Runs the planned scrape under `deadline` and renders it.
 async fn run(
     state: &Arc<State>,
@@ -94,7 +102,9 @@ async fn run(
     } = scrape;
     let ran = {
         let _in_flight = state.metrics.probe_started();
-        planned.probe(&probe_options, &loaded.tls).await
+        planned
+            .probe(&probe_options, &loaded.tls, &state.limits)
+            .await
     };
     let run = match ran {
         Ok(run) => run,
@@ -216,4 +226,24 @@ fn debug_answer(
     );
     body.extend_from_slice(settings.as_bytes());
     typed(StatusCode::OK, "text/plain; charset=utf-8", body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scrape_waits_for_a_turn_half_its_deadline_unless_told_less() {
+        let deadline = Duration::from_secs(9);
+        assert_eq!(queue_wait(None, deadline), Duration::from_millis(4500));
+        assert_eq!(
+            queue_wait(Some(Duration::from_millis(200)), deadline),
+            Duration::from_millis(200)
+        );
+        // Never more than half: the run keeps the rest.
+        assert_eq!(
+            queue_wait(Some(Duration::from_secs(60)), deadline),
+            Duration::from_millis(4500)
+        );
+    }
 }

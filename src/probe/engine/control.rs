@@ -13,11 +13,15 @@
 //! A silent path would cost two timeouts if the controls waited for the target's handshake
 //! to time out, so a handshake whose server has sent nothing for a tenth of its timeout
 //! ([`CONTROL_AFTER_SILENCE_DIVISOR`]) starts them alongside; if it then completes after
-//! all, they are dropped unread.
+//! all, they are dropped unread. Started alongside, they wait for a ServerHello only until
+//! the handshake's own timeout ends (nine tenths of it), so a silent path costs one timeout,
+//! not 1.1: a control that got no ServerHello while the target's ClientHello waited 0.9 of
+//! its timeout answers the question as well as one that waited all of it.
 //!
 //! [`ControlOptions`]: crate::probe::options::ControlOptions
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -96,8 +100,13 @@ pub(super) async fn handshake_checked<R: Sync>(
             None => check_at = Instant::now() + silence,
         }
     }
-    // Silent: the controls go alongside the handshake, and count only if it fails.
-    let mut controls = std::pin::pin!(controls(shared, addr, name, hello));
+    // Silent: the controls go alongside the handshake, and count only if it fails. They
+    // end when its timeout does.
+    let ends = progress.hello_sent().map_or(Instant::now(), |sent| {
+        sent + shared.options.handshake_timeout
+    });
+    let timeout = ends.saturating_duration_since(Instant::now()).max(silence);
+    let mut controls = std::pin::pin!(controls(shared, addr, name, hello, timeout));
     tokio::select! {
         (tls, stream) = &mut real => {
             let control = if needs_control(&tls) { controls.await } else { Vec::new() };
@@ -120,24 +129,27 @@ async fn afterwards<R: Sync>(
     tls: &TlsObservation,
 ) -> Vec<ControlHello> {
     if needs_control(tls) && Instant::now() < shared.deadline {
-        controls(shared, addr, name, hello).await
+        let timeout = shared.options.handshake_timeout;
+        controls(shared, addr, name, hello, timeout).await
     } else {
         Vec::new()
     }
 }
 
 /// One ClientHello without SNI and one with the control name (unless it is the target's own
-/// name, or there is none), at once.
+/// name, or there is none), at once, each handshake within `timeout`.
 async fn controls<R: Sync>(
     shared: &Shared<R>,
     addr: SocketAddr,
     name: &DnsName,
     hello: Hello,
+    timeout: Duration,
 ) -> Vec<ControlHello> {
-    let without = control_hello(shared, addr, name, hello, Sni::Omitted);
+    let without = control_hello(shared, addr, name, hello, Sni::Omitted, timeout);
     match shared.control_sni.as_ref().filter(|c| *c != name) {
         Some(control) => {
-            let with = control_hello(shared, addr, name, hello, Sni::Control(control));
+            let sni = Sni::Control(control);
+            let with = control_hello(shared, addr, name, hello, sni, timeout);
             let (without, with) = tokio::join!(without, with);
             vec![without, with]
         }
@@ -145,13 +157,15 @@ async fn controls<R: Sync>(
     }
 }
 
-/// One control: connect to `addr` and send `hello` with `sni`, within the target's timeouts.
+/// One control: connect to `addr` within the target's connect timeout and send `hello`
+/// with `sni`, the handshake within `timeout`.
 async fn control_hello<R: Sync>(
     shared: &Shared<R>,
     addr: SocketAddr,
     name: &DnsName,
     hello: Hello,
     sni: Sni<'_>,
+    timeout: Duration,
 ) -> ControlHello {
     let mut control = ControlHello {
         sni: match sni {
@@ -168,7 +182,7 @@ async fn control_hello<R: Sync>(
         ms: 0.0,
     };
     // A socket of its own, as every connection has.
-    let Some(_socket) = shared.permit(&shared.sockets).await else {
+    let Some(_socket) = shared.permit(&shared.limits.sockets).await else {
         return control;
     };
     let start = Instant::now();
@@ -187,7 +201,7 @@ async fn control_hello<R: Sync>(
         name,
         sni,
         hello,
-        timeout: shared.options.handshake_timeout,
+        timeout,
         deadline: shared.deadline,
         max_bytes: shared.options.max_tls_bytes,
         progress: None,

@@ -14,6 +14,7 @@ use super::{Connected, NOT_PROBED_DEADLINE, SendPolicy, Shared, lookups, over_tl
 use crate::catalog::{DnsName, Port};
 use crate::probe::dns::Resolve;
 use crate::probe::http::{HttpRequest, HttpResponse};
+use crate::probe::limits::Limits;
 use crate::probe::model::{
     AddressOrigin, NameObservation, ProbeRequest, TargetObservation, TcpObservation, TcpState,
 };
@@ -59,7 +60,14 @@ pub async fn fetch<R: Resolve>(
     };
     let deadline = Instant::now() + options.deadline;
     let names = std::iter::once(&request.name);
-    let shared = Shared::new(&options, resolver, tls, deadline, names);
+    let shared = Shared::new(
+        &options,
+        resolver,
+        tls,
+        deadline,
+        names,
+        Limits::new(&options),
+    );
     let mut observation = NameObservation {
         name: request.name.clone(),
         dns: None,
