@@ -13,7 +13,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{egresscheck, fixture, render};
+use super::enterprise::diff;
+use super::render;
 
 const PAIRS: &[(&str, &str, &str, &str)] = super::APPLY_PAIRS;
 
@@ -113,30 +114,6 @@ impl Ruleset {
     }
 }
 
-/// `rules --diff A B --format pf` as of B's date.
-fn diff((old, _, new, as_of): (&str, &str, &str, &str), selection: &[&str]) -> String {
-    let (old, new) = (fixture(old), fixture(new));
-    let mut args = vec![
-        "rules",
-        "--diff",
-        old.to_str().unwrap(),
-        new.to_str().unwrap(),
-        "--no-timestamp",
-        "--as-of",
-        as_of,
-        "--format",
-        "pf",
-    ];
-    args.extend_from_slice(selection);
-    let out = egresscheck(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 const SELECTIONS: &[&[&str]] = &[&[], &["--scope", "all"], &["--env", "prod"]];
 
 #[test]
@@ -170,7 +147,7 @@ fn pf_diff_run_over_the_older_tables_gives_exactly_the_new_ones() {
         for selection in SELECTIONS {
             let old = render("pf", a, a_date, selection);
             let new = Ruleset::load(&render("pf", b, b_date, selection));
-            let changes = diff((a, a_date, b, b_date), selection);
+            let changes = diff("pf", (a, a_date, b, b_date), selection);
             let mut state = Ruleset::load(&old);
             state.run(&changes);
             let once = state.clone();
