@@ -270,7 +270,17 @@ fn dns(report: &Report<'_>, cause: &Cause) -> Explained {
         Some((DnsOutcome::Timeout, _, _)) => {
             format!("no answer from the resolver in time for {count}: {list}")
         }
-        _ => format!("{count} could not be resolved: {list}"),
+        _ => {
+            // The resolver's own words, once for all the names.
+            let said = dns
+                .and_then(|d| {
+                    d.a.iter()
+                        .chain(d.aaaa.iter())
+                        .find_map(|l| l.message.clone())
+                })
+                .map_or_else(String::new, |m| format!(" ({m})"));
+            format!("{count} could not be resolved{said}: {list}")
+        }
     };
     let action = match dns.map(|d| d.outcome()) {
         Some(DnsOutcome::Nxdomain) => {
