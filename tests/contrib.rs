@@ -1,8 +1,9 @@
 //! Every file in `contrib/` checked by its own tool: the Kubernetes manifests by
 //! `kubernetes-validate --strict`, the Prometheus configurations by `promtool check config`,
 //! the alerting rules by `promtool check rules` and their unit tests by `promtool test rules`,
-//! the systemd units by `systemd-analyze verify`; and every egresscheck flag any of them
-//! (the Nomad job and the Ansible play included) passes is one the binary accepts.
+//! the systemd units (the check service and timer, the serve unit) by `systemd-analyze
+//! verify`; and every egresscheck flag any of them (the Nomad job and the Ansible play
+//! included) passes is one the binary accepts.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,6 +39,36 @@ fn run_ok(cmd: &mut Command) -> String {
     );
     assert!(output.status.success(), "{cmd:?} failed:\n{text}");
     text
+}
+
+/// Copies the units `names` of contrib/systemd with `from` (how they start egresscheck)
+/// replaced by `to` (this build: `systemd-analyze verify` checks that the binary exists),
+/// and requires verify to pass them without a warning (an unknown directive, a typo in a
+/// section). Returns each unit's text as it is in contrib/. The caller requires
+/// `systemd-analyze` itself (harness_selftest::tools finds the tests that need a tool by their
+/// own bodies).
+fn verify_units(names: &[&str], from: &str, to: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut texts = Vec::new();
+    let mut copies = Vec::new();
+    for name in names {
+        let text = std::fs::read_to_string(contrib(&format!("systemd/{name}"))).unwrap();
+        let copy = dir.path().join(name);
+        std::fs::write(&copy, text.replace(from, to)).unwrap();
+        texts.push(text);
+        copies.push(copy);
+    }
+    let output = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&copies)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    for name in names {
+        assert!(!stderr.contains(name), "{stderr}");
+    }
+    texts
 }
 
 #[test]
@@ -119,30 +150,14 @@ fn prometheus_configurations_and_rules_pass_promtool() {
 
 #[test]
 fn the_serve_unit_passes_systemd_analyze_verify() {
-    // (The check units, which the Debian package installs with a user of its own, are
-    // verified installed by scripts/package-test.)
     tools::require(&["systemd-analyze"]);
-    let dir = tempfile::tempdir().unwrap();
-    let unit = contrib("systemd/egresscheck-serve.service");
-    // The unit names the binary as systemd finds it once installed; verify checks that it
-    // exists, so point it at this build.
-    let text = std::fs::read_to_string(&unit).unwrap();
+    let texts = verify_units(
+        &["egresscheck-serve.service"],
+        "ExecStart=egresscheck ",
+        &format!("ExecStart={BIN} "),
+    );
+    let text = &texts[0];
     assert!(text.contains("ExecStart=egresscheck serve"), "{text}");
-    let copy = dir.path().join("egresscheck-serve.service");
-    std::fs::write(
-        &copy,
-        text.replace("ExecStart=egresscheck ", &format!("ExecStart={BIN} ")),
-    )
-    .unwrap();
-    let output = Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&copy)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    // Warnings are findings too (an unknown directive, a typo in a section).
-    assert!(!stderr.contains("egresscheck-serve.service"), "{stderr}");
     for directive in [
         "DynamicUser=yes",
         "ProtectSystem=strict",
@@ -152,6 +167,31 @@ fn the_serve_unit_passes_systemd_analyze_verify() {
     ] {
         assert!(text.contains(directive), "{directive}");
     }
+}
+
+#[test]
+fn the_check_service_and_timer_pass_systemd_analyze_verify() {
+    tools::require(&["systemd-analyze"]);
+    // As a manual install has them (/usr/local/bin); scripts/package-test verifies them
+    // installed by the Debian package (/usr/bin), with the package's user.
+    let texts = verify_units(
+        &["egresscheck.service", "egresscheck.timer"],
+        "/usr/local/bin/egresscheck",
+        BIN,
+    );
+    let service = &texts[0];
+    for directive in [
+        "User=egresscheck\n",
+        "Group=egresscheck\n",
+        "ExecStart=/usr/local/bin/egresscheck check --env prod ",
+        "--baseline /var/lib/egresscheck/report.json --save /var/lib/egresscheck/report.json",
+        "SuccessExitStatus=1\n",
+        "StateDirectory=egresscheck egresscheck/textfile\n",
+        "NoNewPrivileges=yes",
+    ] {
+        assert!(service.contains(directive), "{directive}");
+    }
+    assert!(texts[1].contains("OnUnitActiveSec=15min"), "{}", texts[1]);
 }
 
 #[test]

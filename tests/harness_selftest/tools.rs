@@ -340,3 +340,76 @@ fn no_test_source_has_a_skip_path() {
         }
     }
 }
+
+/// Every file of `dir` (recursively) whose name ends with one of `extensions` ("" for files
+/// without one, such as `scripts/test`), as (path, text); skips what is not UTF-8.
+fn files_under(dir: &Path, extensions: &[&str], out: &mut Vec<(PathBuf, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if name != "node_modules" && !name.starts_with('.') {
+                files_under(&path, extensions, out);
+            }
+            continue;
+        }
+        let extension = path
+            .extension()
+            .map_or(String::new(), |e| e.to_string_lossy().into_owned());
+        if extensions.contains(&extension.as_str())
+            && let Ok(text) = std::fs::read_to_string(&path)
+        {
+            out.push((path, text));
+        }
+    }
+}
+
+/// Issue 11: no script ends a process by name (`pkill`, `killall`, `pgrep` feeding `kill`),
+/// which ends any process of that name on the machine, an admin's or another test's. Every
+/// script, CI step, deployment file and test source is read; comments are for people.
+#[test]
+fn no_script_ends_a_process_by_name() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for (dir, extensions) in [
+        ("scripts", &["", "sh", "py"][..]),
+        (".ci", &["", "sh"]),
+        (
+            "contrib",
+            &["", "sh", "service", "timer", "yaml", "yml", "hcl"],
+        ),
+        ("tests", &["rs", "sh", "py"]),
+        ("benches", &["rs", "sh"]),
+    ] {
+        files_under(&root.join(dir), extensions, &mut files);
+    }
+    assert!(
+        files.iter().any(|(p, _)| p.ends_with("scripts/test"))
+            && files.iter().any(|(p, _)| p.ends_with(".ci/run")),
+        "the scripts were not read"
+    );
+    let by_name = ["pkill", "killall", "pgrep", "pidof"];
+    for (path, text) in &files {
+        if path.ends_with("harness_selftest/tools.rs") {
+            continue;
+        }
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with('#') || code.starts_with("//") {
+                continue;
+            }
+            let words: Vec<&str> = code
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .collect();
+            for name in by_name {
+                assert!(
+                    !words.contains(&name),
+                    "{}, line {}: `{name}` ends processes by name; end only what you started, \
+                     by its process id:\n{line}",
+                    path.display(),
+                    n + 1
+                );
+            }
+        }
+    }
+}

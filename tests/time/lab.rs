@@ -458,6 +458,22 @@ fn drift_reports_every_transition_of_a_changing_world_once() {
             &["NXDOMAIN in the baseline", "SERVFAIL now"],
         ),
         (
+            "address-added",
+            "moving.egress.test",
+            &[
+                "now resolves to 127.0.0.33",
+                "then 127.0.0.32, now 127.0.0.33",
+            ],
+        ),
+        (
+            "address-removed",
+            "moving.egress.test",
+            &[
+                "no longer resolves to 127.0.0.32",
+                "then 127.0.0.32, now 127.0.0.33",
+            ],
+        ),
+        (
             "reachability-changed",
             "a.egress.test",
             &["was open in the baseline, now refused"],
@@ -504,6 +520,11 @@ fn drift_reports_every_transition_of_a_changing_world_once() {
             "certificate-changed",
             "e.egress.test",
             &["Egress Public Root CA →", "Corporate Inspection CA"],
+        ),
+        (
+            "certificate-changed",
+            "f.egress.test",
+            &["Corporate Inspection CA →"],
         ),
         (
             "certificate-changed",

@@ -40,6 +40,46 @@ fn a_pkcs12_keystore_gets_a_token() {
     );
 }
 
+#[test]
+fn a_token_through_a_proxy() {
+    // The proxy resolves and tunnels; the metadata and the token request both go through it.
+    let lab = Lab::new("proxy", |b| b);
+    let proxy = crate::support::proxy::ProxyServer::allow()
+        .resolve_with(&lab.dns)
+        .start();
+    let args = lab.keystore_args();
+    let url = proxy.url();
+    let out = lab.token_via(&["--proxy", &url], &strs(&args), &["--format", "json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(codes(&doc), ["token-ok"]);
+    let path = &doc["path"][0];
+    assert_eq!(path["origin"], "proxy", "{path}");
+    assert_eq!(path["tcp"]["proxy_status"], 200, "{path}");
+    assert!(path["tls"]["trusted_public"].as_bool().unwrap(), "{path}");
+    let authority = format!("{HOST}:{}", lab.auth.addr().port());
+    let connects = proxy.wait_for_requests(2);
+    assert!(
+        connects
+            .iter()
+            .all(|c| c.method == "CONNECT" && c.authority == authority),
+        "{connects:?}"
+    );
+    assert_eq!(lab.auth.wait_for_grants(1).len(), 1);
+    // A proxy that refuses: the path's finding, and the token step cannot start.
+    let refusing =
+        crate::support::proxy::ProxyServer::builder(crate::support::proxy::ProxyMode::Deny).start();
+    let url = refusing.url();
+    let out = lab.token_via(&["--proxy", &url], &strs(&args), &["--format", "json"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let found = codes(&json(&out));
+    assert!(
+        found.contains(&"proxy-denied".to_owned())
+            && found.contains(&"authorization-server-unreachable".to_owned()),
+        "{found:?}"
+    );
+}
+
 /// Runs the lab's token command in JSON and in table form; asserts the exit code, that
 /// `code` is among the JSON findings, and that both forms carry every word of `advice`.
 fn expect(

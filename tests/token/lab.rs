@@ -114,6 +114,17 @@ impl Lab {
 
     /// As [`Lab::token`], with environment variables.
     pub fn token_env(&self, key_args: &[&str], more: &[&str], env: &[(&str, &str)]) -> Output {
+        self.token_via(&["--no-proxy"], key_args, more, env)
+    }
+
+    /// As [`Lab::token_env`], reaching the server by `route` (`--no-proxy`, or `--proxy URL`).
+    pub fn token_via(
+        &self,
+        route: &[&str],
+        key_args: &[&str],
+        more: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output {
         let mut cmd = Command::new(BIN);
         cmd.arg("--data")
             .arg(&self.data)
@@ -128,7 +139,8 @@ impl Lab {
             ])
             .args(["--resolver", &self.dns.resolver_arg(), "--ca-file"])
             .arg(self.ca.pem_file())
-            .args(["--timeout", "3s", "--no-proxy"])
+            .args(["--timeout", "3s"])
+            .args(route)
             .args(key_args)
             .args(more)
             .env_remove("EGRESSCHECK_KEYSTORE_PASSWORD");
