@@ -986,3 +986,42 @@ fn a_target_cut_short_is_no_drift() {
         );
     }
 }
+
+/// Issue 13: a name that does not exist said "NXDOMAIN" three times ("did not resolve:
+/// NXDOMAIN (the name does not exist (NXDOMAIN)); the name does not exist …"). The resolver's
+/// words appear only where they add to the outcome.
+#[test]
+fn a_dns_failure_says_each_thing_once() {
+    let failed = |outcome: DnsOutcome, message: &str| {
+        let with = |record_type| DnsLookup {
+            message: Some(message.to_owned()),
+            ..lookup(record_type, outcome, &[])
+        };
+        let f = findings_for(one(
+            "one.api.example.test",
+            Some(DnsObservation {
+                a: Some(with("A")),
+                aaaa: Some(with("AAAA")),
+                addresses_dropped: 0,
+            }),
+            vec![],
+        ));
+        f.iter()
+            .find(|x| x.code == Code::DnsFailure)
+            .unwrap()
+            .message
+            .clone()
+    };
+    // The probe's own words for NXDOMAIN.
+    let m = failed(DnsOutcome::Nxdomain, "the name does not exist (NXDOMAIN)");
+    assert_eq!(m.matches("NXDOMAIN").count(), 1, "{m}");
+    assert_eq!(m.matches("does not exist").count(), 1, "{m}");
+    let m = failed(
+        DnsOutcome::NoRecords,
+        "no A or AAAA records (the name exists)",
+    );
+    assert_eq!(m.matches("no A or AAAA records").count(), 1, "{m}");
+    // A resolver's error says something the outcome does not: kept.
+    let m = failed(DnsOutcome::Error, "no connections available");
+    assert!(m.contains("(no connections available)"), "{m}");
+}

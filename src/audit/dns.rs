@@ -16,12 +16,17 @@ pub(super) fn failure(ctx: &Context<'_>, dns: &DnsObservation) -> Option<Finding
     if outcome == DnsOutcome::Answer {
         return None;
     }
+    let said = failure_text(dns, outcome);
+    // The resolver's own words where they add to the outcome (an I/O error, a timeout's
+    // server); a message that only restates it ("the name does not exist (NXDOMAIN)") is
+    // left out, so that the finding says each thing once.
     let detail = dns
         .a
         .iter()
         .chain(dns.aaaa.iter())
         .filter(|l| l.outcome == outcome)
         .find_map(|l| l.message.clone())
+        .filter(|m| !m.contains(said))
         .map(|m| format!(" ({m})"))
         .unwrap_or_default();
     let documented = if ctx.planned.documented.is_empty() {
@@ -36,7 +41,7 @@ pub(super) fn failure(ctx: &Context<'_>, dns: &DnsObservation) -> Option<Finding
         format!(
             "{} did not resolve: {}{detail}; {}.{documented}",
             ctx.planned.name,
-            failure_text(dns, outcome),
+            said,
             advice(dns, outcome)
         ),
     ))
