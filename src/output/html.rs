@@ -49,7 +49,7 @@ const STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 2em auto; max-width: 75em; padding: 0 1em; color: #1b1b1b; line-height: 1.4; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.25em; margin-top: 1.5em; } h3 { font-size: 1.05em; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; width: 100%; }
-th, td { border: 1px solid #c8c8c8; padding: 0.25em 0.5em; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th, td { border: 1px solid #c8c8c8; padding: 0.25em 0.5em; text-align: left; vertical-align: top; overflow-wrap: break-word; }
 th { background: #f0f0f0; }
 .good { color: #0a6b24; } .warn { color: #8a5a00; font-weight: bold; } .bad { color: #b00020; font-weight: bold; }
 .verdict { font-size: 1.1em; }

@@ -165,8 +165,11 @@ pub enum ControlSni {
 /// Default control names, in order: the first the data file does not name is used.
 pub const CONTROL_SNI_CANDIDATES: [&str; 3] = ["example.com", "example.net", "example.org"];
 /// A handshake whose server sent nothing for its timeout divided by this starts its control
-/// handshakes alongside.
-pub const CONTROL_AFTER_SILENCE_DIVISOR: u32 = 10;
+/// handshakes alongside. A live server answers a ClientHello within a round trip, so a
+/// quarter of the timeout (1.25 s at the default 5 s) is silence, and a slow but live server
+/// seldom costs controls that are then dropped; the controls keep three quarters of the
+/// timeout to get their ServerHello.
+pub const CONTROL_AFTER_SILENCE_DIVISOR: u32 = 4;
 
 impl ControlOptions {
     /// The control name of a run that probes the names `probed` claims.

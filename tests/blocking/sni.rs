@@ -75,7 +75,7 @@ fn a_name_dropped_by_its_sni_is_sni_filtered_in_every_format() {
         "{control:?}"
     );
     // The relay saw the name, then both controls; the controls went out alongside the
-    // silent handshake (a tenth of its 2 s timeout after it), not after its timeout.
+    // silent handshake (a quarter of its 2 s timeout after it), not after its timeout.
     let seen = relay.wait_for_connections(3);
     let real = seen
         .iter()

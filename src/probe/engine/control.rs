@@ -11,12 +11,12 @@
 //! `sni-filtered`.
 //!
 //! A silent path would cost two timeouts if the controls waited for the target's handshake
-//! to time out, so a handshake whose server has sent nothing for a tenth of its timeout
+//! to time out, so a handshake whose server has sent nothing for a quarter of its timeout
 //! ([`CONTROL_AFTER_SILENCE_DIVISOR`]) starts them alongside; if it then completes after
 //! all, they are dropped unread. Started alongside, they wait for a ServerHello only until
-//! the handshake's own timeout ends (nine tenths of it), so a silent path costs one timeout,
-//! not 1.1: a control that got no ServerHello while the target's ClientHello waited 0.9 of
-//! its timeout answers the question as well as one that waited all of it.
+//! the handshake's own timeout ends (three quarters of it), so a silent path costs one
+//! timeout, not 1.25: a server that answers neither name in three quarters of a timeout
+//! answers the question as well as one silent for all of it.
 //!
 //! [`ControlOptions`]: crate::probe::options::ControlOptions
 
