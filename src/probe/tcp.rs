@@ -37,17 +37,16 @@ pub(crate) async fn connect(
             let state = classify(&err);
             (observation(state, ms, Some(describe(&err, state))), None)
         }
-        Err(_) => (
-            observation(
-                TcpState::Filtered,
-                ms,
-                Some(format!(
-                    "no answer {}: a firewall drops the packets, or the host is down",
-                    limit.describe()
-                )),
-            ),
-            None,
-        ),
+        Err(_) => {
+            // Stopped by the run's deadline, the connect says nothing about the path.
+            let meaning = if limit.by_deadline {
+                "cut short, nothing is known about the path yet"
+            } else {
+                "a firewall drops the packets, or the host is down"
+            };
+            let message = format!("no answer {}: {meaning}", limit.describe());
+            (observation(TcpState::Filtered, ms, Some(message)), None)
+        }
     }
 }
 

@@ -46,6 +46,23 @@ fn a_target_the_deadline_ends_is_cut_short_not_blocked_in_every_format() {
         "fail",
         "cut short by the run's deadline",
     );
+    // `probe`'s table says so too.
+    let target = format!("{HOLE}:{}", hole.addr().port());
+    let (_, table, _) = crate::probe::run_text(
+        crate::probe::probe_table(&lab.dns, &[&target])
+            .env("COLUMNS", "200")
+            .args(["--family", "4", "--timeout", "2s", "--deadline", "1s"]),
+    );
+    let row = table
+        .lines()
+        .find(|l| l.contains(&hole.addr().port().to_string()) && l.contains("filtered"))
+        .unwrap_or_else(|| panic!("no row for the hole:\n{table}"));
+    assert!(row.contains("cut short"), "{table}");
+    assert!(
+        table.contains("no answer before the run's overall deadline: cut short"),
+        "{table}"
+    );
+    assert!(!table.contains("a firewall drops"), "{table}");
     // With time enough, the same target is what it is: blocked.
     let (exit, report) = lab.json(&[]);
     assert_eq!(exit, 1, "{report}");

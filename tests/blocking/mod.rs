@@ -195,10 +195,10 @@ pub fn targets<'a>(report: &'a Value, host: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-/// Runs `check` in every format (json, jsonl, table, prometheus, junit, nagios) with
-/// `extra` and asserts that `code` is reported with `severity` in each, and that each exits
-/// as that severity says (fail: 1, Nagios 2; warn: 0, Nagios 1), the JSON report holding
-/// the finding's `message_part`.
+/// Runs `check` in every format (json, jsonl, markdown, html, table, prometheus, junit,
+/// nagios) with `extra` and asserts that `code` is reported with `severity` in each, and
+/// that each exits as that severity says (fail: 1, Nagios 2; warn: 0, Nagios 1), the JSON
+/// report holding the finding's `message_part`.
 pub fn assert_every_format(
     lab: &Lab,
     extra: &[&str],
@@ -263,6 +263,12 @@ pub fn assert_every_format_with_verdict(
                 .is_some_and(|m| m.contains(message_part))),
         "jsonl lacks a {severity} {code} saying {message_part:?}:\n{lines}"
     );
+    // The documents for a change ticket: the code, and the run's exit code.
+    for format in ["markdown", "html"] {
+        let (exit_doc, doc, _) = run(format);
+        assert_eq!(exit_doc, exit, "{format} exit");
+        assert!(doc.contains(code), "{format} lacks {code}:\n{doc}");
+    }
     let (code_table, table, _) = run("table");
     assert_eq!(code_table, exit, "table exit: {table}");
     assert!(
