@@ -103,3 +103,16 @@ fn verbose_adds_every_finding_and_each_certificate_once() {
     // Without -v, no certificate's fingerprint at all.
     assert!(!short.contains("sha256"), "{short}");
 }
+
+/// The README's "check" section shows this report as it is: the intercepted situation at
+/// 100 columns, whole, so that the two cannot drift apart.
+#[test]
+fn the_readme_shows_the_report_as_it_is() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let text = table(Situation::Intercepted, 100, false);
+    assert!(
+        readme.contains(&format!("```text\n{text}```")),
+        "README.md's report excerpt differs from the report; paste this into its check section:\n{text}"
+    );
+}

@@ -76,8 +76,8 @@ pub struct RulesArgs {
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
 
-    /// csv: precede the rows with the header as `#` comment lines (off by default, so the
-    /// first line is the column names spreadsheets and csv readers expect).
+    /// csv, edl-ip, edl-domain: add the header and the comments as `#` lines (off by
+    /// default, so every line is data: the column names, then rows; or one entry per line).
     #[arg(long)]
     comments: bool,
 }
@@ -178,7 +178,7 @@ impl RulesArgs {
         };
         match diff {
             Some((old, new)) => command::diff(&old, &new, &options, out),
-            None => command::rules(&data, &options, out),
+            None => command::rules(&data, &options, out, &mut std::io::stderr()),
         }
     }
 }

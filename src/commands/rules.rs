@@ -35,7 +35,8 @@ pub struct RulesOptions {
     pub nft: NftTarget,
     /// `--output-dir`: one file per family (iptables).
     pub output_dir: Option<PathBuf>,
-    /// `--comments`: the header as comment lines where a format leaves it out (csv).
+    /// `--comments`: the header and comment lines where a format leaves them out (csv,
+    /// edl-ip, edl-domain).
     pub comments: bool,
 }
 
@@ -63,19 +64,32 @@ pub fn list_formats(out: &mut dyn Write) -> Result<Status, CommandError> {
 }
 
 /// `rules --format F`: the rule set of the catalog from `data`.
+///
+/// A list without comments (edl-ip without `--comments`) has its broad-prefix warnings said
+/// on `err` instead, so that no list opens every service of the provider silently.
 pub fn rules(
     data: &DataSource,
     options: &RulesOptions,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> Result<Status, CommandError> {
     check_outputs(options)?;
     let catalog = data.load()?;
     let core = core_options(&catalog, options)?;
+    let mut warnings = Vec::new();
     write_per_family(options, &core, "egresscheck", out, |core| {
-        Ok(options
-            .format
-            .render(&RuleSet::from_catalog(&catalog, core)))
+        let rules = RuleSet::from_catalog(&catalog, core);
+        if options.format.hides_broad_warnings(options.comments) {
+            warnings.extend(rules.broad_warnings());
+        }
+        Ok(options.format.render(&rules))
     })?;
+    for warning in warnings {
+        writeln!(
+            err,
+            "egresscheck: {warning} (--comments puts this note in the output)"
+        )?;
+    }
     Ok(Status::Pass)
 }
 
@@ -101,7 +115,7 @@ fn write_per_family(
     core: &Options,
     stem: &str,
     out: &mut dyn Write,
-    render: impl Fn(&Options) -> Result<String, CommandError>,
+    mut render: impl FnMut(&Options) -> Result<String, CommandError>,
 ) -> Result<(), CommandError> {
     let Some(dir) = &options.output_dir else {
         out.write_all(render(core)?.as_bytes())?;

@@ -27,7 +27,7 @@ impl Dialect for Cilium {
 
     fn notes(&self, rules: &RuleSet) -> Vec<String> {
         vec![
-            format!("kubectl apply -n NAMESPACE --prune -l {}={} -f FILE: replaces each policy of the same name and deletes the egresscheck policies this output no longer has; applied twice, the same. endpointSelector {{}} selects every pod of the namespace: narrow it. Remove: kubectl delete ciliumnetworkpolicy -n NAMESPACE -l {}", super::k8s::PART_LABEL, super::k8s::part(rules), super::k8s::PART_LABEL),
+            format!("kubectl apply -n NAMESPACE --prune -l {}={} --prune-allowlist=cilium.io/v2/CiliumNetworkPolicy -f FILE: replaces each policy of the same name and deletes the egresscheck policies this output no longer has (kubectl prunes CiliumNetworkPolicies only when allowlisted; before kubectl 1.26 the flag is --prune-whitelist); applied twice, the same. endpointSelector {{}} selects every pod of the namespace: narrow it. Remove: kubectl delete ciliumnetworkpolicy -n NAMESPACE -l {}", super::k8s::PART_LABEL, super::k8s::part(rules), super::k8s::PART_LABEL),
             "toFQDNs needs Cilium's DNS proxy (enable-l7-proxy) and the DNS rule below, which lets every query through the proxy so that Cilium sees the answers.".to_owned(),
         ]
     }

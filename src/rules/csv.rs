@@ -9,7 +9,7 @@
 //! adds a first column, `action` (`remove` or `add`).
 
 use super::escape::{self, Charset};
-use super::render::{Dialect, Names, Out, broad_lines, diff_header_lines, header_lines, ln};
+use super::render::{Dialect, Names, Out, ln};
 use super::{GroupKey, Origins, RuleSet};
 use crate::rules::diff::{Diff, Item};
 
@@ -59,28 +59,7 @@ impl Dialect for Csv {
     const NAMES: Names = Names::Both;
     const MAX_COMMENT: usize = usize::MAX;
     const CHARSET: Charset = Charset::Unicode;
-
-    fn render(&self, rules: &RuleSet) -> String {
-        let mut out = Out::default();
-        if rules.header.comments {
-            for line in header_lines(rules, Self::CHARSET, broad_lines(rules, Self::CHARSET)) {
-                ln!(out, "{}", self.comment_line(&line));
-            }
-        }
-        self.body(rules, &mut out);
-        out.into_string()
-    }
-
-    fn render_diff(&self, diff: &Diff) -> Option<String> {
-        let mut out = Out::default();
-        if diff.new.header.comments {
-            for line in diff_header_lines(diff, Self::CHARSET, Vec::new()) {
-                ln!(out, "{}", self.comment_line(&line));
-            }
-        }
-        self.diff_body(diff, &mut out)?;
-        Some(out.into_string())
-    }
+    const HEADER_BY_DEFAULT: bool = false;
 
     fn body(&self, rules: &RuleSet, out: &mut Out) {
         ln!(out, "{COLUMNS}");

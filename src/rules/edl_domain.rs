@@ -6,8 +6,9 @@
 //! reader's own semantics decide, and most let `*` stand for more than one label), followed
 //! by the concrete names the data lists under it for readers without wildcards. The base name
 //! of a wildcard is never written for it, so a retired host that is the base
-//! (`api.skatteetaten.no`) is not let in. Like the address list: the header as `#` lines, one
-//! list per selection, and each fetch replaces the whole list.
+//! (`api.skatteetaten.no`) is not let in. Like the address list: names only by default, the
+//! header and comments as `#` lines with `--comments`, one list per selection, and each fetch
+//! replaces the whole list.
 
 use std::collections::BTreeSet;
 
@@ -19,6 +20,7 @@ pub(crate) struct EdlDomain;
 
 impl Dialect for EdlDomain {
     const NAMES: Names = Names::Only;
+    const HEADER_BY_DEFAULT: bool = false;
 
     fn notes(&self, _rules: &RuleSet) -> Vec<String> {
         vec![
@@ -30,11 +32,13 @@ impl Dialect for EdlDomain {
         let mut seen = BTreeSet::new();
         for group in &rules.names {
             for rule in &group.rules {
-                ln!(
-                    out,
-                    "{}",
-                    self.comment_line(&self.rule_comment(&group.key, &rule.origins))
-                );
+                if self.commented(rules) {
+                    ln!(
+                        out,
+                        "{}",
+                        self.comment_line(&self.rule_comment(&group.key, &rule.origins))
+                    );
+                }
                 let pattern = rule.pattern.to_string();
                 let names = rule.names.iter().map(ToString::to_string);
                 for entry in std::iter::once(pattern).chain(names) {

@@ -2,9 +2,11 @@
 //! external dynamic lists (type IP), FortiGate external threat feeds (IP address),
 //! pfSense/OPNsense URL-table aliases and `ipset` feeders fetch from a web server.
 //!
-//! The header and notes are `#` lines, as in the public block lists these readers are built
-//! for (they skip such lines; PAN-OS logs them as invalid entries and goes on): a list that
-//! holds a broad prefix must say so, and the line above such an entry names what it opens. A
+//! Entries only by default, as the readers expect; with `--comments` the header and notes
+//! come first as `#` lines, as in the public block lists these readers are built for (they
+//! skip such lines; PAN-OS logs them as invalid entries and goes on), and the line above a
+//! broad prefix names what it opens. Without `--comments` the broad-prefix warning goes to
+//! standard error. A
 //! list has no port or protocol: the rule that uses it sets them, and a selection of several
 //! environments, ports or services is merged into one list (aggregated), so select one with
 //! `--env` and `--service` per list. Each fetch replaces the whole list.
@@ -19,6 +21,8 @@ use super::render::{Dialect, Out, ln};
 pub(crate) struct EdlIp;
 
 impl Dialect for EdlIp {
+    const HEADER_BY_DEFAULT: bool = false;
+
     fn notes(&self, _rules: &RuleSet) -> Vec<String> {
         vec![
             "One address or prefix per line; # lines are comments. Serve the file over HTTPS and point the firewall's external list at it: each fetch replaces the list.".to_owned(),
@@ -33,7 +37,7 @@ impl Dialect for EdlIp {
             for group in rules.addresses_of(v6) {
                 for rule in &group.rules {
                     items.push((rule.prefix, ()));
-                    if rule.origins.broad.is_some() {
+                    if rule.origins.broad.is_some() && self.commented(rules) {
                         let text = self.rule_comment(&group.key, &rule.origins);
                         broad.push((rule.prefix, format!("{} {text}", rule.prefix)));
                     }

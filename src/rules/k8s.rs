@@ -65,7 +65,7 @@ fn annotations(rules: &RuleSet, out: &mut Out) {
 impl Dialect for K8s {
     fn notes(&self, rules: &RuleSet) -> Vec<String> {
         vec![
-            format!("kubectl apply -n NAMESPACE --prune -l {PART_LABEL}={} -f FILE: replaces each policy of the same name and deletes the egresscheck policies this output no longer has; applied twice, the same. podSelector {{}} selects every pod of the namespace: narrow it.", part(rules)),
+            format!("kubectl apply -n NAMESPACE --prune -l {PART_LABEL}={} --prune-allowlist=networking.k8s.io/v1/NetworkPolicy -f FILE: replaces each policy of the same name and deletes the egresscheck policies this output no longer has (kubectl prunes NetworkPolicies only when allowlisted; before kubectl 1.26 the flag is --prune-whitelist); applied twice, the same. podSelector {{}} selects every pod of the namespace: narrow it.", part(rules)),
             "Each policy also allows DNS to kube-dns (kube-system, UDP and TCP 53): a pod selected by an egress policy may send only what some policy allows, and without DNS nothing resolves. Adjust the selector if your cluster's DNS runs elsewhere.".to_owned(),
             format!("Remove: kubectl delete networkpolicy -n NAMESPACE -l {PART_LABEL}"),
         ]

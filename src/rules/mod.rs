@@ -695,6 +695,12 @@ impl RuleSet {
         self.names.iter().map(|g| g.rules.len()).sum()
     }
 
+    /// The broad-prefix warnings of the header, one line each (for formats that leave their
+    /// header out, to say on standard error).
+    pub fn broad_warnings(&self) -> Vec<String> {
+        render::broad_lines(self, escape::Charset::Unicode)
+    }
+
     /// The broad-prefix markings some address rule contains, each once, with the
     /// environments whose rules hold it.
     pub fn broad_in_use(&self) -> Vec<(&BroadPrefix, Vec<&EnvId>)> {

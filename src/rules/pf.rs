@@ -25,7 +25,7 @@ fn table(key: &GroupKey) -> String {
 impl Dialect for Pf {
     fn notes(&self, _rules: &RuleSet) -> Vec<String> {
         vec![
-            "Add to pf.conf before your block rules, then: pfctl -nf /etc/pf.conf (check) and pfctl -f /etc/pf.conf.".to_owned(),
+            "Save as /etc/pf.egresscheck.conf, replacing the earlier file, and include it from pf.conf before your block rules (include \"/etc/pf.egresscheck.conf\"), then: pfctl -nf /etc/pf.conf (check) and pfctl -f /etc/pf.conf. pfctl -f loads the whole ruleset: loaded again it is the same, and with the file for newer data it holds exactly its tables and rules. Remove: delete the include line and the file, then pfctl -f.".to_owned(),
             "pf resolves host names only when the rules are loaded, so this output lists addresses; the names are in the comments.".to_owned(),
         ]
     }

@@ -58,6 +58,14 @@ pub(crate) trait Dialect {
     const CHARSET: Charset = Charset::Unicode;
     /// Destinations it can match.
     const NAMES: Names = Names::None;
+    /// False for formats read by programs that take every line as data (csv, the plain
+    /// lists): their header and comment lines come only with `--comments`.
+    const HEADER_BY_DEFAULT: bool = true;
+
+    /// True when the output carries its header and comment lines.
+    fn commented(&self, rules: &RuleSet) -> bool {
+        Self::HEADER_BY_DEFAULT || rules.header.comments
+    }
 
     /// Extra header lines: how to load the output and what is left to the admin.
     fn notes(&self, _rules: &RuleSet) -> Vec<String> {
@@ -99,25 +107,32 @@ pub(crate) trait Dialect {
     /// The whole output.
     fn render(&self, rules: &RuleSet) -> String {
         let mut out = Out::default();
-        // A name-only dialect opens no prefix: no broad-prefix warning.
-        let mut notes = match Self::NAMES {
-            Names::Only => Vec::new(),
-            Names::None | Names::Both => broad_lines(rules, Self::CHARSET),
-        };
-        notes.extend(self.notes(rules));
-        for line in header_lines(rules, Self::CHARSET, notes) {
-            ln!(out, "{}", self.comment_line(&line));
+        let commented = self.commented(rules);
+        if commented {
+            // A name-only dialect opens no prefix: no broad-prefix warning.
+            let mut notes = match Self::NAMES {
+                Names::Only => Vec::new(),
+                Names::None | Names::Both => broad_lines(rules, Self::CHARSET),
+            };
+            notes.extend(self.notes(rules));
+            for line in header_lines(rules, Self::CHARSET, notes) {
+                ln!(out, "{}", self.comment_line(&line));
+            }
         }
         self.body(rules, &mut out);
-        self.unexpressed(rules, &mut out);
+        if commented {
+            self.unexpressed(rules, &mut out);
+        }
         out.into_string()
     }
 
     /// The whole diff output, or `None` when the dialect has no diff.
     fn render_diff(&self, diff: &Diff) -> Option<String> {
         let mut out = Out::default();
-        for line in diff_header_lines(diff, Self::CHARSET, self.diff_notes()) {
-            ln!(out, "{}", self.comment_line(&line));
+        if self.commented(&diff.new) {
+            for line in diff_header_lines(diff, Self::CHARSET, self.diff_notes()) {
+                ln!(out, "{}", self.comment_line(&line));
+            }
         }
         self.diff_body(diff, &mut out)?;
         Some(out.into_string())
@@ -712,6 +727,34 @@ impl Format {
             .map(|f| f.name())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// True when the format leaves its header and comment lines out unless `--comments`
+    /// (csv and the plain lists, read by programs that take every line as data).
+    pub fn header_only_with_comments(self) -> bool {
+        fn hides<D: Dialect>(_: &D) -> bool {
+            !D::HEADER_BY_DEFAULT
+        }
+        with_dialect!(self, d => hides(d))
+    }
+
+    /// True when, without `--comments`, the output would not say that it holds a broad
+    /// prefix (edl-ip: entries only; csv says it in each row's comment column), so the
+    /// command says it on standard error.
+    pub fn hides_broad_warnings(self, comments: bool) -> bool {
+        self.header_only_with_comments()
+            && !comments
+            && self.opens_addresses()
+            && self != Format::Csv
+    }
+
+    /// True when the format lets traffic go to address prefixes (all but the name-only ones:
+    /// squid, dnsmasq-nftset, edl-domain and the cloud FQDN formats).
+    pub fn opens_addresses(self) -> bool {
+        fn opens<D: Dialect>(_: &D) -> bool {
+            D::NAMES != Names::Only
+        }
+        with_dialect!(self, d => opens(d))
     }
 
     /// The rule set in this format.

@@ -26,7 +26,7 @@ fn bundled(format: &str) -> String {
     if format == "iptables" {
         args.extend(["--family", "4"]);
     }
-    if format == "csv" {
+    if ["csv", "edl-ip", "edl-domain"].contains(&format) {
         args.push("--comments");
     }
     let out = super::egresscheck(&args);

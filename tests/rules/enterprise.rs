@@ -34,8 +34,8 @@ const SELECTIONS: &[&[&str]] = &[
     &["--env", "prod", "--include-expired"],
 ];
 
-/// `rules --diff A B` as of B's date.
-fn diff(
+/// `rules --diff A B --format FORMAT SELECTION` as of B's date.
+pub(crate) fn diff(
     format: &str,
     (old, _, new, as_of): (&str, &str, &str, &str),
     selection: &[&str],

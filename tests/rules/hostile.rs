@@ -267,7 +267,9 @@ fn shell_dialects_run_without_executing_the_payload() {
 fn any_entry_comment_is_inert_in_every_dialect() {
     let catalog = catalog::load_path(&fixture("rules.toml")).unwrap();
     let as_of = chrono::NaiveDate::from_ymd_opt(2025, 1, 15).unwrap();
-    let header = Header::for_catalog(&catalog, &Options::new(as_of));
+    let mut header = Header::for_catalog(&catalog, &Options::new(as_of));
+    // The comment must be seen: csv and the plain lists carry comments with --comments only.
+    header.comments = true;
     let endpoint = &catalog.endpoints[0];
     let payload = "PAYLOADSTART a\nb\r\nc\u{2028}d\te \u{202E}evil\u{202C} \u{2066}x\u{2069} zero\u{200B}width \u{1b}[31m nul\u{0} \"q\" 'q' `id` $(id) ${x} %{y} ; # */ /* <x> & | ! ? \\ PAYLOADEND";
     let entries = |comment: &str| {

@@ -148,15 +148,12 @@ fn the_address_list_feeds_a_real_ipset_line_by_line() {
             "2025-01-15",
             &["--scope", "all", "--family", family],
         );
-        assert!(list.starts_with("# egresscheck rules"), "{list}");
         let set = format!("edl-v{family}");
         let inet = if v6 { "inet6" } else { "inet" };
         let mut input = format!("create {set} hash:net family {inet}\n");
-        // What a feeder does: every line that is not a comment is an entry.
-        let entries: Vec<&str> = list
-            .lines()
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect();
+        // What the simplest feeder does: every line is an entry (no comment lines unless
+        // --comments).
+        let entries: Vec<&str> = list.lines().collect();
         for line in &entries {
             input.push_str(&format!("add {set} {line}\n"));
         }
@@ -174,7 +171,8 @@ fn the_plain_lists_hold_entries_only_and_nothing_of_another_environment() {
         "2026-03-01",
         &["--env", "test"],
     );
-    for line in ip.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    // Entries only: no comment or empty line unless --comments.
+    for line in ip.lines() {
         assert!(
             line.parse::<ipnet::IpNet>().is_ok() || line.parse::<std::net::IpAddr>().is_ok(),
             "{line:?}"
@@ -190,10 +188,7 @@ fn the_plain_lists_hold_entries_only_and_nothing_of_another_environment() {
         "2026-03-01",
         &["--env", "prod"],
     );
-    let lines: Vec<&str> = names
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
+    let lines: Vec<&str> = names.lines().collect();
     assert!(
         lines.contains(&"*.api.skatteetaten.no")
             && lines.contains(&"mvamelding.api.skatteetaten.no")
@@ -206,6 +201,7 @@ fn the_plain_lists_hold_entries_only_and_nothing_of_another_environment() {
             "{line}"
         );
         let name = line.strip_prefix("*.").unwrap_or(line);
+        assert!(!name.is_empty(), "an empty line");
         assert!(egresscheck::catalog::DnsName::parse(name).is_ok(), "{line}");
     }
     // Rendering is a pure function of the data: a fetch replaces the list with the same text.
@@ -226,7 +222,7 @@ fn a_broad_prefix_in_the_address_list_is_announced_above_its_line() {
         "edl-ip",
         "../../data/skatteetaten.toml",
         "2026-03-01",
-        &["--env", "prod"],
+        &["--env", "prod", "--comments"],
     );
     let lines: Vec<&str> = ip.lines().collect();
     let at = lines
@@ -240,5 +236,64 @@ fn a_broad_prefix_in_the_address_list_is_announced_above_its_line() {
     assert!(
         ip.contains("# WARNING broad prefix: 159.216.17.160/28"),
         "{ip}"
+    );
+}
+
+/// `rules --format FORMAT ARGS` of the bundled data: (standard output, standard error).
+fn bundled(format: &str, args: &[&str]) -> (String, String) {
+    let mut all = vec!["rules", "--no-timestamp", "--format", format];
+    all.extend_from_slice(args);
+    let out = super::egresscheck(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn the_plain_lists_and_csv_have_comment_lines_only_with_comments() {
+    for format in ["edl-ip", "edl-domain", "csv"] {
+        let (plain, _) = bundled(format, &[]);
+        assert!(!plain.contains('#'), "{format}:\n{plain}");
+        assert!(
+            plain.lines().all(|l| !l.is_empty()),
+            "{format}: an empty line"
+        );
+        let (commented, err) = bundled(format, &["--comments"]);
+        assert!(
+            commented.starts_with("# egresscheck rules: outbound allow-list for Skatteetaten"),
+            "{format}:\n{commented}"
+        );
+        assert!(err.is_empty(), "{format}: {err}");
+        // The same entries, in the same order, with or without the comments.
+        let data: Vec<&str> = commented
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect();
+        assert_eq!(data, plain.lines().collect::<Vec<_>>(), "{format}");
+    }
+    // A broad prefix in a list without comments is said on standard error, never silently.
+    let (list, err) = bundled("edl-ip", &["--env", "prod"]);
+    assert!(list.lines().any(|l| l == "159.216.17.160/28"), "{list}");
+    assert!(
+        err.contains(
+            "WARNING broad prefix: 159.216.17.160/28 (prod) opens more than the services named here"
+        ) && err.contains("--comments"),
+        "{err}"
+    );
+    // csv says it in each row's comment column; a name list opens no prefix.
+    for format in ["csv", "edl-domain"] {
+        let (_, err) = bundled(format, &[]);
+        assert!(err.is_empty(), "{format}: {err}");
+    }
+    let (csv, _) = bundled("csv", &[]);
+    assert!(
+        csv.contains("prod: BROAD, opens every external service"),
+        "{csv}"
     );
 }

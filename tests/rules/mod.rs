@@ -13,6 +13,7 @@ mod imperative;
 mod lists;
 pub(crate) mod models;
 mod netns;
+mod pf;
 mod snapshots;
 mod squid;
 mod terraform;

@@ -42,6 +42,18 @@ fn every_dialect() {
     }
 }
 
+/// The formats whose header and comments come only with `--comments`, with them.
+#[test]
+fn every_list_with_comments() {
+    for format in ["csv", "edl-ip", "edl-domain"] {
+        let text = rules(
+            "rules.toml",
+            &["--format", format, "--scope", "all", "--comments"],
+        );
+        insta::assert_snapshot!(format!("{format}-comments"), text);
+    }
+}
+
 #[test]
 fn every_diff() {
     for format in Format::ALL.into_iter().filter(|f| f.supports_diff()) {

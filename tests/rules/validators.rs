@@ -2,7 +2,8 @@
 //! installs from the registries: Kubernetes (`kubernetes-validate --strict`), Cilium (the
 //! CiliumNetworkPolicy CRD schema, vendored in tests/fixtures/cilium with its licence),
 //! Terraform (`python-hcl2`), PowerShell (`tree-sitter-powershell`), and the shell scripts
-//! (`sh -n`). Azure CLI lines are checked against the documented argument set of
+//! (`sh -n`); and `kubectl apply` as the k8s and cilium headers state it, on a model of its
+//! documented pruning (`validators/kubectl_apply.py`). Azure CLI lines are checked against the documented argument set of
 //! `az network nsg rule create` instead of azure-cli itself: its install took 659 s and
 //! 733 MB here (pip, 2.91.0), beyond what CI can spend on one tool.
 //! <https://learn.microsoft.com/en-us/cli/azure/network/nsg/rule#az-network-nsg-rule-create>
@@ -267,6 +268,85 @@ fn azure_and_gcp_scripts_are_valid_sh_with_documented_arguments() {
             for word in line.split_whitespace().filter(|w| w.starts_with("--")) {
                 let flag = word.split('=').next().unwrap();
                 assert!(gcp_flags.contains(&flag), "{flag} in {line}");
+            }
+        }
+    }
+}
+
+/// The admin's own objects in the namespace: a policy of their own, a `check --rules` policy
+/// (part `check`) and a ConfigMap carrying the rules label.
+const K8S_ADMIN: &str = r#"apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: admin-allow-proxy
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - ipBlock: {cidr: 10.0.0.8/32}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: egresscheck-prod-check
+  labels: {egresscheck.io/part: check}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: admin-notes
+  labels: {egresscheck.io/part: rules}
+data: {note: mine}
+"#;
+
+/// The objects left after `kubectl apply` of the admin's objects, then of each output with
+/// the command its header states (tests/rules/validators/kubectl_apply.py).
+fn kubectl_state(outputs: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![script("kubectl_apply.py").display().to_string()];
+    for (i, text) in std::iter::once(&K8S_ADMIN).chain(outputs).enumerate() {
+        let path = dir.path().join(format!("{i}.yaml"));
+        std::fs::write(&path, text).unwrap();
+        args.push(path.display().to_string());
+    }
+    let out = Command::new("python3").args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl_apply.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn k8s_and_cilium_applied_twice_and_over_older_data_equal_the_new_alone() {
+    tools::require(&["python3"]);
+    let selections: &[(&[&str], &[&str])] = &[
+        (&[], &[]),
+        (&["--scope", "all"], &["--env", "prod"]),
+        (&["--env", "test"], &[]),
+    ];
+    for format in ["k8s", "cilium"] {
+        for &(a, a_date, b, b_date) in super::APPLY_PAIRS {
+            for (old_selection, new_selection) in selections {
+                let old = super::render(format, a, a_date, old_selection);
+                let new = super::render(format, b, b_date, new_selection);
+                let alone = kubectl_state(&[&new]);
+                let context = format!("{format} {a} {old_selection:?} then {b} {new_selection:?}");
+                assert_eq!(kubectl_state(&[&new, &new]), alone, "{context}: twice");
+                assert_eq!(kubectl_state(&[&old, &new]), alone, "{context}");
+                let names: BTreeSet<&String> = alone.as_object().unwrap().keys().collect();
+                for admin in [
+                    "NetworkPolicy/admin-allow-proxy",
+                    "NetworkPolicy/egresscheck-prod-check",
+                    "ConfigMap/admin-notes",
+                ] {
+                    assert!(names.contains(&admin.to_owned()), "{context}: {admin} gone");
+                }
             }
         }
     }
