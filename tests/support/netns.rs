@@ -295,6 +295,9 @@ impl NetnsPair {
             ]);
             ns.ip(&["link", "set", ifname, "up"]);
         }
+        for (ns, ifname) in [(&client, CLIENT_IF), (&server, SERVER_IF)] {
+            wait_until_up(ns, ifname);
+        }
         NetnsPair { client, server }
     }
 
@@ -320,6 +323,27 @@ impl NetnsPair {
 impl Default for NetnsPair {
     fn default() -> Self {
         NetnsPair::new()
+    }
+}
+
+/// Waits until the kernel has made `ifname` operational. A veth end set up is not yet
+/// passing traffic: the kernel's link watcher activates it later (by up to a second on a
+/// busy machine), and a packet sent before that is dropped. A test's first connect would
+/// then look filtered (its SYN or the IPv6 neighbour solicitation lost), so a test of how
+/// drops and rejects look starts only on a working link. Panics after 10 s.
+fn wait_until_up(ns: &Netns, ifname: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let link = ns.ip(&["-o", "link", "show", "dev", ifname]);
+        if link.contains("state UP") {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{ifname} in {} is not up after 10 s: {link}",
+            ns.name()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
