@@ -62,6 +62,24 @@ impl DnsmasqNftset {
         }
     }
 
+    /// `flush set inet egresscheck prod_dns_v4` for every set this output fills: what an
+    /// earlier file put there goes, and dnsmasq refills the sets from the next answers.
+    fn flushes(rules: &RuleSet, target: &Target<'_>) -> Vec<String> {
+        let mut sets: Vec<String> = Vec::new();
+        for group in &rules.names {
+            for v6 in rules.header.family.each() {
+                let set = target.set(&group.key.environment, v6, SetKind::Dns);
+                if !sets.contains(&set) {
+                    sets.push(set);
+                }
+            }
+        }
+        sets.extend(rules.header.family.each().map(|v6| target.unlisted(v6)));
+        sets.iter()
+            .map(|set| format!("flush set {} {} {set}", target.family, target.table))
+            .collect()
+    }
+
     /// Every line this output needs, by domain.
     fn lines<'a>(
         &self,
@@ -135,6 +153,10 @@ impl Dialect for DnsmasqNftset {
                 target.family, target.table
             ),
             "Save as /etc/dnsmasq.d/egresscheck.conf, replacing the earlier file, and restart dnsmasq: it then holds exactly these lines (saved again, the same). Remove: delete the file and restart dnsmasq.".to_owned(),
+            format!(
+                "When the file changed (newer data, another selection), empty the sets it fills before the restart, or addresses the earlier file let in stay open until they time out (1h): nft '{}'",
+                Self::flushes(rules, &target).join("; ")
+            ),
             "dnsmasq matches a listed domain and every name under it (the longest listed domain wins): a wildcard is listed by its base, which covers the base and names at any depth. Names the data knows but this output does not open (other environments, retired hosts) are listed apart and fill only the _unlisted sets, which no rule accepts.".to_owned(),
         ]
     }

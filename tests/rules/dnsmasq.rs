@@ -200,32 +200,62 @@ fn elements(ns: &Netns, set: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The DNS sets after one selection: (prod, test, unlisted).
+type Sets = (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>);
+
 /// Loads the nftables and dnsmasq outputs of `args`, asks for every name, and returns the
-/// DNS sets: (prod, test, unlisted).
-fn filled(args: &[&str]) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
+/// DNS sets.
+fn filled(args: &[&str]) -> Sets {
+    applied(&[(DATA, args)], true)
+}
+
+/// Applies each step's outputs in turn in one namespace, as an admin updates a host: the
+/// nftables output loaded, the dnsmasq file saved, then (from the second step on, when
+/// `flush`) the header's own `nft '…'` command for a changed file, dnsmasq restarted, and
+/// every name asked. Returns the DNS sets after the last step.
+fn applied(steps: &[(&str, &[&str])], flush: bool) -> Sets {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("lab.toml");
-    std::fs::write(&data, DATA).unwrap();
     let ns = Netns::new();
     let mut zone = DnsServer::zone("egress.test");
     for (name, a) in NAMES {
         zone = zone.a(name, Ipv4Addr::from(*a), 300);
     }
     let upstream = zone.in_netns(&ns).start();
-    let nft = lab_rules(&data, "nftables", args);
-    ns.load_nft(&nft).unwrap_or_else(|e| panic!("{e}\n{nft}"));
     let conf = dir.path().join("egresscheck.conf");
-    let lines = lab_rules(&data, "dnsmasq-nftset", args);
-    std::fs::write(&conf, &lines).unwrap();
-    let _dnsmasq = start_dnsmasq(&ns, upstream.addr(), &conf);
-    for (name, _) in NAMES {
-        assert!(ask(&ns, name), "dnsmasq did not answer for {name}\n{lines}");
+    let mut dnsmasq: Option<Dnsmasq> = None;
+    for (i, (text, args)) in steps.iter().enumerate() {
+        let data = dir.path().join(format!("lab-{i}.toml"));
+        std::fs::write(&data, text).unwrap();
+        let nft = lab_rules(&data, "nftables", args);
+        ns.load_nft(&nft).unwrap_or_else(|e| panic!("{e}\n{nft}"));
+        let lines = lab_rules(&data, "dnsmasq-nftset", args);
+        std::fs::write(&conf, &lines).unwrap();
+        if i > 0 && flush {
+            let command = flush_command(&lines);
+            ns.load_nft(&command)
+                .unwrap_or_else(|e| panic!("the header's flush: {e}\n{command}"));
+        }
+        drop(dnsmasq.take());
+        dnsmasq = Some(start_dnsmasq(&ns, upstream.addr(), &conf));
+        for (name, _) in NAMES {
+            assert!(ask(&ns, name), "dnsmasq did not answer for {name}\n{lines}");
+        }
     }
     (
         elements(&ns, "prod_dns_v4"),
         elements(&ns, "test_dns_v4"),
         elements(&ns, "_unlisted_v4"),
     )
+}
+
+/// The commands of the header line that says what to do when the file changed.
+fn flush_command(lines: &str) -> String {
+    let line = lines
+        .lines()
+        .find(|l| l.starts_with("# When the file changed"))
+        .unwrap_or_else(|| panic!("no flush instruction in the header:\n{lines}"));
+    let quoted = line.split_once("nft '").unwrap().1;
+    quoted.strip_suffix('\'').unwrap().replace("; ", "\n")
 }
 
 #[test]
@@ -302,4 +332,44 @@ fn dnsmasq_fills_the_right_sets_and_keeps_siblings_and_retired_hosts_out() {
         BTreeSet::from([address("test.token.egress.test")]),
         "{test:?}"
     );
+}
+
+#[test]
+fn dnsmasq_applied_twice_and_over_older_data_equals_the_new_alone() {
+    tools::require_root_and(&["ip", "nft", "dnsmasq"]);
+    // Older data opened one more name in prod, under the wildcard the newer data lists by
+    // its probe names only.
+    let older = older_prod();
+    assert_ne!(older, DATA);
+    for args in [&["--env", "prod"][..], &[][..]] {
+        let alone = applied(&[(DATA, args)], true);
+        let (prod, _, _) = applied(&[(&older, args)], true);
+        assert!(
+            prod.contains(&address("new.api.egress.test")),
+            "the older data opens it: {prod:?}"
+        );
+        assert_eq!(
+            applied(&[(DATA, args), (DATA, args)], true),
+            alone,
+            "applied twice, {args:?}"
+        );
+        assert_eq!(
+            applied(&[(&older, args), (DATA, args)], true),
+            alone,
+            "older data, then the newer, {args:?}"
+        );
+    }
+    // Without the header's flush, what the older file let in stays (until its timeout):
+    // the instruction is what makes the update exact.
+    let prod_only = &["--env", "prod"][..];
+    let (prod, _, _) = applied(&[(&older, prod_only), (DATA, prod_only)], false);
+    assert!(prod.contains(&address("new.api.egress.test")), "{prod:?}");
+}
+
+/// [`DATA`] with one more prod name: the data before the provider retired it.
+fn older_prod() -> String {
+    DATA.replace(
+        "[[legacy]]",
+        "[[endpoint]]\nenvironment = \"prod\"\nservice = \"api\"\nhost = \"new.api.egress.test\"\nports = [443]\nsource = \"lab\"\n\n[[legacy]]",
+    )
 }
