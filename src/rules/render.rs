@@ -310,16 +310,17 @@ pub(crate) fn header_lines(rules: &RuleSet, charset: Charset, notes: Vec<String>
         crate::term::plural(rules.name_count(), "host name rule", "host name rules")
     ));
     for r in &h.removed {
-        let prefixes: Vec<String> = r.prefixes.iter().map(ToString::to_string).collect();
+        // A legacy host documented by name only has no prefix to list.
+        let mut opened: Vec<String> = r.prefixes.iter().map(ToString::to_string).collect();
         let ports: Vec<String> = r.ports.iter().map(ToString::to_string).collect();
+        opened.push(format!("port {}", ports.join(" ")));
         lines.push(format!(
-            "Removed, past its sunset {}: {} ({} {}; {} port {}) - --include-expired keeps it",
+            "Removed, past its sunset {}: {} ({} {}; {}) - --include-expired keeps it",
             r.sunset,
             r.host,
             r.environment,
             r.service,
-            prefixes.join(" "),
-            ports.join(" ")
+            opened.join(" ")
         ));
     }
     if h.prefer_hostname_rules {
