@@ -10,6 +10,7 @@
 use super::RuleSet;
 use super::escape::{self, Charset};
 use super::render::{Dialect, Out, ln};
+use super::terraform;
 
 /// The AWS (Terraform) dialect.
 pub(crate) struct Aws;
@@ -34,13 +35,12 @@ impl Dialect for Aws {
                 "# Uses var.egresscheck_security_group_id of the full output in the same module."
             );
         } else {
-            ln!(out, "variable \"egresscheck_security_group_id\" {{");
-            ln!(out, "  type        = string");
-            ln!(
+            terraform::variable(
                 out,
-                "  description = \"The security group the egress rules belong to\""
+                "egresscheck_security_group_id",
+                "The security group the egress rules belong to",
+                false,
             );
-            ln!(out, "}}");
         }
         for group in &rules.addresses {
             let key = &group.key;

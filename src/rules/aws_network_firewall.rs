@@ -94,24 +94,17 @@ impl Dialect for AwsNetworkFirewall {
     }
 
     fn body(&self, rules: &RuleSet, out: &mut Out) {
-        ln!(out, "variable \"egresscheck_rule_order\" {{");
-        ln!(out, "  type        = string");
-        ln!(
-            out,
-            "  description = \"The rule order of the firewall policy the groups join\""
-        );
-        ln!(out, "  default     = \"DEFAULT_ACTION_ORDER\"");
-        ln!(out, "  validation {{");
-        ln!(
-            out,
-            "    condition     = contains([\"DEFAULT_ACTION_ORDER\", \"STRICT_ORDER\"], var.egresscheck_rule_order)"
-        );
-        ln!(
-            out,
-            "    error_message = \"DEFAULT_ACTION_ORDER or STRICT_ORDER, as the firewall policy's stateful engine options.\""
-        );
-        ln!(out, "  }}");
-        ln!(out, "}}");
+        terraform::Variable::new(
+            "egresscheck_rule_order",
+            "The rule order of the firewall policy the groups join",
+        )
+        .default("\"DEFAULT_ACTION_ORDER\"")
+        .validation(
+            "contains([\"DEFAULT_ACTION_ORDER\", \"STRICT_ORDER\"], var.egresscheck_rule_order)"
+                .to_owned(),
+            "DEFAULT_ACTION_ORDER or STRICT_ORDER, as the firewall policy's stateful engine options.",
+        )
+        .write(out);
         let groups = self.groups(rules);
         let mut outputs = Vec::new();
         for group in &groups {

@@ -79,14 +79,13 @@ impl Dialect for AzureFirewall {
             "The Azure Firewall policy the rule collection groups belong to",
             false,
         );
-        ln!(out, "variable \"egresscheck_source_addresses\" {{");
-        ln!(out, "  type        = list(string)");
-        ln!(
-            out,
-            "  description = \"The addresses the rules allow traffic from (default: any)\""
-        );
-        ln!(out, "  default     = [\"*\"]");
-        ln!(out, "}}");
+        terraform::Variable::new(
+            "egresscheck_source_addresses",
+            "The addresses the rules allow traffic from (default: any)",
+        )
+        .kind("list(string)")
+        .default("[\"*\"]")
+        .write(out);
         let collections = self.collections(rules);
         let names: Vec<String> = collections.iter().map(|c| c.name.clone()).collect();
         let priorities = objects::stable_number_map(&names, FIRST_PRIORITY, PRIORITY_SPAN);

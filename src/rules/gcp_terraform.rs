@@ -29,24 +29,19 @@ impl Dialect for GcpTerraform {
     }
 
     fn body(&self, rules: &RuleSet, out: &mut Out) {
-        ln!(out, "variable \"egresscheck_network\" {{");
-        ln!(out, "  type        = string");
-        ln!(
-            out,
-            "  description = \"The VPC network's name (at most {MAX_NETWORK} characters)\""
+        let description = format!("The VPC network's name (at most {MAX_NETWORK} characters)");
+        let message = format!(
+            "A network name of at most {MAX_NETWORK} lowercase letters, digits and hyphens: rule names include it."
         );
-        ln!(out, "  validation {{");
-        ln!(
-            out,
-            "    condition     = can(regex(\"^[a-z]([-a-z0-9]{{0,{}}}[a-z0-9])?$\", var.egresscheck_network))",
-            MAX_NETWORK - 2
-        );
-        ln!(
-            out,
-            "    error_message = \"A network name of at most {MAX_NETWORK} lowercase letters, digits and hyphens: rule names include it.\""
-        );
-        ln!(out, "  }}");
-        ln!(out, "}}");
+        terraform::Variable::new("egresscheck_network", &description)
+            .validation(
+                format!(
+                    "can(regex(\"^[a-z]([-a-z0-9]{{0,{}}}[a-z0-9])?$\", var.egresscheck_network))",
+                    MAX_NETWORK - 2
+                ),
+                &message,
+            )
+            .write(out);
         let limits = (CHUNK, usize::MAX, Self::MAX_COMMENT);
         prefix_lists(
             self,

@@ -22,13 +22,74 @@ pub(crate) fn list<I: IntoIterator<Item = String>>(items: I) -> String {
 
 /// A `variable` block of type string (`default = null` when `optional`).
 pub(crate) fn variable(out: &mut Out, name: &str, description: &str, optional: bool) {
-    ln!(out, "variable \"{name}\" {{");
-    ln!(out, "  type        = string");
-    ln!(out, "  description = {}", escape::hcl_quoted(description));
+    let variable = Variable::new(name, description);
     if optional {
-        ln!(out, "  default     = null");
+        variable.default("null").write(out);
+    } else {
+        variable.write(out);
     }
-    ln!(out, "}}");
+}
+
+/// A `variable` block: a string unless told otherwise, with an optional default and an
+/// optional validation, written in the layout every Terraform dialect shares.
+pub(crate) struct Variable<'a> {
+    name: &'a str,
+    kind: &'a str,
+    description: &'a str,
+    default: Option<&'a str>,
+    validation: Option<(String, &'a str)>,
+}
+
+impl<'a> Variable<'a> {
+    /// A string variable with no default and no validation.
+    pub(crate) fn new(name: &'a str, description: &'a str) -> Self {
+        Variable {
+            name,
+            kind: "string",
+            description,
+            default: None,
+            validation: None,
+        }
+    }
+
+    /// Another type (`list(string)`).
+    pub(crate) fn kind(mut self, kind: &'a str) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// A default, as an HCL expression (`null`, `["*"]`, `"STRICT_ORDER"`).
+    pub(crate) fn default(mut self, expression: &'a str) -> Self {
+        self.default = Some(expression);
+        self
+    }
+
+    /// A validation: its condition (an HCL expression) and the message when it fails.
+    pub(crate) fn validation(mut self, condition: String, error_message: &'a str) -> Self {
+        self.validation = Some((condition, error_message));
+        self
+    }
+
+    /// Writes the block.
+    pub(crate) fn write(&self, out: &mut Out) {
+        ln!(out, "variable \"{}\" {{", self.name);
+        ln!(out, "  type        = {}", self.kind);
+        ln!(
+            out,
+            "  description = {}",
+            escape::hcl_quoted(self.description)
+        );
+        if let Some(default) = self.default {
+            ln!(out, "  default     = {default}");
+        }
+        if let Some((condition, message)) = &self.validation {
+            ln!(out, "  validation {{");
+            ln!(out, "    condition     = {condition}");
+            ln!(out, "    error_message = {}", escape::hcl_quoted(message));
+            ln!(out, "  }}");
+        }
+        ln!(out, "}}");
+    }
 }
 
 /// An `output` block whose value maps each name to an expression (a resource's id or ARN).
