@@ -86,16 +86,7 @@ fn a_scheduled_run_goes_through_a_dns_outage_and_back_without_getting_stuck() {
             .unwrap_or_else(|e| panic!("every run writes its metrics ({e}): {}", stderr(&out)));
         (out, text, read_json(&state))
     };
-    let codes = |report: &Value| -> Vec<String> {
-        let mut codes: Vec<String> = report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["code"].as_str().unwrap().to_owned())
-            .collect();
-        codes.sort();
-        codes
-    };
+    let codes = crate::blocking::codes;
 
     // The first run of the schedule.
     let (out, text, report) = run();
