@@ -320,15 +320,20 @@ fn genuine_chain(name: &str) -> Value {
             "2027-03-01",
             sha
         ),
-        cert(
-            "CN=Buypass Class 3 CA G2, O=Buypass AS-983163327, C=NO",
-            "CN=Buypass Class 3 Root CA G2, O=Buypass AS-983163327, C=NO",
-            &[],
-            "2020-01-01",
-            "2030-01-01",
-            'd'
-        ),
+        buypass_intermediate(),
     ])
+}
+
+/// The public CA's intermediate that every genuine chain of the scenario ends with.
+fn buypass_intermediate() -> Value {
+    cert(
+        "CN=Buypass Class 3 CA G2, O=Buypass AS-983163327, C=NO",
+        "CN=Buypass Class 3 Root CA G2, O=Buypass AS-983163327, C=NO",
+        &[],
+        "2020-01-01",
+        "2030-01-01",
+        'd',
+    )
 }
 
 /// The middlebox's one certificate, issued by the corporate inspection CA.
@@ -364,13 +369,6 @@ fn expired_chain(name: &str) -> Value {
             "2026-04-01",
             '9'
         ),
-        cert(
-            "CN=Buypass Class 3 CA G2, O=Buypass AS-983163327, C=NO",
-            "CN=Buypass Class 3 Root CA G2, O=Buypass AS-983163327, C=NO",
-            &[],
-            "2020-01-01",
-            "2030-01-01",
-            'd'
-        ),
+        buypass_intermediate(),
     ])
 }
