@@ -111,6 +111,8 @@ impl TokenArgs {
         out: &mut dyn Write,
     ) -> Result<Status, CommandError> {
         options::raise_open_file_limit(OPEN_FILE_CEILING);
+        // Before any thread starts (see `reserve_file_table`).
+        options::reserve_file_table(options::FILE_TABLE_RESERVE);
         let catalog = data.load()?;
         let probe = self.flags.to_options(&proxy_env())?;
         let key = token::key_source(

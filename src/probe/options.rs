@@ -416,6 +416,38 @@ pub fn raise_open_file_limit(ceiling: u64) -> u64 {
     }
 }
 
+/// Descriptors a probing command sizes its file table for before it starts threads (see
+/// [`reserve_file_table`]): as many as the default bound on pending connects. A run that
+/// opens more grows the table from there, each growth doubling it.
+pub const FILE_TABLE_RESERVE: u64 = DEFAULT_MAX_PENDING_CONNECTS as u64;
+
+/// Sizes this process's file-descriptor table for `descriptors` (at most the soft open-file
+/// limit), now.
+///
+/// Linux grows a process's file table by doubling it when a new descriptor does not fit, and
+/// once the process has more than one thread each growth waits for an RCU grace period
+/// (`expand_fdtable` calls `synchronize_rcu`): on a two-vCPU virtual machine 8 to 20 ms,
+/// during which the thread opening the socket sleeps, and often every runtime worker with
+/// it. A run over a thousand targets grows the table five or six times from 64: measured
+/// with `perf sched` on the benchmark's stalled-TLS row, both workers asleep for tens of
+/// milliseconds of its first two hundred. Called while the process still has one thread, the
+/// growth is one allocation and no wait, and the table never shrinks. Failing is harmless:
+/// the table then grows as it would have.
+pub fn reserve_file_table(descriptors: u64) {
+    #[cfg(unix)]
+    {
+        let highest = descriptors.min(open_file_limit()).saturating_sub(1);
+        if let (Ok(file), Ok(highest)) = (std::fs::File::open("/dev/null"), i32::try_from(highest))
+        {
+            // The duplicate gets the lowest free descriptor from `highest` up, which sizes the
+            // table to hold it; it is closed again at once.
+            drop(rustix::io::fcntl_dupfd_cloexec(&file, highest));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = descriptors;
+}
+
 /// Sockets a run may hold open at once under an open-file limit of `limit`.
 pub fn socket_budget(limit: u64) -> usize {
     let budget = limit.saturating_sub(RESERVED_FILE_DESCRIPTORS).max(1);
@@ -431,6 +463,34 @@ pub fn default_max_pending_connects() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table's size, from `/proc/self/status` (`FDSize`).
+    #[cfg(target_os = "linux")]
+    fn file_table_size() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("FDSize:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_file_table_is_sized_for_the_descriptors_asked_for_within_the_limit() {
+        let before = file_table_size();
+        let wanted = (before * 4).min(open_file_limit());
+        assert!(
+            wanted > before,
+            "the open-file limit leaves no room to test growth"
+        );
+        reserve_file_table(wanted);
+        assert!(
+            file_table_size() >= wanted,
+            "table of {} after reserving {wanted}",
+            file_table_size()
+        );
+        // Beyond the soft limit it asks for no more than the limit allows, and fails quietly.
+        reserve_file_table(u64::MAX);
+        assert!(file_table_size() >= wanted);
+    }
 
     #[test]
     fn defaults_validate() {
