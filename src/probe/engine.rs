@@ -636,16 +636,18 @@ async fn direct_target<R: Resolve>(
     http: Option<Arc<HttpRequest>>,
     target: Target,
 ) -> TargetObservation {
-    let mut observation = placeholder(
-        Some(target.address),
-        target.port,
-        target.origin,
-        None,
-        NOT_PROBED_DEADLINE,
-    );
+    let observation = || {
+        placeholder(
+            Some(target.address),
+            target.port,
+            target.origin,
+            None,
+            NOT_PROBED_DEADLINE,
+        )
+    };
     // The socket permit is held until the socket is closed: it stands for a file descriptor.
     let Some(_socket) = shared.permit(&shared.limits.sockets).await else {
-        return observation;
+        return observation();
     };
     // A place in the connect-ahead window, waited for at most a tenth of the connect
     // timeout: a black hole queued behind a full window is reported that much late at most.
@@ -657,17 +659,27 @@ async fn direct_target<R: Resolve>(
     let addr = SocketAddr::new(target.address, target.port.get());
     let connect = tcp::connect(addr, shared.limit(shared.options.connect_timeout));
     let ((tcp, stream), ahead) = connect_ahead(connect, ahead).await;
+    let secured = match stream {
+        Some(stream) => {
+            let over = Connected {
+                stream,
+                leftover: &[],
+                name: &name,
+                port: target.port,
+                ahead,
+                control_to: Some(addr),
+            };
+            // Boxed: what the steps over a connection need (the handshake, its controls, the
+            // HTTP exchange) is allocated once the target has a connection, not carried by
+            // every task from its start. A run starts a task per target at once, and most of
+            // them wait for a place first.
+            Some(Box::pin(over_tls(&shared, over, http.as_deref(), SendPolicy::Always)).await)
+        }
+        None => None,
+    };
+    let mut observation = observation();
     observation.tcp = tcp;
-    if let Some(stream) = stream {
-        let over = Connected {
-            stream,
-            leftover: &[],
-            name: &name,
-            port: target.port,
-            ahead,
-            control_to: Some(addr),
-        };
-        let secured = over_tls(&shared, over, http.as_deref(), SendPolicy::Always).await;
+    if let Some(secured) = secured {
         secured.record(&mut observation);
     }
     observation
@@ -1439,6 +1451,35 @@ mod tests {
         assert!(
             message.contains("within 1s"),
             "cut by the deadline: {message}"
+        );
+    }
+
+    /// A run starts a task per target at once and most wait for a place first: what a task
+    /// carries before it connects is what a thousand targets cost before any of them runs.
+    /// The steps over a connection (handshake, controls, HTTP) are boxed when it opens.
+    #[tokio::test]
+    async fn a_target_waiting_for_its_turn_carries_little_memory() {
+        let options = ProbeOptions::default();
+        let name = DnsName::parse("a.example.no").unwrap();
+        let resolver = FakeResolver::new(&[]);
+        let shared = Arc::new(Shared::new(
+            &options,
+            resolver,
+            tls(),
+            Instant::now() + options.deadline,
+            std::iter::once(&name),
+            Limits::new(&options),
+        ));
+        let target = Target {
+            address: "127.0.0.1".parse().unwrap(),
+            port: Port::try_from(443).unwrap(),
+            origin: AddressOrigin::Documented,
+        };
+        let task = direct_target(shared, name, None, target);
+        let bytes = std::mem::size_of_val(&task);
+        assert!(
+            bytes <= 2048,
+            "a waiting target's task is {bytes} bytes (it was 10 KiB with its steps inline)"
         );
     }
 }

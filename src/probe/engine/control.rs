@@ -106,7 +106,9 @@ pub(super) async fn handshake_checked<R: Sync>(
         sent + shared.options.handshake_timeout
     });
     let timeout = ends.saturating_duration_since(Instant::now()).max(silence);
-    let mut controls = std::pin::pin!(controls(shared, addr, name, hello, timeout));
+    // Boxed, as in `afterwards`: the controls' state is allocated when they start, not
+    // carried by every target's task from the start.
+    let mut controls = Box::pin(controls(shared, addr, name, hello, timeout));
     tokio::select! {
         (tls, stream) = &mut real => {
             let control = if needs_control(&tls) { controls.await } else { Vec::new() };
@@ -130,7 +132,7 @@ async fn afterwards<R: Sync>(
 ) -> Vec<ControlHello> {
     if needs_control(tls) && Instant::now() < shared.deadline {
         let timeout = shared.options.handshake_timeout;
-        controls(shared, addr, name, hello, timeout).await
+        Box::pin(controls(shared, addr, name, hello, timeout)).await
     } else {
         Vec::new()
     }
