@@ -75,6 +75,12 @@ pub fn serve(
 ) -> Result<(), BoxError> {
     // One listener per address, two sockets per black hole: more than the default 1,024.
     egresscheck::probe::options::raise_open_file_limit(65_536);
+    // Listeners, black holes and a connection per target, sized before the runtime's threads
+    // start: a table that grows under load puts the lab's workers to sleep (see
+    // `reserve_file_table`), which would slow floor and check alike and add noise.
+    egresscheck::probe::options::reserve_file_table(
+        ((targets + 2 * holes + stalls) * 2 + 1024) as u64,
+    );
     let pki = Pki::new()?;
     std::fs::write(dir.join("ca.pem"), pki.ca_pem.clone())?;
     let wildcard = pki.certified_key(&format!("*.{}", crate::ZONE))?;
