@@ -69,6 +69,11 @@ pub async fn run_with<R: Resolve>(
 }
 
 /// [`run_with`] under `limits`, which other runs may share (`serve`'s overlapping scrapes).
+///
+/// The steps: every name's lookup and every target that needs no DNS start at once
+/// ([`Run::start`]); each result takes its place as it comes, and a name's answer starts
+/// the targets only DNS knows ([`Run::gather`]); at the hard stop, whatever is still running
+/// keeps its "deadline" placeholder ([`Run::finish`]).
 pub async fn run_within<R: Resolve>(
     requests: &[ProbeRequest],
     options: &ProbeOptions,
@@ -84,255 +89,357 @@ pub async fn run_within<R: Resolve>(
         .iter()
         .map(|r| options.connect_to.remaining(r))
         .collect();
-    let proxy = match &options.proxy {
-        Some(config)
-            if remaining
-                .iter()
-                .any(|r| !r.ports.is_empty() && !options.no_proxy.matches(&r.name)) =>
-        {
-            let addresses = config.addresses().await;
-            Some(Arc::new(ProxyTarget {
-                config: config.clone(),
-                addresses,
-            }))
-        }
-        _ => None,
-    };
+    let proxy = proxy_for(options, &remaining).await;
     let names = requests.iter().map(|r| &r.name);
     let shared = Arc::new(Shared::new(options, resolver, tls, deadline, names, limits));
+    let mut run = Run::new(requests, &remaining, shared, progress);
+    run.start(requests, proxy.as_ref());
+    run.gather(deadline + deadline_grace(options.deadline))
+        .await;
+    run.finish()
+}
 
-    // Each name's HTTP request, shared by its targets' tasks.
-    let https: Vec<Option<Arc<HttpRequest>>> = requests
+/// The proxy the run's names go through, when one is configured and some name that DNS
+/// would otherwise answer does not match `--no-proxy`; its addresses are looked up once.
+async fn proxy_for(
+    options: &ProbeOptions,
+    remaining: &[Cow<'_, ProbeRequest>],
+) -> Option<Arc<ProxyTarget>> {
+    let config = options.proxy.as_ref()?;
+    let used = remaining
         .iter()
-        .map(|r| r.http.clone().map(Arc::new))
-        .collect();
-    let mut observations: Vec<NameObservation> = requests
-        .iter()
-        .map(|r| NameObservation {
-            name: r.name.clone(),
-            dns: None,
-            targets: Vec::new(),
-        })
-        .collect();
-    let mut tasks: JoinSet<Done> = JoinSet::new();
-    let mut slots: HashMap<Id, Slot> = HashMap::new();
-    let mut count = Progress {
-        names: requests.len(),
-        ..Progress::default()
-    };
+        .any(|r| !r.ports.is_empty() && !options.no_proxy.matches(&r.name));
+    if !used {
+        return None;
+    }
+    let addresses = config.addresses().await;
+    Some(Arc::new(ProxyTarget {
+        config: config.clone(),
+        addresses,
+    }))
+}
 
-    // Documented targets started before their name resolved, per request.
-    let mut early: Vec<HashMap<TargetKey, Early>> = vec![HashMap::new(); requests.len()];
+/// A run under way: its tasks, what each stands for, and the observations they fill in, in
+/// request order.
+struct Run<'a, 'p, R> {
+    /// The requests as DNS sees them (see `--connect-to`).
+    remaining: &'a [Cow<'a, ProbeRequest>],
+    shared: Arc<Shared<R>>,
+    /// Each name's HTTP request, shared by its targets' tasks.
+    https: Vec<Option<Arc<HttpRequest>>>,
+    observations: Vec<NameObservation>,
+    tasks: JoinSet<Done>,
+    slots: HashMap<Id, Slot>,
+    /// Documented targets started before their name resolved, per request.
+    early: Vec<HashMap<TargetKey, Early>>,
+    count: Progress,
+    progress: Option<&'p ProgressFn<'p>>,
+}
 
-    for (index, ((given, request), observation)) in requests
-        .iter()
-        .zip(&remaining)
-        .zip(observations.iter_mut())
-        .enumerate()
-    {
-        for target in options.connect_to.targets(given) {
-            let mut running = Running {
-                tasks: &mut tasks,
-                slots: &mut slots,
-            };
-            running.start_direct(&shared, index, observation, target, http_of(&https, index));
-            count.targets += 1;
+impl<'a, 'p, R: Resolve + Send + Sync + 'static> Run<'a, 'p, R> {
+    fn new(
+        requests: &[ProbeRequest],
+        remaining: &'a [Cow<'a, ProbeRequest>],
+        shared: Arc<Shared<R>>,
+        progress: Option<&'p ProgressFn<'p>>,
+    ) -> Self {
+        Run {
+            remaining,
+            shared,
+            https: requests
+                .iter()
+                .map(|r| r.http.clone().map(Arc::new))
+                .collect(),
+            observations: requests
+                .iter()
+                .map(|r| NameObservation {
+                    name: r.name.clone(),
+                    dns: None,
+                    targets: Vec::new(),
+                })
+                .collect(),
+            tasks: JoinSet::new(),
+            slots: HashMap::new(),
+            early: vec![HashMap::new(); requests.len()],
+            count: Progress {
+                names: requests.len(),
+                ..Progress::default()
+            },
+            progress,
         }
-        if request.ports.is_empty() {
-            // Every port has its address: nothing to ask DNS.
-            count.names_done += 1;
-            continue;
-        }
-        match &proxy {
-            Some(proxy) if !options.no_proxy.matches(&request.name) => {
-                count.names_done += 1;
-                for port in dedup_ports(&request.ports) {
-                    let slot = observation.targets.len();
-                    observation.targets.push(placeholder(
-                        None,
-                        port,
-                        AddressOrigin::Proxy,
-                        Some(proxy.config.to_string()),
-                        NOT_PROBED_DEADLINE,
-                    ));
-                    let task = proxied_target(
-                        Arc::clone(&shared),
-                        Arc::clone(proxy),
-                        request.name.clone(),
-                        http_of(&https, index),
-                        port,
-                    );
-                    let handle = tasks.spawn(async move { Done::Target(index, slot, task.await) });
-                    slots.insert(handle.id(), Slot::Target(index, slot));
-                    count.targets += 1;
-                }
+    }
+
+    /// Starts what needs no answer first: each request's `--connect-to` targets, then
+    /// either its proxied targets or its lookup with its documented targets alongside.
+    fn start(&mut self, requests: &[ProbeRequest], proxy: Option<&Arc<ProxyTarget>>) {
+        let shared = Arc::clone(&self.shared);
+        let options = &shared.options;
+        for (index, (given, request)) in requests.iter().zip(self.remaining).enumerate() {
+            for target in options.connect_to.targets(given) {
+                self.start_direct(index, target);
             }
-            _ => {
-                let task = resolve(Arc::clone(&shared), request.name.clone());
-                let handle = tasks.spawn(async move { Done::Name(index, task.await) });
-                slots.insert(handle.id(), Slot::Name(index));
-                for target in documented_targets(request, options) {
-                    let key = (target.address, target.port);
-                    let Some(started) = early.get_mut(index) else {
-                        continue;
-                    };
-                    if started.contains_key(&key) {
-                        continue;
-                    }
-                    started.insert(key, Early::Running { slot: None });
-                    let task = direct_target(
-                        Arc::clone(&shared),
-                        request.name.clone(),
-                        http_of(&https, index),
-                        target,
-                    );
-                    let handle = tasks.spawn(async move { Done::Early(index, key, task.await) });
-                    slots.insert(handle.id(), Slot::Early(index, key));
-                    count.targets += 1;
+            if request.ports.is_empty() {
+                // Every port has its address: nothing to ask DNS.
+                self.count.names_done += 1;
+                continue;
+            }
+            match proxy {
+                Some(proxy) if !options.no_proxy.matches(&request.name) => {
+                    self.start_proxied(index, request, proxy);
                 }
+                _ => self.start_lookup(index, request),
+            }
+        }
+        report(self.progress, self.count);
+    }
+
+    /// Starts `target` of request `index` directly (no proxy) in the next place among the
+    /// request's targets, which holds a placeholder until the result replaces it.
+    fn start_direct(&mut self, index: usize, target: Target) {
+        let Some(observation) = self.observations.get_mut(index) else {
+            return;
+        };
+        let slot = observation.targets.len();
+        observation.targets.push(placeholder(
+            Some(target.address),
+            target.port,
+            target.origin,
+            None,
+            NOT_PROBED_DEADLINE,
+        ));
+        let task = direct_target(
+            Arc::clone(&self.shared),
+            observation.name.clone(),
+            http_of(&self.https, index),
+            target,
+        );
+        let handle = self
+            .tasks
+            .spawn(async move { Done::Target(index, slot, task.await) });
+        self.slots.insert(handle.id(), Slot::Target(index, slot));
+        self.count.targets += 1;
+    }
+
+    /// Hands request `index` to the proxy: a target per port, each with its placeholder.
+    fn start_proxied(&mut self, index: usize, request: &ProbeRequest, proxy: &Arc<ProxyTarget>) {
+        self.count.names_done += 1;
+        let Some(observation) = self.observations.get_mut(index) else {
+            return;
+        };
+        for port in dedup_ports(&request.ports) {
+            let slot = observation.targets.len();
+            observation.targets.push(placeholder(
+                None,
+                port,
+                AddressOrigin::Proxy,
+                Some(proxy.config.to_string()),
+                NOT_PROBED_DEADLINE,
+            ));
+            let task = proxied_target(
+                Arc::clone(&self.shared),
+                Arc::clone(proxy),
+                request.name.clone(),
+                http_of(&self.https, index),
+                port,
+            );
+            let handle = self
+                .tasks
+                .spawn(async move { Done::Target(index, slot, task.await) });
+            self.slots.insert(handle.id(), Slot::Target(index, slot));
+            self.count.targets += 1;
+        }
+    }
+
+    /// Starts request `index`'s lookup, and its documented targets alongside: they are
+    /// probed whatever DNS says. Each takes its place among the targets once DNS answers.
+    fn start_lookup(&mut self, index: usize, request: &ProbeRequest) {
+        let task = resolve(Arc::clone(&self.shared), request.name.clone());
+        let handle = self
+            .tasks
+            .spawn(async move { Done::Name(index, task.await) });
+        self.slots.insert(handle.id(), Slot::Name(index));
+        let Some(started) = self.early.get_mut(index) else {
+            return;
+        };
+        for target in documented_targets(request, &self.shared.options) {
+            let key = (target.address, target.port);
+            if started.contains_key(&key) {
+                continue;
+            }
+            started.insert(key, Early::Running { slot: None });
+            let task = direct_target(
+                Arc::clone(&self.shared),
+                request.name.clone(),
+                http_of(&self.https, index),
+                target,
+            );
+            let handle = self
+                .tasks
+                .spawn(async move { Done::Early(index, key, task.await) });
+            self.slots.insert(handle.id(), Slot::Early(index, key));
+            self.count.targets += 1;
+        }
+    }
+
+    /// Takes each result as it comes, until every task is done or `hard_stop` passes.
+    async fn gather(&mut self, hard_stop: Instant) {
+        while let Ok(Some(joined)) =
+            tokio::time::timeout_at(hard_stop, self.tasks.join_next_with_id()).await
+        {
+            let Some(done) = self.take(joined) else {
+                continue;
+            };
+            match done {
+                Done::Name(index, dns) => self.on_name(index, dns),
+                Done::Target(index, slot, result) => self.on_target(index, slot, result),
+                Done::Early(index, key, result) => self.on_early(index, key, result),
+            }
+            report(self.progress, self.count);
+        }
+    }
+
+    /// What a joined task leaves: its result, or for a task that failed (a bug) an
+    /// observation saying so in its place.
+    fn take(&mut self, joined: Result<(Id, Done), tokio::task::JoinError>) -> Option<Done> {
+        let failed = match joined {
+            Ok((id, done)) => {
+                self.slots.remove(&id);
+                return Some(done);
+            }
+            Err(failed) => failed,
+        };
+        match self.slots.remove(&failed.id())? {
+            Slot::Name(index) => Some(Done::Name(
+                index,
+                failed_dns(self.shared.options.family, NOT_PROBED_INTERNAL),
+            )),
+            Slot::Target(index, slot) => {
+                if let Some(target) = self.target_mut(index, slot) {
+                    target.tcp.message = Some(NOT_PROBED_INTERNAL.to_owned());
+                }
+                self.count.targets_done += 1;
+                report(self.progress, self.count);
+                None
+            }
+            Slot::Early(index, key) => {
+                let failed = placeholder(
+                    Some(key.0),
+                    key.1,
+                    AddressOrigin::Documented,
+                    None,
+                    NOT_PROBED_INTERNAL,
+                );
+                Some(Done::Early(index, key, failed))
             }
         }
     }
-    report(progress, count);
 
-    let hard_stop = deadline + deadline_grace(options.deadline);
-    while let Ok(Some(joined)) = tokio::time::timeout_at(hard_stop, tasks.join_next_with_id()).await
-    {
-        let done = match joined {
-            Ok((id, done)) => {
-                slots.remove(&id);
-                done
-            }
-            Err(err) => match slots.remove(&err.id()) {
-                Some(Slot::Name(index)) => {
-                    Done::Name(index, failed_dns(options.family, NOT_PROBED_INTERNAL))
-                }
-                Some(Slot::Target(index, slot)) => {
-                    if let Some(target) = observations
-                        .get_mut(index)
-                        .and_then(|o| o.targets.get_mut(slot))
-                    {
-                        target.tcp.message = Some(NOT_PROBED_INTERNAL.to_owned());
-                    }
-                    count.targets_done += 1;
-                    report(progress, count);
-                    continue;
-                }
-                Some(Slot::Early(index, key)) => {
-                    let failed = placeholder(
-                        Some(key.0),
-                        key.1,
-                        AddressOrigin::Documented,
-                        None,
-                        NOT_PROBED_INTERNAL,
-                    );
-                    Done::Early(index, key, failed)
-                }
-                None => continue,
-            },
+    /// A name's lookups answered: its targets, in answer order. Documented ones already
+    /// running take their place with the origin DNS now gives them; the others start.
+    fn on_name(&mut self, index: usize, mut dns: DnsObservation) {
+        self.count.names_done += 1;
+        let Some(request) = self.remaining.get(index) else {
+            return;
         };
-        match done {
-            Done::Name(index, mut dns) => {
-                count.names_done += 1;
-                let Some(request) = remaining.get(index) else {
-                    continue;
-                };
-                let expansion = targets::expand(
-                    request,
-                    Some(&dns),
-                    options.family,
-                    options.max_addresses_per_name,
-                );
-                dns.addresses_dropped = expansion.dropped;
-                let (Some(observation), Some(started)) =
-                    (observations.get_mut(index), early.get_mut(index))
-                else {
-                    continue;
-                };
-                observation.dns = Some(dns);
-                for target in expansion.targets {
-                    let slot = observation.targets.len();
-                    if let Some(state) = started.get_mut(&(target.address, target.port)) {
-                        // Started before DNS answered: it takes its place in answer order,
-                        // with the origin DNS now gives it.
-                        if !state.placed() {
-                            observation.targets.push(take_place(state, slot, target));
-                        }
-                        continue;
+        let options = &self.shared.options;
+        let expansion = targets::expand(
+            request,
+            Some(&dns),
+            options.family,
+            options.max_addresses_per_name,
+        );
+        dns.addresses_dropped = expansion.dropped;
+        let Some(observation) = self.observations.get_mut(index) else {
+            return;
+        };
+        observation.dns = Some(dns);
+        for target in expansion.targets {
+            let key = (target.address, target.port);
+            let early = self.early.get_mut(index).and_then(|e| e.get_mut(&key));
+            match early {
+                Some(state) => {
+                    if !state.placed()
+                        && let Some(observation) = self.observations.get_mut(index)
+                    {
+                        let slot = observation.targets.len();
+                        observation.targets.push(take_place(state, slot, target));
                     }
-                    let mut running = Running {
-                        tasks: &mut tasks,
-                        slots: &mut slots,
-                    };
-                    running.start_direct(
-                        &shared,
-                        index,
-                        observation,
-                        target,
-                        http_of(&https, index),
-                    );
-                    count.targets += 1;
                 }
+                None => self.start_direct(index, target),
             }
-            Done::Target(index, slot, result) => {
-                if let Some(target) = observations
+        }
+    }
+
+    /// A target's result replaces its placeholder.
+    fn on_target(&mut self, index: usize, slot: usize, result: TargetObservation) {
+        if let Some(target) = self.target_mut(index, slot) {
+            *target = result;
+        }
+        self.count.targets_done += 1;
+    }
+
+    /// A documented target started before its name resolved is done: into its place if it
+    /// has one (keeping the origin DNS gave it), else kept until DNS gives it one.
+    fn on_early(&mut self, index: usize, key: TargetKey, mut result: TargetObservation) {
+        self.count.targets_done += 1;
+        let Some(state) = self.early.get_mut(index).and_then(|e| e.get_mut(&key)) else {
+            return;
+        };
+        match std::mem::replace(state, Early::Placed) {
+            Early::Running { slot: Some(slot) } => {
+                if let Some(target) = self
+                    .observations
                     .get_mut(index)
                     .and_then(|o| o.targets.get_mut(slot))
                 {
+                    result.origin = target.origin;
                     *target = result;
                 }
-                count.targets_done += 1;
             }
-            Done::Early(index, key, mut result) => {
-                count.targets_done += 1;
-                let Some(state) = early.get_mut(index).and_then(|e| e.get_mut(&key)) else {
-                    continue;
-                };
-                match std::mem::replace(state, Early::Placed) {
-                    Early::Running { slot: Some(slot) } => {
-                        if let Some(target) = observations
-                            .get_mut(index)
-                            .and_then(|o| o.targets.get_mut(slot))
-                        {
-                            result.origin = target.origin;
-                            *target = result;
-                        }
-                    }
-                    Early::Running { slot: None } => *state = Early::Finished(Box::new(result)),
-                    // A second result for one target cannot happen; keep the first.
-                    other @ (Early::Finished(_) | Early::Placed) => *state = other,
+            Early::Running { slot: None } => *state = Early::Finished(Box::new(result)),
+            // A second result for one target cannot happen; keep the first.
+            other @ (Early::Finished(_) | Early::Placed) => *state = other,
+        }
+    }
+
+    fn target_mut(&mut self, index: usize, slot: usize) -> Option<&mut TargetObservation> {
+        self.observations
+            .get_mut(index)
+            .and_then(|o| o.targets.get_mut(slot))
+    }
+
+    /// Past the hard stop: whatever still runs keeps its "deadline" placeholder, a name DNS
+    /// never answered says so, and its documented targets take their places in their order.
+    fn finish(mut self) -> Vec<NameObservation> {
+        self.tasks.abort_all();
+        let family = self.shared.options.family;
+        for (_, slot) in self.slots.drain() {
+            if let Slot::Name(index) = slot
+                && let Some(observation) = self.observations.get_mut(index)
+            {
+                observation.dns = Some(failed_dns(family, NOT_PROBED_DEADLINE));
+            }
+        }
+        let options = &self.shared.options;
+        for (observation, (request, started)) in self
+            .observations
+            .iter_mut()
+            .zip(self.remaining.iter().zip(self.early.iter_mut()))
+        {
+            if started.values().all(Early::placed) {
+                continue;
+            }
+            for target in documented_targets(request, options) {
+                if let Some(state) = started.get_mut(&(target.address, target.port))
+                    && !state.placed()
+                {
+                    let slot = observation.targets.len();
+                    observation.targets.push(take_place(state, slot, target));
                 }
             }
         }
-        report(progress, count);
+        self.observations
     }
-    // Past the hard stop: whatever still runs keeps its "deadline" placeholder.
-    tasks.abort_all();
-    for (_, slot) in slots {
-        if let Slot::Name(index) = slot
-            && let Some(observation) = observations.get_mut(index)
-        {
-            observation.dns = Some(failed_dns(options.family, NOT_PROBED_DEADLINE));
-        }
-    }
-    // Documented targets of names DNS never answered for: what they saw, in their order.
-    for (observation, (request, started)) in observations
-        .iter_mut()
-        .zip(remaining.iter().zip(early.iter_mut()))
-    {
-        if started.values().all(Early::placed) {
-            continue;
-        }
-        for target in documented_targets(request, options) {
-            if let Some(state) = started.get_mut(&(target.address, target.port))
-                && !state.placed()
-            {
-                let slot = observation.targets.len();
-                observation.targets.push(take_place(state, slot, target));
-            }
-        }
-    }
-    observations
 }
 
 /// The HTTP request of the request at `index`, for one of its targets.
@@ -457,39 +564,6 @@ enum Done {
     Name(usize, DnsObservation),
     Target(usize, usize, TargetObservation),
     Early(usize, TargetKey, TargetObservation),
-}
-
-/// The tasks of a run and what each stands for.
-struct Running<'a> {
-    tasks: &'a mut JoinSet<Done>,
-    slots: &'a mut HashMap<Id, Slot>,
-}
-
-impl Running<'_> {
-    /// Starts `target` of request `index` directly (no proxy) in the next place among
-    /// `observation`'s targets, which holds a placeholder until the result replaces it.
-    fn start_direct<R: Resolve + Send + Sync + 'static>(
-        &mut self,
-        shared: &Arc<Shared<R>>,
-        index: usize,
-        observation: &mut NameObservation,
-        target: Target,
-        http: Option<Arc<HttpRequest>>,
-    ) {
-        let slot = observation.targets.len();
-        observation.targets.push(placeholder(
-            Some(target.address),
-            target.port,
-            target.origin,
-            None,
-            NOT_PROBED_DEADLINE,
-        ));
-        let task = direct_target(Arc::clone(shared), observation.name.clone(), http, target);
-        let handle = self
-            .tasks
-            .spawn(async move { Done::Target(index, slot, task.await) });
-        self.slots.insert(handle.id(), Slot::Target(index, slot));
-    }
 }
 
 fn report(progress: Option<&ProgressFn<'_>>, count: Progress) {
