@@ -196,45 +196,28 @@ impl<'a, 'p, R: Resolve + Send + Sync + 'static> Run<'a, 'p, R> {
     /// Starts `target` of request `index` directly (no proxy) in the next place among the
     /// request's targets, which holds a placeholder until the result replaces it.
     fn start_direct(&mut self, index: usize, target: Target) {
-        let Some(observation) = self.observations.get_mut(index) else {
+        let Some(name) = self.observations.get(index).map(|o| o.name.clone()) else {
             return;
         };
-        let slot = observation.targets.len();
-        observation.targets.push(placeholder(
-            Some(target.address),
-            target.port,
-            target.origin,
-            None,
-            NOT_PROBED_DEADLINE,
-        ));
-        let task = direct_target(
-            Arc::clone(&self.shared),
-            observation.name.clone(),
-            http_of(&self.https, index),
-            target,
-        );
-        let handle = self
-            .tasks
-            .spawn(async move { Done::Target(index, slot, task.await) });
-        self.slots.insert(handle.id(), Slot::Target(index, slot));
-        self.count.targets += 1;
+        let Some(slot) = self.place(index, waiting(&target)) else {
+            return;
+        };
+        let http = http_of(&self.https, index);
+        let task = direct_target(Arc::clone(&self.shared), name, http, target);
+        self.spawn(Slot::Target(index, slot), async move {
+            Done::Target(index, slot, task.await)
+        });
     }
 
     /// Hands request `index` to the proxy: a target per port, each with its placeholder.
     fn start_proxied(&mut self, index: usize, request: &ProbeRequest, proxy: &Arc<ProxyTarget>) {
         self.count.names_done += 1;
-        let Some(observation) = self.observations.get_mut(index) else {
-            return;
-        };
         for port in dedup_ports(&request.ports) {
-            let slot = observation.targets.len();
-            observation.targets.push(placeholder(
-                None,
-                port,
-                AddressOrigin::Proxy,
-                Some(proxy.config.to_string()),
-                NOT_PROBED_DEADLINE,
-            ));
+            let via = Some(proxy.config.to_string());
+            let proxied = placeholder(None, port, AddressOrigin::Proxy, via, NOT_PROBED_DEADLINE);
+            let Some(slot) = self.place(index, proxied) else {
+                return;
+            };
             let task = proxied_target(
                 Arc::clone(&self.shared),
                 Arc::clone(proxy),
@@ -242,11 +225,9 @@ impl<'a, 'p, R: Resolve + Send + Sync + 'static> Run<'a, 'p, R> {
                 http_of(&self.https, index),
                 port,
             );
-            let handle = self
-                .tasks
-                .spawn(async move { Done::Target(index, slot, task.await) });
-            self.slots.insert(handle.id(), Slot::Target(index, slot));
-            self.count.targets += 1;
+            self.spawn(Slot::Target(index, slot), async move {
+                Done::Target(index, slot, task.await)
+            });
         }
     }
 
@@ -254,15 +235,15 @@ impl<'a, 'p, R: Resolve + Send + Sync + 'static> Run<'a, 'p, R> {
     /// probed whatever DNS says. Each takes its place among the targets once DNS answers.
     fn start_lookup(&mut self, index: usize, request: &ProbeRequest) {
         let task = resolve(Arc::clone(&self.shared), request.name.clone());
-        let handle = self
-            .tasks
-            .spawn(async move { Done::Name(index, task.await) });
-        self.slots.insert(handle.id(), Slot::Name(index));
-        let Some(started) = self.early.get_mut(index) else {
-            return;
-        };
+        self.spawn(
+            Slot::Name(index),
+            async move { Done::Name(index, task.await) },
+        );
         for target in documented_targets(request, &self.shared.options) {
             let key = (target.address, target.port);
+            let Some(started) = self.early.get_mut(index) else {
+                return;
+            };
             if started.contains_key(&key) {
                 continue;
             }
@@ -273,12 +254,26 @@ impl<'a, 'p, R: Resolve + Send + Sync + 'static> Run<'a, 'p, R> {
                 http_of(&self.https, index),
                 target,
             );
-            let handle = self
-                .tasks
-                .spawn(async move { Done::Early(index, key, task.await) });
-            self.slots.insert(handle.id(), Slot::Early(index, key));
+            self.spawn(Slot::Early(index, key), async move {
+                Done::Early(index, key, task.await)
+            });
+        }
+    }
+
+    /// Puts `waiting` in the next place among request `index`'s targets; that place.
+    fn place(&mut self, index: usize, waiting: TargetObservation) -> Option<usize> {
+        let targets = &mut self.observations.get_mut(index)?.targets;
+        targets.push(waiting);
+        Some(targets.len() - 1)
+    }
+
+    /// Spawns `task`, which stands for `slot` until it is joined.
+    fn spawn(&mut self, slot: Slot, task: impl Future<Output = Done> + Send + 'static) {
+        if !matches!(slot, Slot::Name(_)) {
             self.count.targets += 1;
         }
+        let handle = self.tasks.spawn(task);
+        self.slots.insert(handle.id(), slot);
     }
 
     /// Takes each result as it comes, until every task is done or `hard_stop` passes.
@@ -491,13 +486,7 @@ fn take_place(state: &mut Early, slot: usize, target: Target) -> TargetObservati
         }
         Early::Running { .. } | Early::Placed => {
             *state = Early::Running { slot: Some(slot) };
-            placeholder(
-                Some(target.address),
-                target.port,
-                target.origin,
-                None,
-                NOT_PROBED_DEADLINE,
-            )
+            waiting(&target)
         }
     }
 }
@@ -704,21 +693,25 @@ fn placeholder(
     }
 }
 
+/// A direct target's observation until its result replaces it: not probed, cut by the
+/// deadline.
+fn waiting(target: &Target) -> TargetObservation {
+    placeholder(
+        Some(target.address),
+        target.port,
+        target.origin,
+        None,
+        NOT_PROBED_DEADLINE,
+    )
+}
+
 async fn direct_target<R: Resolve>(
     shared: Arc<Shared<R>>,
     name: DnsName,
     http: Option<Arc<HttpRequest>>,
     target: Target,
 ) -> TargetObservation {
-    let observation = || {
-        placeholder(
-            Some(target.address),
-            target.port,
-            target.origin,
-            None,
-            NOT_PROBED_DEADLINE,
-        )
-    };
+    let observation = || waiting(&target);
     // The socket permit is held until the socket is closed: it stands for a file descriptor.
     let Some(_socket) = shared.permit(&shared.limits.sockets).await else {
         return observation();
