@@ -950,14 +950,23 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
         let data_text = data.display().to_string();
         for dialect in ["nftables", "iptables"] {
             note(format!("rules: {prefixes} prefixes to {dialect}"));
-            let command = run(&[
+            // iptables-restore and ip6tables-restore take one family each: both families, a
+            // file each, as an admin applies them. nftables: one file, standard output.
+            let files = dir.join(format!("rules-{dialect}"));
+            std::fs::create_dir_all(&files)?;
+            let files_text = files.display().to_string();
+            let mut args = vec![
                 "--data",
                 &data_text,
                 "rules",
                 "--format",
                 dialect,
                 "--no-timestamp",
-            ]);
+            ];
+            if dialect == "iptables" {
+                args.extend(["--output-dir", &files_text]);
+            }
+            let command = run(&args);
             let out = dir.join(format!("rules.{dialect}"));
             let measured = measure(command, &out, Duration::from_secs(300))?;
             let mut row = Row::new(format!("rules --format {dialect}"));
@@ -975,9 +984,7 @@ fn orchestrate(args: &Args) -> Result<(), BoxError> {
                     false
                 }
                 None => {
-                    let lines = std::fs::read_to_string(&out)
-                        .map(|t| t.lines().count())
-                        .unwrap_or(0);
+                    let lines = count_lines(&out) + count_lines_in(&files);
                     row.targets = format!("{prefixes} prefixes → {lines} lines");
                     true
                 }
@@ -1287,6 +1294,25 @@ fn stalled_tls(setup: &StallSetup<'_>, lab: &mut Lab, args: &Args) -> Result<Row
         each.join("; ")
     );
     Ok(row)
+}
+
+/// Lines of the file at `path` (0 when it cannot be read).
+fn count_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// Lines of every file in `dir`.
+fn count_lines_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| count_lines(&entry.path()))
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 fn load_average() -> String {
