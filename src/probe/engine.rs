@@ -93,7 +93,7 @@ pub async fn run_within<R: Resolve>(
     let names = requests.iter().map(|r| &r.name);
     let shared = Arc::new(Shared::new(options, resolver, tls, deadline, names, limits));
     let mut run = Run::new(requests, &remaining, shared, progress);
-    run.start(requests, proxy.as_ref());
+    run.start(proxy.as_ref());
     run.gather(deadline + deadline_grace(options.deadline))
         .await;
     run.finish()
@@ -122,6 +122,8 @@ async fn proxy_for(
 /// A run under way: its tasks, what each stands for, and the observations they fill in, in
 /// request order.
 struct Run<'a, 'p, R> {
+    /// The requests as given.
+    requests: &'a [ProbeRequest],
     /// The requests as DNS sees them (see `--connect-to`).
     remaining: &'a [Cow<'a, ProbeRequest>],
     shared: Arc<Shared<R>>,
@@ -138,12 +140,13 @@ struct Run<'a, 'p, R> {
 
 impl<'a, 'p, R: Resolve + Send + Sync + 'static> Run<'a, 'p, R> {
     fn new(
-        requests: &[ProbeRequest],
+        requests: &'a [ProbeRequest],
         remaining: &'a [Cow<'a, ProbeRequest>],
         shared: Arc<Shared<R>>,
         progress: Option<&'p ProgressFn<'p>>,
     ) -> Self {
         Run {
+            requests,
             remaining,
             shared,
             https: requests
@@ -171,10 +174,10 @@ impl<'a, 'p, R: Resolve + Send + Sync + 'static> Run<'a, 'p, R> {
 
     /// Starts what needs no answer first: each request's `--connect-to` targets, then
     /// either its proxied targets or its lookup with its documented targets alongside.
-    fn start(&mut self, requests: &[ProbeRequest], proxy: Option<&Arc<ProxyTarget>>) {
+    fn start(&mut self, proxy: Option<&Arc<ProxyTarget>>) {
         let shared = Arc::clone(&self.shared);
         let options = &shared.options;
-        for (index, (given, request)) in requests.iter().zip(self.remaining).enumerate() {
+        for (index, (given, request)) in self.requests.iter().zip(self.remaining).enumerate() {
             for target in options.connect_to.targets(given) {
                 self.start_direct(index, target);
             }
@@ -711,10 +714,9 @@ async fn direct_target<R: Resolve>(
     http: Option<Arc<HttpRequest>>,
     target: Target,
 ) -> TargetObservation {
-    let observation = || waiting(&target);
     // The socket permit is held until the socket is closed: it stands for a file descriptor.
     let Some(_socket) = shared.permit(&shared.limits.sockets).await else {
-        return observation();
+        return waiting(&target);
     };
     // A place in the connect-ahead window, waited for at most a tenth of the connect
     // timeout: a black hole queued behind a full window is reported that much late at most.
@@ -744,7 +746,7 @@ async fn direct_target<R: Resolve>(
         }
         None => None,
     };
-    let mut observation = observation();
+    let mut observation = waiting(&target);
     observation.tcp = tcp;
     if let Some(secured) = secured {
         secured.record(&mut observation);
