@@ -81,6 +81,36 @@ fn dns_failures_are_told_apart() {
     );
 }
 
+/// A wrong `--resolver`, or a firewall that rejects DNS: the resolver's address answers each
+/// query with ICMP port unreachable. Every name ends at once with what that means, instead of
+/// waiting out its DNS timeout (a minute here, so a run of 200 names, 64 at a time, would take
+/// four and hit its deadline).
+#[test]
+fn a_resolver_whose_port_is_closed_fails_every_name_at_once_and_says_why() {
+    let dead = {
+        let socket = std::net::UdpSocket::bind((loopback(24), 0)).unwrap();
+        socket.local_addr().unwrap()
+    };
+    let names: Vec<String> = (0..200).map(|i| format!("n{i}.egress.test")).collect();
+    let mut cmd = super::egresscheck();
+    cmd.args(["probe", "--format", "json", "--resolver", &dead.to_string()])
+        .args(["--dns-timeout", "60s", "--deadline", "10m"])
+        .args(&names);
+    let run = run_json_bounded(&mut cmd, "a resolver that is not there");
+    for name in &names {
+        let dns = &run.target(name)["dns"];
+        assert_eq!(dns["outcome"], "error", "{name}: {dns}");
+        let message = dns["message"].as_str().unwrap();
+        assert!(
+            message.contains("ICMP port unreachable")
+                && message.contains(&format!("udp/{}", dead.port())),
+            "{name}: {message}"
+        );
+        assert!(dns["ms"].as_f64().unwrap() < 30_000.0, "{name}: {dns}");
+    }
+    assert_eq!(run.code, 1);
+}
+
 #[test]
 fn a_truncated_udp_answer_is_retried_over_tcp() {
     let closed = ClosedPort::on(loopback(22));

@@ -9,11 +9,20 @@
 //! (its retries), a truncated answer (its TCP fallback), an error code (its server rotation),
 //! a CNAME whose target the answer leaves out (its chasing), anything malformed.
 //!
+//! One case ends here: an ICMP error for our query (port, host or network unreachable, see
+//! [`Unreachable`]). The kernel reports it only to a connected socket, which this exchange
+//! uses and hickory does not, so hickory would wait out its timeout for an answer that
+//! cannot come: with a wrong `--resolver` or a firewall that rejects DNS, every name of a
+//! run waited the full DNS timeout, 64 at a time. glibc's stub resolver also gives up on
+//! such a server at once.
+//!
 //! The defences against spoofed answers are hickory's own: a fresh socket per query on a port
 //! the kernel picks at random (Linux randomises UDP ephemeral ports), a random 16-bit ID, the
 //! answer's question checked against ours, and a connected socket, so the kernel drops
 //! datagrams from any other address or port.
 
+use std::fmt;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -46,25 +55,100 @@ pub(super) struct UdpServer {
     pub trust_nxdomain: bool,
 }
 
+/// The name server's address answered our query with an ICMP error: nothing there will
+/// answer, so the lookup ends with this instead of waiting for its timeout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Unreachable {
+    server: SocketAddr,
+    why: Why,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// ICMP port unreachable (`ECONNREFUSED`): the host is there, nothing listens on the port,
+    /// or a firewall rejects with port-unreachable.
+    Port,
+    /// ICMP host unreachable, or no route (`EHOSTUNREACH`).
+    Host,
+    /// ICMP network unreachable, or no route to its network (`ENETUNREACH`).
+    Network,
+}
+
+impl Unreachable {
+    /// The ICMP error `err` reports, if it is one.
+    fn from_io(server: SocketAddr, err: &io::Error) -> Option<Unreachable> {
+        let why = match err.kind() {
+            io::ErrorKind::ConnectionRefused => Why::Port,
+            io::ErrorKind::HostUnreachable => Why::Host,
+            io::ErrorKind::NetworkUnreachable => Why::Network,
+            _ => return None,
+        };
+        Some(Unreachable { server, why })
+    }
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (server, ip, port) = (self.server, self.server.ip(), self.server.port());
+        match self.why {
+            Why::Port => write!(
+                f,
+                "ICMP port unreachable from the DNS server {server}: nothing listens on udp/{port} there, or a firewall rejects DNS to it"
+            ),
+            Why::Host => write!(
+                f,
+                "ICMP host unreachable for the DNS server {ip}: the address is wrong, or a router or firewall rejects the way there"
+            ),
+            Why::Network => write!(
+                f,
+                "no route to the network of the DNS server {ip} (network unreachable): check this host's routes, or name a resolver it can reach"
+            ),
+        }
+    }
+}
+
+/// How an exchange ended early.
+enum Ended {
+    /// An ICMP error: the server cannot answer.
+    Unreachable(Unreachable),
+    /// Anything else (a socket that could not open, an unparsable datagram): hickory asks.
+    GaveUp,
+}
+
 impl UdpServer {
     /// Asks `queries` at once, on one socket, as glibc's stub resolver asks A and AAAA; the
     /// response to each, in order, or `None` for one that did not come in time or when the
-    /// exchange failed (hickory then asks that one again, in its own way).
+    /// exchange failed (hickory then asks that one again, in its own way). An ICMP error
+    /// before any response came is [`Unreachable`]: no retry would get an answer.
     ///
     /// Waits until every question is answered or the timeout passes, so an answer that came
     /// may wait for one that does not, by at most the timeout.
-    pub async fn ask(&self, queries: &[Query]) -> Vec<Option<Message>> {
+    pub async fn ask(&self, queries: &[Query]) -> Result<Vec<Option<Message>>, Unreachable> {
         let mut responses = vec![None; queries.len()];
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let _ = tokio::time::timeout_at(deadline, self.exchange(queries, &mut responses)).await;
-        responses
+        let exchanged =
+            tokio::time::timeout_at(deadline, self.exchange(queries, &mut responses)).await;
+        match exchanged {
+            Ok(Err(Ended::Unreachable(why))) if responses.iter().all(Option::is_none) => Err(why),
+            _ => Ok(responses),
+        }
     }
 
-    async fn exchange(&self, queries: &[Query], responses: &mut [Option<Message>]) -> Option<()> {
+    async fn exchange(
+        &self,
+        queries: &[Query],
+        responses: &mut [Option<Message>],
+    ) -> Result<(), Ended> {
+        let ended = |err: io::Error| match Unreachable::from_io(self.address, &err) {
+            Some(why) => Ended::Unreachable(why),
+            None => Ended::GaveUp,
+        };
         let socket = UdpSocket::bind(self.bind.unwrap_or_else(|| any_port(self.address)))
             .await
-            .ok()?;
-        socket.connect(self.address).await.ok()?;
+            .map_err(ended)?;
+        // Connected: the kernel then drops datagrams from anyone else, and reports the ICMP
+        // errors our queries draw.
+        socket.connect(self.address).await.map_err(ended)?;
         let mut requests: Vec<Message> = Vec::with_capacity(queries.len());
         for query in queries {
             let (mut request, _) = DnsRequest::from_query(query.clone(), self.options).into_parts();
@@ -75,7 +159,8 @@ impl UdpServer {
             {
                 request.metadata.id = request.metadata.id.wrapping_add(1);
             }
-            socket.send(&request.to_vec().ok()?).await.ok()?;
+            let bytes = request.to_vec().map_err(|_| Ended::GaveUp)?;
+            socket.send(&bytes).await.map_err(ended)?;
             requests.push(request);
         }
         // On the heap: in the future's state it would be copied wherever the future moves.
@@ -84,8 +169,8 @@ impl UdpServer {
         // hickory does: giving up on them would let anyone who can send one end the lookup.
         // The wait is bounded by `ask`'s timeout.
         while responses.iter().any(Option::is_none) {
-            let len = socket.recv(&mut buffer).await.ok()?;
-            let datagram = buffer.get(..len)?;
+            let len = socket.recv(&mut buffer).await.map_err(ended)?;
+            let datagram = buffer.get(..len).ok_or(Ended::GaveUp)?;
             let Some(index) = requests.iter().position(|request| {
                 datagram.get(..2) == Some(request.metadata.id.to_be_bytes().as_slice())
             }) else {
@@ -95,7 +180,7 @@ impl UdpServer {
             else {
                 continue;
             };
-            let response = Message::from_vec(datagram).ok()?;
+            let response = Message::from_vec(datagram).map_err(|_| Ended::GaveUp)?;
             if slot.is_none()
                 && response.metadata.message_type == MessageType::Response
                 && same_questions(request, &response, self.options.case_randomization)
@@ -103,7 +188,7 @@ impl UdpServer {
                 *slot = Some(response);
             }
         }
-        Some(())
+        Ok(())
     }
 }
 
@@ -303,7 +388,7 @@ mod tests {
         ];
         for spoof in spoofs {
             let (server, query) = spoofed_then_real(spoof).await;
-            let responses = server.ask(&[query]).await;
+            let responses = server.ask(&[query]).await.unwrap();
             assert_eq!(
                 only_address(responses.first()),
                 Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))
@@ -345,7 +430,7 @@ mod tests {
             Query::query(name("www.example.no."), RecordType::A),
             Query::query(name("www.example.no."), RecordType::AAAA),
         ];
-        let responses = server.ask(&queries).await;
+        let responses = server.ask(&queries).await.unwrap();
         let (clients, requests) = answering.await.unwrap();
         assert_eq!(clients[0], clients[1], "one socket for both questions");
         assert_ne!(requests[0].metadata.id, requests[1].metadata.id);
@@ -386,13 +471,58 @@ mod tests {
             Query::query(name("www.example.no."), RecordType::AAAA),
         ];
         let started = std::time::Instant::now();
-        let responses = server.ask(&queries).await;
+        let responses = server.ask(&queries).await.unwrap();
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(
             only_address(responses.first()),
             Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 5)))
         );
         assert!(matches!(responses.get(1), Some(None)));
+    }
+
+    /// A closed port answers with ICMP port unreachable: the lookup ends at once with why,
+    /// instead of waiting out its timeout.
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable_at_once() {
+        let closed = {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.local_addr().unwrap()
+        };
+        let mut server = server(closed);
+        server.timeout = Duration::from_secs(60);
+        let queries = [
+            Query::query(name("www.example.no."), RecordType::A),
+            Query::query(name("www.example.no."), RecordType::AAAA),
+        ];
+        let asked = tokio::time::timeout(Duration::from_secs(30), server.ask(&queries))
+            .await
+            .expect("an ICMP error ends the exchange, not its 60 s timeout");
+        let unreachable = asked.unwrap_err();
+        assert_eq!(unreachable.why, Why::Port);
+        let said = unreachable.to_string();
+        assert!(
+            said.contains(&format!("DNS server {closed}"))
+                && said.contains(&format!("udp/{}", closed.port())),
+            "{said}"
+        );
+    }
+
+    /// Which socket errors end a lookup: the three an ICMP error gives; any other is left to
+    /// hickory.
+    #[test]
+    fn only_icmp_errors_end_a_lookup() {
+        let server = SocketAddr::from(([192, 0, 2, 53], 53));
+        let kinds = [
+            (io::ErrorKind::ConnectionRefused, Some(Why::Port)),
+            (io::ErrorKind::HostUnreachable, Some(Why::Host)),
+            (io::ErrorKind::NetworkUnreachable, Some(Why::Network)),
+            (io::ErrorKind::PermissionDenied, None),
+            (io::ErrorKind::WouldBlock, None),
+        ];
+        for (kind, why) in kinds {
+            let found = Unreachable::from_io(server, &io::Error::from(kind));
+            assert_eq!(found.map(|u| u.why), why, "{kind:?}");
+        }
     }
 
     fn judged(code: ResponseCode, answers: Vec<Record>, truncated: bool) -> Option<DnsLookup> {

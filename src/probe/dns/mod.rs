@@ -12,7 +12,8 @@
 //!
 //! With one name server, a lookup first asks it once over UDP itself ([`exchange`]), which
 //! costs a fraction of hickory's resolver machinery, and falls back to hickory for every case
-//! that needs more than one clean exchange.
+//! that needs more than one clean exchange. An ICMP error for that query (nothing listens on
+//! the server's port, no route to it) ends the lookup at once, with what it means.
 
 mod exchange;
 
@@ -34,7 +35,11 @@ use hickory_resolver::{Hosts, TokioResolver};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use self::exchange::UdpServer;
+use self::exchange::{UdpServer, Unreachable};
+
+/// What the direct exchange says about one question: its response, `None` when hickory must
+/// ask, or why the server cannot answer.
+type Direct = Result<Option<Message>, Unreachable>;
 
 use crate::catalog::{DnsName, Family};
 use crate::probe::ProbeError;
@@ -206,11 +211,11 @@ impl HickoryResolver {
     }
 
     /// Asks the one name server the questions `family` wants, directly and on one socket;
-    /// the responses, A's then AAAA's, `None` where hickory must ask (no single server, a name
-    /// the hosts file lists, no answer in time).
-    async fn ask_directly(&self, query_name: &Name, family: Family) -> Vec<Option<Message>> {
+    /// for A then AAAA, the response, `None` where hickory must ask (no single server, a name
+    /// the hosts file lists, no answer in time), or why the server cannot answer.
+    async fn ask_directly(&self, query_name: &Name, family: Family) -> [Direct; 2] {
         let Some(direct) = &self.direct else {
-            return vec![None, None];
+            return [Ok(None), Ok(None)];
         };
         let asked = [RecordKind::A, RecordKind::Aaaa].map(|kind| {
             let query = Query::query(query_name.clone(), kind.record_type());
@@ -222,13 +227,19 @@ impl HickoryResolver {
         });
         let queries: Vec<Query> = asked.iter().flatten().cloned().collect();
         if queries.is_empty() {
-            return vec![None, None];
+            return [Ok(None), Ok(None)];
         }
-        let mut responses = direct.ask(&queries).await.into_iter();
-        asked
-            .iter()
-            .map(|query| query.as_ref().and_then(|_| responses.next().flatten()))
-            .collect()
+        match direct.ask(&queries).await {
+            // Only the questions asked share the fate; one the hosts file answers is hickory's.
+            Err(unreachable) => asked.map(|query| match query {
+                Some(_) => Err(unreachable.clone()),
+                None => Ok(None),
+            }),
+            Ok(responses) => {
+                let mut responses = responses.into_iter();
+                asked.map(|query| Ok(query.and_then(|_| responses.next().flatten())))
+            }
+        }
     }
 
     /// One lookup of a pair: the direct exchange's answer for `kind` when it settles the
@@ -238,7 +249,7 @@ impl HickoryResolver {
         name: &DnsName,
         kind: RecordKind,
         query_name: Result<Name, ProtoError>,
-        exchange: Arc<OnceCell<Vec<Option<Message>>>>,
+        exchange: Arc<OnceCell<[Direct; 2]>>,
         family: Family,
         start: Instant,
     ) -> DnsLookup {
@@ -248,14 +259,21 @@ impl HickoryResolver {
                 .get_or_init(|| self.ask_directly(query_name, family))
                 .await;
             let index = usize::from(kind == RecordKind::Aaaa);
-            if let Some(Some(response)) = responses.get(index) {
-                let query = Query::query(query_name.clone(), kind.record_type());
-                let ms = super::elapsed_ms(start);
-                if let Some(lookup) =
-                    exchange::judge(name, kind, &query, response, direct, self.server, ms)
-                {
-                    return lookup;
+            let ms = super::elapsed_ms(start);
+            match responses.get(index) {
+                Some(Err(unreachable)) => {
+                    let message = unreachable.to_string();
+                    return failure(kind, DnsOutcome::Error, self.server, ms, message);
                 }
+                Some(Ok(Some(response))) => {
+                    let query = Query::query(query_name.clone(), kind.record_type());
+                    if let Some(lookup) =
+                        exchange::judge(name, kind, &query, response, direct, self.server, ms)
+                    {
+                        return lookup;
+                    }
+                }
+                _ => {}
             }
         }
         // Boxed: hickory's lookup future is large (kilobytes), and most lookups never get
