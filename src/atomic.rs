@@ -65,6 +65,16 @@ impl Drop for Temporary {
 /// After a signal ([`crate::interrupt::received`]) nothing is replaced: the error is
 /// [`io::ErrorKind::Interrupted`].
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
+    write_atomically_with(path, |file| file.write_all(contents))
+}
+
+/// [`write_atomically`] for content that `write` produces into the temporary file as it
+/// goes, so that a large report is never held whole in memory. An error of `write` leaves
+/// the old file untouched, as any other does.
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), WriteError> {
     let err = |source| WriteError {
         path: path.to_path_buf(),
         source,
@@ -105,7 +115,10 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), WriteError> 
             "no free temporary name",
         ))
     })?;
-    file.write_all(contents).map_err(err)?;
+    let mut buffered = io::BufWriter::with_capacity(64 * 1024, &mut file);
+    write(&mut buffered).map_err(err)?;
+    buffered.flush().map_err(err)?;
+    drop(buffered);
     file.sync_all().map_err(err)?;
     drop(file);
     // The last moment to honour Ctrl-C: after the rename the new file is in place.
@@ -181,6 +194,34 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    /// Content written as it is produced lands whole; a writer that fails part way leaves
+    /// the old file and no temporary.
+    #[test]
+    fn streamed_content_replaces_the_file_only_when_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        fs::write(&path, b"old").unwrap();
+        let failed = write_atomically_with(&path, |out| {
+            out.write_all(&[b'x'; 200_000])?;
+            Err(io::Error::other("renderer failed"))
+        });
+        assert!(failed.unwrap_err().to_string().contains("renderer failed"));
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        write_atomically_with(&path, |out| {
+            for _ in 0..1000 {
+                out.write_all(&[b'y'; 1000])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(fs::read(&path).unwrap(), vec![b'y'; 1_000_000]);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("report.json")]);
     }
 
     #[test]

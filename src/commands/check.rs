@@ -1,11 +1,11 @@
 //! `check`: plan → probe → audit → output, with baselines, atomic saves and the rules needed.
 
-use std::io::{IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, Utc};
 
-use crate::atomic::write_atomically;
+use crate::atomic::write_atomically_with;
 use crate::audit::AuditOptions;
 use crate::catalog::Catalog;
 use crate::commands::pipeline::{Judgement, PlannedRun, Run, Scope};
@@ -181,37 +181,23 @@ pub fn check(
     report.labels = options.labels.clone();
     report.finished_at = Some(chrono::Utc::now());
 
-    let mut rendered = Vec::new();
     let nagios = NagiosRenderer {
         strict: options.strict,
     };
-    match options.format {
-        CheckFormat::Table => TableRenderer {
-            screen: options.screen,
-            verbose: options.verbose,
-        }
-        .render(&report, &mut rendered)?,
-        CheckFormat::Json => JsonRenderer.render(&report, &mut rendered)?,
-        CheckFormat::Prometheus => PrometheusRenderer.render(&report, &mut rendered)?,
-        CheckFormat::Junit => JunitRenderer.render(&report, &mut rendered)?,
-        CheckFormat::Nagios => nagios.render(&report, &mut rendered)?,
-        CheckFormat::Jsonl => JsonlRenderer.render(&report, &mut rendered)?,
-        CheckFormat::Markdown => MarkdownRenderer {
-            rules: document_rules(&report, &run.selection, options),
-        }
-        .render(&report, &mut rendered)?,
-        CheckFormat::Html => HtmlRenderer {
-            rules: document_rules(&report, &run.selection, options),
-        }
-        .render(&report, &mut rendered)?,
-    }
-    // A signal during the probe or the rendering: nothing is written, anywhere.
-    if let Some(signal) = crate::interrupt::received() {
-        return Err(CommandError::Interrupted(signal));
-    }
+    let render = |out: &mut dyn Write| render(&report, &run.selection, options, nagios, out);
     match &options.output {
-        Some(path) => write_atomically(path, &rendered)?,
-        None => out.write_all(&rendered)?,
+        // Streamed into the temporary file, which replaces the old one only when complete
+        // and no signal came (a report of thousands of targets is megabytes of JSON).
+        Some(path) => write_atomically_with(path, render)?,
+        None => {
+            let mut rendered = Vec::new();
+            render(&mut rendered)?;
+            // A signal during the probe or the rendering: nothing is written, anywhere.
+            if let Some(signal) = crate::interrupt::received() {
+                return Err(CommandError::Interrupted(signal));
+            }
+            out.write_all(&rendered)?;
+        }
     }
     if let Some(path) = &options.save {
         if let Some(baseline) = &baseline {
@@ -231,6 +217,36 @@ pub fn check(
         _ if report.failed(options.strict) => Status::Fail,
         _ => Status::Pass,
     })
+}
+
+/// Writes `report` to `out` in the format `options` asks for.
+fn render(
+    report: &Report<'_>,
+    selection: &Selection,
+    options: &CheckOptions,
+    nagios: NagiosRenderer,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match options.format {
+        CheckFormat::Table => TableRenderer {
+            screen: options.screen,
+            verbose: options.verbose,
+        }
+        .render(report, out),
+        CheckFormat::Json => JsonRenderer.render(report, out),
+        CheckFormat::Prometheus => PrometheusRenderer.render(report, out),
+        CheckFormat::Junit => JunitRenderer.render(report, out),
+        CheckFormat::Nagios => nagios.render(report, out),
+        CheckFormat::Jsonl => JsonlRenderer.render(report, out),
+        CheckFormat::Markdown => MarkdownRenderer {
+            rules: document_rules(report, selection, options),
+        }
+        .render(report, out),
+        CheckFormat::Html => HtmlRenderer {
+            rules: document_rules(report, selection, options),
+        }
+        .render(report, out),
+    }
 }
 
 /// Probes the plan, with a progress bar on a terminal.
@@ -291,9 +307,7 @@ fn document_rules(
 }
 
 fn save(report: &Report<'_>, path: &Path) -> Result<(), CommandError> {
-    let mut json = Vec::new();
-    JsonRenderer.render(report, &mut json)?;
-    write_atomically(path, &json)?;
+    write_atomically_with(path, |file| JsonRenderer.render(report, file))?;
     Ok(())
 }
 

@@ -730,18 +730,25 @@ async fn direct_target<R: Resolve>(
     let ((tcp, stream), ahead) = connect_ahead(connect, ahead).await;
     let secured = match stream {
         Some(stream) => {
+            // The slot of the handshake's first turn, waited for before anything of the
+            // handshake exists: a connection waiting for one holds its socket and this small
+            // task. Thousands may wait at once (a run's targets outlast their patience
+            // behind busy slots); each carrying the steps below cost 8 KiB.
+            let first_turn = shared.permit(&shared.limits.handshakes).await;
+            // From its ClientHello on, the connection no longer waits for a handshake.
+            drop(ahead);
             let over = Connected {
                 stream,
                 leftover: &[],
                 name: &name,
                 port: target.port,
-                ahead,
+                first_turn,
                 control_to: Some(addr),
             };
             // Boxed: what the steps over a connection need (the handshake, its controls, the
-            // HTTP exchange) is allocated once the target has a connection, not carried by
-            // every task from its start. A run starts a task per target at once, and most of
-            // them wait for a place first.
+            // HTTP exchange) is allocated once the target has a connection and a slot, not
+            // carried by every task from its start. A run starts a task per target at once,
+            // and most of them wait for a place first.
             Some(Box::pin(over_tls(&shared, over, http.as_deref(), SendPolicy::Always)).await)
         }
         None => None,
@@ -820,7 +827,7 @@ async fn proxied_target<R: Resolve>(
             leftover: &tunnel.leftover,
             name: &name,
             port,
-            ahead: None,
+            first_turn: None,
             control_to: None,
         };
         let secured = over_tls(&shared, over, http.as_deref(), SendPolicy::Always).await;
@@ -836,8 +843,8 @@ struct Connected<'a, 'w> {
     leftover: &'a [u8],
     name: &'a DnsName,
     port: Port,
-    /// The connection's place in the connect-ahead window, if it holds one.
-    ahead: Option<SemaphorePermit<'w>>,
+    /// The handshake slot for the first turn of its handshake, when it is already held.
+    first_turn: Option<SemaphorePermit<'w>>,
     /// The address control handshakes go to, for a direct connection (through a proxy the
     /// proxy picks the address, and its CONNECT answer says what it blocks).
     control_to: Option<SocketAddr>,
@@ -932,7 +939,7 @@ async fn handshake<R: Sync>(
 ) -> (TlsObservation, Option<TlsStream>) {
     let gate = SlotGate {
         shared,
-        ahead: std::sync::Mutex::new(connected.ahead),
+        first_turn: std::sync::Mutex::new(connected.first_turn),
     };
     let handshake = Handshake {
         name: connected.name,
@@ -957,20 +964,24 @@ async fn handshake<R: Sync>(
 }
 
 /// The handshake slots as a [`CpuGate`]: each turn of a handshake's CPU work holds a slot
-/// until it is done. The first turn also frees the connection's place in the connect-ahead
-/// window: from its ClientHello on, the connection no longer waits for a handshake.
+/// until it is done. The first turn's slot may already be held (a direct connection waits
+/// for it before the handshake's state is allocated).
 struct SlotGate<'a, R> {
     shared: &'a Shared<R>,
-    ahead: std::sync::Mutex<Option<SemaphorePermit<'a>>>,
+    first_turn: std::sync::Mutex<Option<SemaphorePermit<'a>>>,
 }
 
 impl<R: Sync> CpuGate for SlotGate<'_, R> {
     async fn enter(&self) -> Option<impl Sized> {
-        let slot = self.shared.permit(&self.shared.limits.handshakes).await?;
-        if let Ok(mut ahead) = self.ahead.lock() {
-            ahead.take();
+        let held = self
+            .first_turn
+            .lock()
+            .ok()
+            .and_then(|mut first| first.take());
+        match held {
+            Some(slot) => Some(slot),
+            None => self.shared.permit(&self.shared.limits.handshakes).await,
         }
-        Some(slot)
     }
 }
 

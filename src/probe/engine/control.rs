@@ -197,7 +197,7 @@ async fn control_hello<R: Sync>(
     };
     let gate = SlotGate {
         shared,
-        ahead: std::sync::Mutex::new(None),
+        first_turn: std::sync::Mutex::new(None),
     };
     let handshake = Handshake {
         name,

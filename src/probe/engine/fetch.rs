@@ -190,7 +190,7 @@ async fn attempt<R: Sync>(
         leftover,
         name: &request.name,
         port: request.port,
-        ahead: None,
+        first_turn: None,
         control_to,
     };
     over_tls(shared, connected, Some(&request.http), request.policy)
