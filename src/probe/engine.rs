@@ -17,7 +17,7 @@ mod fetch;
 pub use fetch::{FetchRequest, Fetched, fetch};
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -70,8 +70,8 @@ pub async fn run_with<R: Resolve>(
 
 /// [`run_with`] under `limits`, which other runs may share (`serve`'s overlapping scrapes).
 ///
-/// The steps: every name's lookup and every target that needs no DNS start at once
-/// ([`Run::start`]); each result takes its place as it comes, and a name's answer starts
+/// The steps: every target that needs no DNS starts at once, and the names' lookups as many
+/// at a time as resolve at once ([`Run::start`]); each result takes its place as it comes, and a name's answer starts
 /// the targets only DNS knows ([`Run::gather`]); at the hard stop, whatever is still running
 /// keeps its "deadline" placeholder ([`Run::finish`]).
 pub async fn run_within<R: Resolve>(
@@ -134,6 +134,13 @@ struct Run<'a, 'p, R> {
     slots: HashMap<Id, Slot>,
     /// Documented targets started before their name resolved, per request.
     early: Vec<HashMap<TargetKey, Early>>,
+    /// Requests whose lookup waits for one of the run's lookups to end. A lookup task is
+    /// spawned only then, as many at a time as names resolve at once (the DNS concurrency):
+    /// the others would only wait for a DNS slot, each carrying a task (a run over 4,000
+    /// names carried 4,000).
+    queued: VecDeque<usize>,
+    /// Lookup tasks spawned and not yet joined.
+    lookups: usize,
     count: Progress,
     progress: Option<&'p ProgressFn<'p>>,
 }
@@ -164,6 +171,8 @@ impl<'a, 'p, R: Resolve + Send + Sync + 'static> Run<'a, 'p, R> {
             tasks: JoinSet::new(),
             slots: HashMap::new(),
             early: vec![HashMap::new(); requests.len()],
+            queued: VecDeque::new(),
+            lookups: 0,
             count: Progress {
                 names: requests.len(),
                 ..Progress::default()
@@ -237,11 +246,8 @@ impl<'a, 'p, R: Resolve + Send + Sync + 'static> Run<'a, 'p, R> {
     /// Starts request `index`'s lookup, and its documented targets alongside: they are
     /// probed whatever DNS says. Each takes its place among the targets once DNS answers.
     fn start_lookup(&mut self, index: usize, request: &ProbeRequest) {
-        let task = resolve(Arc::clone(&self.shared), request.name.clone());
-        self.spawn(
-            Slot::Name(index),
-            async move { Done::Name(index, task.await) },
-        );
+        self.queued.push_back(index);
+        self.spawn_lookups();
         for target in documented_targets(request, &self.shared.options) {
             let key = (target.address, target.port);
             let Some(started) = self.early.get_mut(index) else {
@@ -260,6 +266,24 @@ impl<'a, 'p, R: Resolve + Send + Sync + 'static> Run<'a, 'p, R> {
             self.spawn(Slot::Early(index, key), async move {
                 Done::Early(index, key, task.await)
             });
+        }
+    }
+
+    /// Spawns queued lookups while the run has fewer running than its DNS concurrency.
+    fn spawn_lookups(&mut self) {
+        while self.lookups < self.shared.options.dns_concurrency.max(1) {
+            let Some(index) = self.queued.pop_front() else {
+                return;
+            };
+            let Some(request) = self.remaining.get(index) else {
+                continue;
+            };
+            let task = resolve(Arc::clone(&self.shared), request.name.clone());
+            self.lookups += 1;
+            self.spawn(
+                Slot::Name(index),
+                async move { Done::Name(index, task.await) },
+            );
         }
     }
 
@@ -288,7 +312,11 @@ impl<'a, 'p, R: Resolve + Send + Sync + 'static> Run<'a, 'p, R> {
                 continue;
             };
             match done {
-                Done::Name(index, dns) => self.on_name(index, dns),
+                Done::Name(index, dns) => {
+                    self.lookups = self.lookups.saturating_sub(1);
+                    self.on_name(index, dns);
+                    self.spawn_lookups();
+                }
                 Done::Target(index, slot, result) => self.on_target(index, slot, result),
                 Done::Early(index, key, result) => self.on_early(index, key, result),
             }
@@ -411,10 +439,12 @@ impl<'a, 'p, R: Resolve + Send + Sync + 'static> Run<'a, 'p, R> {
     fn finish(mut self) -> Vec<NameObservation> {
         self.tasks.abort_all();
         let family = self.shared.options.family;
-        for (_, slot) in self.slots.drain() {
-            if let Slot::Name(index) = slot
-                && let Some(observation) = self.observations.get_mut(index)
-            {
+        let unanswered = self.slots.drain().filter_map(|(_, slot)| match slot {
+            Slot::Name(index) => Some(index),
+            _ => None,
+        });
+        for index in unanswered.chain(self.queued.drain(..)) {
+            if let Some(observation) = self.observations.get_mut(index) {
                 observation.dns = Some(failed_dns(family, NOT_PROBED_DEADLINE));
             }
         }
@@ -579,8 +609,9 @@ async fn resolve<R: Resolve>(shared: Arc<Shared<R>>, name: DnsName) -> DnsObserv
     let Some(_slot) = shared.permit(&shared.limits.dns).await else {
         return failed_dns(shared.options.family, NOT_PROBED_DEADLINE);
     };
-    // Every name's task is spawned at once and waits for a slot: the lookups' state (large,
-    // hickory's futures) is allocated only once the name has one.
+    // The run spawns this task only when one of its own lookups has ended, but runs may
+    // share the slots (`serve`): the lookups' state (large, hickory's futures) is allocated
+    // only once the name has one.
     Box::pin(lookups(&shared, name)).await
 }
 
@@ -1257,6 +1288,84 @@ mod tests {
         assert!(dns.aaaa.is_none(), "--family 4 asks for A only");
         assert_eq!(dns.outcome(), DnsOutcome::Timeout);
         assert!(observations[0].targets.is_empty());
+    }
+
+    /// A run over many names carries a lookup task only for the names that may resolve at
+    /// once; the rest wait in a queue, in order, and every name is still resolved.
+    #[tokio::test]
+    async fn lookups_are_spawned_as_many_at_a_time_as_resolve_at_once() {
+        let names: Vec<String> = (0..40).map(|i| format!("n{i}.example.no")).collect();
+        let answers: Vec<(&str, &'static str, &[&str])> = names
+            .iter()
+            .flat_map(|n| {
+                [
+                    (n.as_str(), "A", &["127.0.0.1"][..]),
+                    (n.as_str(), "AAAA", &[][..]),
+                ]
+            })
+            .collect();
+        let resolver = FakeResolver::new(&answers).slow(Duration::from_millis(5));
+        let port = closed_port();
+        let requests: Vec<ProbeRequest> = names.iter().map(|n| request(n, &[port], &[])).collect();
+        let remaining: Vec<Cow<'_, ProbeRequest>> = requests.iter().map(Cow::Borrowed).collect();
+        let options = ProbeOptions {
+            dns_concurrency: 3,
+            ..ProbeOptions::default()
+        };
+        let deadline = Instant::now() + options.deadline;
+        let shared = Arc::new(Shared::new(
+            &options,
+            resolver,
+            tls(),
+            deadline,
+            requests.iter().map(|r| &r.name),
+            Limits::new(&options),
+        ));
+        let mut run = Run::new(&requests, &remaining, Arc::clone(&shared), None);
+        run.start(None);
+        assert_eq!(run.tasks.len(), 3, "one task per lookup that may run");
+        assert_eq!(run.queued.len(), 37);
+        run.gather(deadline).await;
+        let observations = run.finish();
+        let asked = shared.resolver.asked.lock().unwrap().clone();
+        let order: Vec<&str> = asked.iter().map(|(name, _)| name.as_str()).collect();
+        let mut expected: Vec<&str> = order.clone();
+        expected.dedup();
+        assert_eq!(expected, names, "asked in the order given");
+        for observation in &observations {
+            let dns = observation.dns.as_ref().unwrap();
+            assert_eq!(
+                dns.a.as_ref().unwrap().outcome,
+                DnsOutcome::Answer,
+                "{dns:?}"
+            );
+        }
+    }
+
+    /// Names still queued when the deadline comes are recorded as cut short by it, like
+    /// those whose lookup was under way.
+    #[tokio::test]
+    async fn names_still_queued_at_the_deadline_say_so() {
+        let resolver = FakeResolver::new(&[]);
+        let requests: Vec<ProbeRequest> = (0..5)
+            .map(|i| request(&format!("q{i}.example.no"), &[443], &[]))
+            .collect();
+        let options = ProbeOptions {
+            dns_concurrency: 2,
+            dns_timeout: Duration::from_secs(60),
+            deadline: Duration::from_millis(200),
+            ..ProbeOptions::default()
+        };
+        let observations = run_with(&requests, &options, resolver, tls(), None).await;
+        for observation in &observations {
+            let dns = observation.dns.as_ref().unwrap();
+            let message = dns.a.as_ref().unwrap().message.as_deref().unwrap();
+            assert!(
+                message.contains("deadline"),
+                "{}: {message}",
+                observation.name
+            );
+        }
     }
 
     #[tokio::test]
