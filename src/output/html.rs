@@ -114,11 +114,12 @@ impl Markup for Syntax {
         for row in rows {
             write!(out, "<tr>")?;
             for cell in row {
+                let lines: Vec<String> = cell.text.split('\n').map(escape).collect();
                 write!(
                     out,
                     "<td{}>{}</td>",
                     Self::class(cell.mark),
-                    escape(&cell.text)
+                    lines.join("<br>")
                 )?;
             }
             writeln!(out, "</tr>")?;
