@@ -39,7 +39,8 @@ pub enum Actor {
     Data,
     /// This host's admin (its clock, its options).
     Host,
-    /// Whoever owns the integration (a migration to schedule).
+    /// Whoever owns the integration: a migration to schedule; its Maskinporten client, scopes
+    /// and enterprise certificate (what to ask Digdir or the provider for).
     Integration,
     /// No one: for the record.
     Nobody,
@@ -90,8 +91,14 @@ impl Actor {
             | Code::CertificateExpiring
             | Code::TlsDowngraded => Actor::Provider,
             Code::DataStale | Code::DocumentedAddressNotInDns => Actor::Data,
-            Code::LegacySunsetSoon => Actor::Integration,
-            Code::CertificateChanged
+            Code::LegacySunsetSoon
+            | Code::TokenDenied
+            | Code::TokenScopeMissing
+            | Code::TokenAudienceSet
+            | Code::CertificateWrongEnvironment
+            | Code::CertificateNotForSigning => Actor::Integration,
+            Code::TokenOk
+            | Code::CertificateChanged
             | Code::NameResolves
             | Code::TargetAppeared
             | Code::TargetVanished
@@ -377,6 +384,30 @@ pub fn certificates<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A refused token is not this host's to mend: the client, its scopes and its certificate
+    /// are the integration's, registered with Digdir and the provider.
+    #[test]
+    fn the_token_step_names_who_acts() {
+        for code in [
+            Code::TokenDenied,
+            Code::TokenScopeMissing,
+            Code::TokenAudienceSet,
+            Code::CertificateWrongEnvironment,
+            Code::CertificateNotForSigning,
+        ] {
+            assert_eq!(Actor::of_code(code), Actor::Integration, "{code}");
+        }
+        assert_eq!(Actor::of_code(Code::TokenOk), Actor::Nobody);
+        for code in [
+            Code::ClientKeyUnusable,
+            Code::KeyFileReadable,
+            Code::ClockSkew,
+            Code::AuthorizationServerUnreachable,
+        ] {
+            assert_eq!(Actor::of_code(code), Actor::Host, "{code}");
+        }
+    }
 
     fn finding(code: Code, host: &str, address: &str, port: u16, message: &str) -> Finding {
         Finding {

@@ -347,7 +347,7 @@ fn a_refused_token_fails_the_check_in_every_format_and_leaks_nothing() {
     let table = output("table");
     assert!(
         table.contains("token-scope-missing: the authorization server refused the token (HTTP 400: invalid_scope (MP-200: Invalid scope - Token request contains invalid scopes for client))")
-            && table.contains("→ this host's admin: the scope is not provisioned on the client"),
+            && table.contains("→ integration owner: the scope is not provisioned on the client"),
         "{table}"
     );
 
@@ -379,7 +379,7 @@ fn a_refused_token_fails_the_check_in_every_format_and_leaks_nothing() {
         ),
         "{cause:?}"
     );
-    assert_eq!(cause[4], "this host's admin", "{cause:?}");
+    assert_eq!(cause[4], "integration owner", "{cause:?}");
     assert!(
         cause[5]
             .contains("ask Skatteetaten whether your organisation number has the scope in test"),
@@ -391,7 +391,7 @@ fn a_refused_token_fails_the_check_in_every_format_and_leaks_nothing() {
         &[
             "token refused HTTP 400 invalid_scope MP-200: Invalid scope",
             "token-scope-missing",
-            "this host's admin",
+            "integration owner",
             "ask Skatteetaten",
             "Findings",
         ],
