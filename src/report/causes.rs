@@ -146,11 +146,15 @@ pub fn causes(report: &Report<'_>) -> Vec<Cause> {
     let mut order: Vec<(Code, String)> = Vec::new();
     let mut groups: HashMap<(Code, String), Cause> = HashMap::new();
     for (index, finding) in report.findings.iter().enumerate() {
+        // The token step's findings are about the client, its key and certificate and the
+        // authorization server's answer, not about the target of its host they attach to.
+        let token_step = report.token_findings().contains(finding);
         let first = by_finding
             .get(&index)
             .and_then(|t| t.first())
             .and_then(|&r| report.rows().get(r))
-            .map(|row| row.target);
+            .map(|row| row.target)
+            .filter(|_| !token_step);
         let key = (finding.code, explanation(report, finding, first));
         let cause = groups.entry(key.clone()).or_insert_with(|| {
             order.push(key.clone());
@@ -158,7 +162,7 @@ pub fn causes(report: &Report<'_>) -> Vec<Cause> {
                 number: 0,
                 code: finding.code,
                 severity: finding.severity,
-                actor: actor(finding, first),
+                actor: actor(finding, first, token_step),
                 key: key.1.clone(),
                 findings: Vec::new(),
                 targets: Vec::new(),
@@ -231,9 +235,11 @@ fn targets_by_finding(report: &Report<'_>) -> HashMap<usize, Vec<usize>> {
 
 /// Who acts on `finding`: by its code, refined where what was observed says more (a name
 /// that does not exist is the data's or the provider's business, a resolver that does not
-/// answer the DNS admin's; a wrong certificate from a middlebox is the proxy team's).
-fn actor(finding: &Finding, target: Option<&TargetObservation>) -> Actor {
+/// answer the DNS admin's; a wrong certificate from a middlebox is the proxy team's; the
+/// enterprise certificate of the token step (`token_step`) is the integration's to renew).
+fn actor(finding: &Finding, target: Option<&TargetObservation>, token_step: bool) -> Actor {
     match finding.code {
+        Code::CertificateExpired | Code::CertificateExpiring if token_step => Actor::Integration,
         Code::DnsFailure if finding.message.contains("NXDOMAIN") => Actor::Data,
         Code::CertificateNameMismatch | Code::CertificateExpired
             if target

@@ -33,6 +33,11 @@ pub struct Explained {
 /// The words of `cause`.
 pub fn explain(report: &Report<'_>, cause: &Cause) -> Explained {
     let finding = cause.findings.first().and_then(|&f| report.findings.get(f));
+    // The token step's findings say it all themselves: the certificate they are about is the
+    // client's, not the one the target of the authorization server's host served.
+    if finding.is_some_and(|f| report.token_findings().contains(f)) {
+        return default(report, cause, finding, None);
+    }
     let target = cause
         .targets
         .first()

@@ -448,3 +448,67 @@ fn a_client_file_needs_its_environment_and_its_key() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--keystore"), "{}", text(&out));
 }
+
+/// A token that came with an enterprise certificate about to expire: the JSON's cause and
+/// the documents' token section give the renewal to the integration owner (not the provider,
+/// whose server certificates the same code is about elsewhere), and still say the token came.
+#[test]
+fn an_expiring_client_certificate_is_the_integration_owners_in_every_format() {
+    let lab = Lab::with_cert(
+        "check-expiring",
+        crate::support::enterprise::Subject::org(super::lab::ORG).days(-700, 10),
+        |b| b,
+    );
+    let client = client_file(&lab, SCOPE);
+    let out = check(&lab, &client, "json");
+    assert_eq!(out.status.code(), Some(0), "a warning: {}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cause = doc["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "certificate-expiring")
+        .unwrap_or_else(|| panic!("no certificate-expiring cause: {doc}"));
+    assert_eq!(cause["actor"], "integration", "{cause}");
+    // The words are the enterprise certificate's, not the authorization server's (whose
+    // certificate the token step's findings are not about).
+    let summary = cause["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with(&format!(
+            "the enterprise certificate of organisation {} expires on",
+            super::lab::ORG
+        )),
+        "{cause}"
+    );
+    assert_eq!(cause["action"], "renew it before then", "{cause}");
+
+    let out = check(&lab, &client, "markdown");
+    let markdown = String::from_utf8(out.stdout).unwrap();
+    let section = markdown_token_section(&markdown);
+    assert!(section.contains("**Token granted**"), "{section}");
+    let row = section
+        .lines()
+        .find(|l| l.contains("| certificate-expiring |"))
+        .unwrap_or_else(|| panic!("the certificate's cause in the token section:\n{section}"));
+    let row: Vec<String> = cells(row).iter().map(|c| c.trim().to_owned()).collect();
+    assert_eq!(
+        (row[1].as_str(), row[4].as_str()),
+        ("warn", "integration owner"),
+        "{row:?}"
+    );
+    assert!(row[3].starts_with("the enterprise certificate"), "{row:?}");
+
+    let out = check(&lab, &client, "html");
+    let page = html_text(&lab, "expiring", &String::from_utf8(out.stdout).unwrap());
+    assert_in_order(
+        "expiring html",
+        &page,
+        &[
+            "Token",
+            "Token granted",
+            "certificate-expiring",
+            "integration owner",
+            "Findings",
+        ],
+    );
+}
