@@ -176,7 +176,7 @@ fn assert_documents_match_the_table(
     html: &str,
 ) -> (Vec<Vec<String>>, String) {
     let from_table = table_steps(table);
-    assert!(from_table.len() >= 6, "{name}: {from_table:?}\n{table}");
+    assert!(!from_table.is_empty(), "{name}: no steps in\n{table}");
     assert_tables_well_formed(name, markdown);
     assert_eq!(
         headings(markdown),
@@ -511,4 +511,108 @@ fn an_expiring_client_certificate_is_the_integration_owners_in_every_format() {
             "Findings",
         ],
     );
+}
+
+/// A token step that stops says where in every document: a keystore password that is wrong
+/// (nothing sent), then an authorization server nothing listens at (no metadata, no grant).
+#[test]
+fn a_token_step_that_stops_says_where_in_every_document() {
+    let lab = Lab::new("check-stops", |b| b);
+    let (p12, _) = lab.keystore();
+    lab.file("wrong.txt", b"not-the-password\n");
+    let client = lab.file(
+        "client-wrong.toml",
+        format!(
+            "environment = \"test\"\nclient_id = \"client-1\"\nscopes = [\"{SCOPE}\"]\nkeystore = {}\nkeystore_password_file = \"wrong.txt\"\n",
+            crate::hardening::toml_string(p12.file_name().unwrap().to_str().unwrap())
+        )
+        .as_bytes(),
+    );
+    let run = |client: &std::path::Path, format: &str| {
+        let out = check(&lab, client, format);
+        assert_eq!(out.status.code(), Some(1), "{format}: {}", text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let stops = |name: &str,
+                 client: &std::path::Path,
+                 said: &str,
+                 steps: &[(&str, &str)],
+                 code: &str,
+                 stopped: &str| {
+        let table = run(client, "table");
+        let markdown = run(client, "markdown");
+        let (rows, page) =
+            assert_documents_match_the_table(&lab, name, &table, &markdown, &run(client, "html"));
+        let section = markdown_token_section(&markdown);
+        assert!(
+            section.contains(&format!("**No token**: {said}.")),
+            "{name}:\n{section}"
+        );
+        let shown: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r[0].as_str(), r[1].as_str()))
+            .collect();
+        assert_eq!(shown, steps, "{name}:\n{section}");
+        assert!(
+            section.contains(&format!("| {code} |")),
+            "{name}: {code} in\n{section}"
+        );
+        assert_in_order(name, &page, &["Token", "No token", said, code, "Findings"]);
+        let lines = jsonl(&run(client, "jsonl"));
+        let token = token_line(&lines);
+        assert_eq!(
+            (&token["granted"], &token["stopped"], &token["outcome"]),
+            (
+                &Value::from(false),
+                &Value::from(stopped),
+                &Value::from(said)
+            ),
+            "{name}: {token}"
+        );
+        assert!(
+            token["findings"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from(code)),
+            "{name}: {token}"
+        );
+        rows
+    };
+
+    let rows = stops(
+        "wrong password",
+        &client,
+        "the key could not be used; nothing was sent",
+        &[("key", "unusable")],
+        "client-key-unusable",
+        "key",
+    );
+    assert!(rows[0][2].contains("password"), "{rows:?}");
+    assert!(lab.auth.grants().is_empty(), "nothing was sent");
+
+    // Nothing listens where the data file says the authorization server is.
+    let closed = crate::support::tcp::ClosedPort::on(lab.auth.addr().ip());
+    let std::net::IpAddr::V4(ip) = lab.auth.addr().ip() else {
+        panic!("the lab listens on IPv4");
+    };
+    std::fs::write(&lab.data, super::lab::data_file(ip, closed.addr().port())).unwrap();
+    let client = client_file(&lab, SCOPE);
+    let rows = stops(
+        "closed",
+        &client,
+        "no usable metadata from the authorization server; no grant was sent",
+        &[
+            ("key", "loaded"),
+            ("certificate", "ok"),
+            ("path", "failed"),
+            ("metadata", "failed"),
+        ],
+        "authorization-server-unreachable",
+        "metadata",
+    );
+    assert!(
+        rows[2][2].contains(&format!("{ip} not open")),
+        "the path says where it stopped: {rows:?}"
+    );
+    assert!(lab.auth.grants().is_empty(), "nothing was sent");
 }
