@@ -149,6 +149,19 @@ mod tests {
     }
 
     #[test]
+    fn a_cell_of_several_lines_has_each_escaped_and_joined_by_a_break() {
+        let mut out = Vec::new();
+        Syntax
+            .table(&["details"], &[vec![Cell::from("a<b>\n<br>&")]], &mut out)
+            .unwrap();
+        let html = String::from_utf8(out).unwrap();
+        assert!(
+            html.contains("<tr><td>a&lt;b&gt;<br>&lt;br&gt;&amp;</td></tr>"),
+            "{html}"
+        );
+    }
+
+    #[test]
     fn the_style_sheet_loads_nothing() {
         for outside in ["url(", "@import", "http:", "https:", "@font-face"] {
             assert!(!STYLE.contains(outside), "{outside}");

@@ -161,6 +161,22 @@ mod tests {
     }
 
     #[test]
+    fn a_cell_of_several_lines_has_each_escaped_and_joined_by_a_break() {
+        let mut out = Vec::new();
+        Syntax
+            .table(
+                &["step", "details"],
+                &[vec![Cell::from("token"), Cell::from("a|b\n<br>`c`")]],
+                &mut out,
+            )
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "| step | details |\n|---|---|\n| token | a\\|b<br>\\<br\\>\\`c\\` |\n\n"
+        );
+    }
+
+    #[test]
     fn a_fence_outlasts_the_backticks_inside() {
         assert_eq!(fence("plain"), "```");
         assert_eq!(fence("a ```` b"), "`````");
