@@ -114,11 +114,12 @@ impl Markup for Syntax {
         for row in rows {
             write!(out, "<tr>")?;
             for cell in row {
+                let lines: Vec<String> = cell.text.split('\n').map(escape).collect();
                 write!(
                     out,
                     "<td{}>{}</td>",
                     Self::class(cell.mark),
-                    escape(&cell.text)
+                    lines.join("<br>")
                 )?;
             }
             writeln!(out, "</tr>")?;
@@ -144,6 +145,19 @@ mod tests {
         assert_eq!(
             escape("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+    }
+
+    #[test]
+    fn a_cell_of_several_lines_has_each_escaped_and_joined_by_a_break() {
+        let mut out = Vec::new();
+        Syntax
+            .table(&["details"], &[vec![Cell::from("a<b>\n<br>&")]], &mut out)
+            .unwrap();
+        let html = String::from_utf8(out).unwrap();
+        assert!(
+            html.contains("<tr><td>a&lt;b&gt;<br>&lt;br&gt;&amp;</td></tr>"),
+            "{html}"
         );
     }
 

@@ -3,16 +3,21 @@
 //!
 //! Every line stands alone: it carries its `type` and the run's `labels`, so a line that a
 //! pipeline splits off its run still says where it came from. The lines, in order: one
-//! `target` per probed target, one `finding` per finding, then one `summary`.
+//! `target` per probed target, one `token` when `--client` took the token step, one
+//! `finding` per finding, then one `summary`.
 //!
 //! ```json
 //! {"type":"target","labels":{"site":"oslo"},"environment":"prod","service":"api","host":"…","address":"…","port":443,"ok":true,"reachable":true,"tcp":"open","tcp_ms":1.2,"tls_version":"TLSv1.3","tls_ms":3.4,"findings":[]}
+//! {"type":"token","labels":{"site":"oslo"},"granted":false,"outcome":"the authorization server refused the token (HTTP 400 invalid_scope)","findings":["token-scope-missing"],"environment":"prod","service":"maskinporten","client_id":"…","scopes":["…"],…,"answer":{"outcome":"error",…},"stopped":null}
 //! {"type":"finding","labels":{"site":"oslo"},"code":"blocked","severity":"fail","environment":"prod",…,"message":"…"}
 //! {"type":"summary","labels":{"site":"oslo"},"provider":"…","data_version":"…","as_of":"2026-11-28","verdict":"fail","duration_seconds":5.1,"targets":24,"reachable":20,"fail":3,"warn":1,"info":2}
 //! ```
 //!
 //! `ok`: no `fail` finding about the target; `reachable`: TCP connected and the TLS handshake
-//! completed (`egresscheck_target_up`).
+//! completed (`egresscheck_target_up`). A `token` line holds the JSON report's `token` object
+//! (no secret: no key, grant or token) after `granted` (this host got a token), `outcome`
+//! (that, or what stopped it, in words) and `findings` (the codes of the token step's
+//! findings).
 
 use std::io::{self, Write};
 
@@ -22,6 +27,7 @@ use super::Renderer;
 use crate::audit::{Code, Finding, Severity, target_up};
 use crate::labels::Labels;
 use crate::report::{Report, tcp_state_name};
+use crate::token::flow::TokenObservation;
 
 /// The JSON-lines renderer of `check`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,6 +57,17 @@ struct FindingLine<'a> {
     labels: &'a Labels,
     #[serde(flatten)]
     finding: &'a Finding,
+}
+
+#[derive(Serialize)]
+struct TokenLine<'a> {
+    r#type: &'static str,
+    labels: &'a Labels,
+    granted: bool,
+    outcome: String,
+    findings: Vec<Code>,
+    #[serde(flatten)]
+    token: &'a TokenObservation,
 }
 
 #[derive(Serialize)]
@@ -98,6 +115,20 @@ impl Renderer for JsonlRenderer {
                     tls_version: tls.and_then(|t| t.version.as_deref()),
                     tls_ms: tls.map(|t| t.ms),
                     findings: findings.iter().map(|f| f.code).collect(),
+                },
+            )?;
+        }
+        if let Some(token) = &report.token {
+            let (granted, outcome) = super::token::outcome(token);
+            line(
+                out,
+                &TokenLine {
+                    r#type: "token",
+                    labels,
+                    granted,
+                    outcome,
+                    findings: report.token_findings().iter().map(|f| f.code).collect(),
+                    token,
                 },
             )?;
         }

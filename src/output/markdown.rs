@@ -5,8 +5,10 @@
 //! Every string is escaped, so that text from the data file or the network reads as itself
 //! and never as markup: ASCII punctuation that Markdown gives a meaning (`|` ends a cell, a
 //! backtick opens code, `<` opens HTML, `[` a link, `*` and `_` emphasis, …) is preceded by
-//! a backslash, and line breaks inside a cell become spaces. Rules go into a fenced block
-//! whose fence is longer than any run of backticks in them.
+//! a backslash, and line breaks in a text become spaces. A table cell of several lines (the
+//! token section's details) has its lines, each escaped, joined by `<br>`: the one tag this
+//! writer emits, never from the text. Rules go into a fenced block whose fence is longer than
+//! any run of backticks in them.
 
 use std::io::{self, Write};
 
@@ -114,7 +116,13 @@ impl Markup for Syntax {
                 .iter()
                 .map(|c| match c.text.as_str() {
                     "" => " ".to_owned(),
-                    text => escape(text),
+                    // A cell is one line of a pipe table: its lines are joined by a `<br>`,
+                    // which GitHub, GitLab and Azure DevOps render as a break.
+                    text => text
+                        .split('\n')
+                        .map(escape)
+                        .collect::<Vec<_>>()
+                        .join("<br>"),
                 })
                 .collect();
             writeln!(out, "| {} |", cells.join(" | "))?;
@@ -150,6 +158,22 @@ mod tests {
         assert_eq!(escape("- in a cell"), "- in a cell");
         assert_eq!(escape("51.13.21.170"), "51.13.21.170");
         assert_eq!(escape("api.example.no"), "api.example.no");
+    }
+
+    #[test]
+    fn a_cell_of_several_lines_has_each_escaped_and_joined_by_a_break() {
+        let mut out = Vec::new();
+        Syntax
+            .table(
+                &["step", "details"],
+                &[vec![Cell::from("token"), Cell::from("a|b\n<br>`c`")]],
+                &mut out,
+            )
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "| step | details |\n|---|---|\n| token | a\\|b<br>\\<br\\>\\`c\\` |\n\n"
+        );
     }
 
     #[test]

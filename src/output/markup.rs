@@ -3,16 +3,20 @@
 //! each syntax implements (hyperfine's `export/markup.rs`).
 //!
 //! Sections: the verdict and the counts, the labels of the run (`--label`), the causes
-//! (who acts, on how many targets, what to do), one table of targets per environment, every
-//! finding, and the firewall rules this run found missing (the dialect's text with
-//! `--rules`). Every string goes through the syntax's escaping: the hooks take plain text.
+//! (who acts, on how many targets, what to do), one table of targets per environment, the
+//! token step of `check --client` (whether this host got a token, each step of the request
+//! as the table shows it, and its causes), every finding, and the firewall rules this run
+//! found missing (the dialect's text with `--rules`). Every string goes through the syntax's
+//! escaping: the hooks take plain text.
 
 use std::io::{self, Write};
 
 use super::rows::{environment_title, per_target, target_rows};
+use super::token::{self, StepOutcome};
 use super::{counts_text, verdict_word};
 use crate::audit::Severity;
 use crate::report::Report;
+use crate::report::causes::Cause;
 use crate::report::explain::explain;
 use crate::term::sanitize;
 
@@ -43,7 +47,8 @@ impl Mark {
 /// A table cell: plain text and its mark.
 #[derive(Debug, Clone)]
 pub(crate) struct Cell {
-    /// The text, unescaped.
+    /// The text, unescaped; a line break in it is a line break in the cell (text from the
+    /// network or a file has none: [`sanitize`] makes it visible).
     pub text: String,
     /// How it reads.
     pub mark: Mark,
@@ -109,6 +114,7 @@ pub(crate) fn write(
     headline(report, markup, out)?;
     causes(report, markup, out)?;
     targets(report, markup, out)?;
+    token_step(report, markup, out)?;
     findings(report, markup, out)?;
     rules_needed(report, rules, markup, out)?;
     markup.paragraph(
@@ -173,26 +179,85 @@ fn causes(report: &Report<'_>, markup: &dyn Markup, out: &mut dyn Write) -> io::
     let rows: Vec<Vec<Cell>> = report
         .causes()
         .iter()
-        .map(|cause| {
-            let words = explain(report, cause);
+        .map(|cause| cause_row(report, cause))
+        .collect();
+    markup.table(&CAUSE_HEADER, &rows, out)
+}
+
+/// The columns of a cause.
+const CAUSE_HEADER: [&str; 6] = ["#", "severity", "code", "what", "who acts", "what to do"];
+
+/// A cause as a row of [`CAUSE_HEADER`].
+fn cause_row(report: &Report<'_>, cause: &Cause) -> Vec<Cell> {
+    let words = explain(report, cause);
+    vec![
+        Cell::from(cause.number.to_string()),
+        Cell {
+            text: cause.severity.as_str().to_owned(),
+            mark: Mark::of(Some(cause.severity)),
+        },
+        Cell::from(cause.code.as_str()),
+        Cell::from(sanitize(&words.summary)),
+        Cell::from(cause.actor.label()),
+        Cell::from(sanitize(&words.action)),
+    ]
+}
+
+/// The token step of `check --client`, where the table puts it: whether this host got a
+/// token (or what stopped it) for which client, environment and scopes; each step of the
+/// request with what it showed ([`token::steps`], the table's rows); then the causes of the
+/// step's findings, with who acts and what to do.
+fn token_step(report: &Report<'_>, markup: &dyn Markup, out: &mut dyn Write) -> io::Result<()> {
+    let Some(obs) = &report.token else {
+        return Ok(());
+    };
+    markup.heading(2, "Token", out)?;
+    let (granted, outcome) = token::outcome(obs);
+    let (word, mark) = if granted {
+        ("Token granted", Mark::Good)
+    } else {
+        ("No token", Mark::Bad)
+    };
+    markup.verdict(
+        word,
+        mark,
+        &format!(
+            "{outcome}. Client {} in environment {} (service {}), scopes {}.",
+            sanitize(&obs.client_id),
+            obs.environment,
+            obs.service,
+            sanitize(&obs.scopes.join(" "))
+        ),
+        out,
+    )?;
+    let rows: Vec<Vec<Cell>> = token::steps(obs, &token::path_of(obs))
+        .into_iter()
+        .map(|step| {
             vec![
-                Cell::from(cause.number.to_string()),
+                Cell::from(step.step),
                 Cell {
-                    text: cause.severity.as_str().to_owned(),
-                    mark: Mark::of(Some(cause.severity)),
+                    text: step.result,
+                    mark: match step.outcome {
+                        StepOutcome::Done => Mark::Good,
+                        StepOutcome::Warning => Mark::Warn,
+                        StepOutcome::Failed => Mark::Bad,
+                    },
                 },
-                Cell::from(cause.code.as_str()),
-                Cell::from(sanitize(&words.summary)),
-                Cell::from(cause.actor.label()),
-                Cell::from(sanitize(&words.action)),
+                Cell::from(step.details.join("\n")),
             ]
         })
         .collect();
-    markup.table(
-        &["#", "severity", "code", "what", "who acts", "what to do"],
-        &rows,
-        out,
-    )
+    markup.table(&["step", "result", "details"], &rows, out)?;
+    let causes = report.token_causes();
+    if causes.is_empty() {
+        return Ok(());
+    }
+    markup.paragraph("What the token step found (numbered as in Causes):", out)?;
+    let rows: Vec<Vec<Cell>> = causes
+        .into_iter()
+        .map(|cause| cause_row(report, cause))
+        .collect();
+    markup.table(&CAUSE_HEADER, &rows, out)
 }
 
 /// One table per environment: a row per name with its targets.

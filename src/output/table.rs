@@ -172,7 +172,8 @@ impl TableRenderer {
             sanitize(&token.client_id),
             sanitize(&token.scopes.join(" "))
         )?;
-        crate::output::token::write_steps(token, &[], &self.screen, out)
+        let path = crate::output::token::path_of(token);
+        crate::output::token::write_steps(token, &path, &self.screen, out)
     }
 
     /// What to run next: the rules, when the firewall must act; the closing advice when

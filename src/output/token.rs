@@ -29,7 +29,8 @@ use serde::Serialize;
 use super::json::{Data, Tool};
 use super::target::TargetReport;
 use crate::audit::{Finding, Severity};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, HttpsUrl};
+use crate::probe::model::ProbeRequest;
 use crate::term::grid::{Column, Frame, Grid};
 use crate::term::{self, Screen, sanitize};
 use crate::token::answer::TokenAnswer;
@@ -127,8 +128,8 @@ pub fn write_steps(
         Column::words("result"),
         Column::names("details"),
     ]);
-    for (step, result, details) in steps(obs, path) {
-        table.row([step.to_owned(), result, details]);
+    for step in steps(obs, path) {
+        table.row([step.step.to_owned(), step.result, step.details.join("\n")]);
     }
     term::write_table(
         out,
@@ -156,15 +157,114 @@ pub fn write_findings(findings: &[Finding], out: &mut dyn Write) -> io::Result<(
     Ok(())
 }
 
-fn steps(obs: &TokenObservation, path: &[TargetReport]) -> Vec<(&'static str, String, String)> {
-    let mut rows = Vec::new();
-    let stopped_at = |step: Stopped| obs.stopped == Some(step);
-    // The key.
-    let key = match (&obs.key_problem, &obs.key_type_problem) {
-        (Some(problem), _) => ("unusable".to_owned(), sanitize(problem)),
-        (None, Some(kind)) => ("not RSA".to_owned(), kind.clone()),
+/// How a step of the token request went, as every format marks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// Done as it should be.
+    Done,
+    /// Done, with something to mend (a key file others can read).
+    Warning,
+    /// The step failed, or its result stops the token.
+    Failed,
+}
+
+/// One step of the token request as the table, the Markdown and the HTML show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// `key`, `certificate`, `path`, `metadata`, `grant` or `token`.
+    pub step: &'static str,
+    /// What came of it, in a word or two (`loaded`, `granted`, `refused`, …).
+    pub result: String,
+    /// How it reads at a glance.
+    pub outcome: StepOutcome,
+    /// What it showed, one fact a line. Text from the network or a file is sanitised
+    /// ([`sanitize`]); escaping for a markup is the format's.
+    pub details: Vec<String>,
+}
+
+impl Step {
+    fn new(step: &'static str, result: &str, outcome: StepOutcome, details: String) -> Step {
+        Step {
+            step,
+            result: result.to_owned(),
+            outcome,
+            details: details.lines().map(str::to_owned).collect(),
+        }
+    }
+}
+
+/// Whether this host got a token and, when it did not, what stopped it, in words; the same
+/// in every format.
+pub fn outcome(obs: &TokenObservation) -> (bool, String) {
+    let text = match (&obs.answer, obs.stopped) {
+        (Some(TokenAnswer::Token(_)), _) => return (true, "this host got a token".to_owned()),
+        (Some(TokenAnswer::Error { status, error, .. }), _) => format!(
+            "the authorization server refused the token (HTTP {status} {})",
+            sanitize(error)
+        ),
+        (Some(TokenAnswer::Unexpected { status, .. }), _) => {
+            format!("the token request got an answer that is not a token (HTTP {status})")
+        }
+        (None, Some(Stopped::Key)) => "the key could not be used; nothing was sent".to_owned(),
+        (None, Some(Stopped::Certificate)) => {
+            "the key or certificate cannot sign a grant Maskinporten takes; nothing was sent"
+                .to_owned()
+        }
+        (None, Some(Stopped::Metadata)) => {
+            "no usable metadata from the authorization server; no grant was sent".to_owned()
+        }
+        (None, Some(Stopped::Grant)) => "no grant could be signed; nothing was sent".to_owned(),
+        (None, Some(Stopped::Request) | None) => "the token request got no answer".to_owned(),
+    };
+    (false, text)
+}
+
+/// The targets of the metadata request's path as the observation holds them: what
+/// `check --client`, which keeps only the observation, shows in its token section.
+pub fn path_of(obs: &TokenObservation) -> Vec<TargetReport> {
+    let Some(name) = &obs.metadata_path else {
+        return Vec::new();
+    };
+    let ports = HttpsUrl::parse(&obs.metadata_url)
+        .map(|url| vec![url.port])
+        .unwrap_or_default();
+    super::target::reports(
+        name,
+        &ProbeRequest {
+            name: name.name.clone(),
+            ports,
+            documented: Vec::new(),
+            http: None,
+        },
+    )
+}
+
+/// The steps of the token request, in order, each with what it showed: the key, the
+/// certificate, the path to the authorization server (`path`: its targets), the metadata,
+/// the grant and the answer. A step the flow never reached is left out.
+pub fn steps(obs: &TokenObservation, path: &[TargetReport]) -> Vec<Step> {
+    let mut rows = vec![key_step(obs)];
+    rows.extend(certificate_step(obs));
+    if obs.metadata_path.is_some() || obs.stopped == Some(Stopped::Metadata) {
+        rows.push(path_step(path));
+        rows.push(metadata_step(obs));
+    }
+    rows.extend(grant_step(obs));
+    rows.extend(answer_step(obs));
+    rows
+}
+
+fn key_step(obs: &TokenObservation) -> Step {
+    let (result, outcome, mut details) = match (&obs.key_problem, &obs.key_type_problem) {
+        (Some(problem), _) => ("unusable", StepOutcome::Failed, sanitize(problem)),
+        (None, Some(kind)) => ("not RSA", StepOutcome::Failed, kind.clone()),
         (None, None) => (
-            "loaded".to_owned(),
+            "loaded",
+            if obs.exposed_files.is_empty() {
+                StepOutcome::Done
+            } else {
+                StepOutcome::Warning
+            },
             match obs.key_source {
                 "pkcs12" => "PKCS#12 keystore (x5c)".to_owned(),
                 "pem" => "PEM key and chain (x5c)".to_owned(),
@@ -172,124 +272,142 @@ fn steps(obs: &TokenObservation, path: &[TargetReport]) -> Vec<(&'static str, St
             },
         ),
     };
-    let mut key_details = key.1;
     for file in &obs.exposed_files {
-        key_details.push_str(&format!("\nwarning: {file}"));
+        details.push_str(&format!("\nwarning: {}", sanitize(file)));
     }
-    rows.push(("key", key.0, key_details));
-    // The certificate.
-    if let Some(facts) = &obs.certificate {
-        let c = &facts.certificate;
-        let result = if obs.key_mismatch {
-            "not the key's"
-        } else if !facts.signing_allowed || !facts.rsa {
-            "not for signing"
-        } else if facts
-            .issued_for
-            .as_ref()
-            .is_some_and(|e| e.as_str() != obs.environment)
-        {
-            "wrong environment"
+    Step::new("key", result, outcome, details)
+}
+
+fn certificate_step(obs: &TokenObservation) -> Option<Step> {
+    let facts = obs.certificate.as_ref()?;
+    let c = &facts.certificate;
+    let result = if obs.key_mismatch {
+        "not the key's"
+    } else if !facts.signing_allowed || !facts.rsa {
+        "not for signing"
+    } else if facts
+        .issued_for
+        .as_ref()
+        .is_some_and(|e| e.as_str() != obs.environment)
+    {
+        "wrong environment"
+    } else {
+        "ok"
+    };
+    let environment = match &facts.issued_for {
+        Some(env) => format!("a {env} certificate (by issuer)"),
+        None => "issuer not recognised as a test or production CA".to_owned(),
+    };
+    Some(Step::new(
+        "certificate",
+        result,
+        if result == "ok" {
+            StepOutcome::Done
         } else {
-            "ok"
-        };
-        let environment = match &facts.issued_for {
-            Some(env) => format!("a {env} certificate (by issuer)"),
-            None => "issuer not recognised as a test or production CA".to_owned(),
-        };
-        rows.push((
-            "certificate",
-            result.to_owned(),
-            format!(
-                "{}\nissuer {}\norganisation {}\n{}, key usage {}\nvalid {} to {}\n{environment}",
-                c.subject,
-                facts.issuer_name,
+            StepOutcome::Failed
+        },
+        format!(
+            "{}\nissuer {}\norganisation {}\n{}, key usage {}\nvalid {} to {}\n{environment}",
+            sanitize(&c.subject),
+            sanitize(&facts.issuer_name),
+            sanitize(
                 facts
                     .organisation_number
                     .as_deref()
-                    .unwrap_or("(none found)"),
-                c.key_algorithm,
-                if facts.key_usage.is_empty() {
-                    "(any)".to_owned()
-                } else {
-                    facts.key_usage.join(", ")
-                },
-                c.not_before.date_naive(),
-                c.not_after.date_naive(),
+                    .unwrap_or("(none found)")
             ),
-        ));
-    }
-    // The path and the metadata.
-    if obs.metadata_path.is_some() || stopped_at(Stopped::Metadata) {
-        let targets: Vec<String> = path
-            .iter()
-            .map(|t| {
-                let address = t
-                    .address
-                    .map_or_else(|| "via proxy".to_owned(), |a| a.to_string());
-                let tcp = t.tcp.as_ref().map_or("-", |tcp| {
-                    if tcp.state == crate::probe::model::TcpState::Open {
-                        "open"
-                    } else {
-                        "not open"
-                    }
-                });
-                let tls = t.tls.as_ref().map_or_else(String::new, |tls| {
-                    let trust = match (tls.trusted_public, tls.trusted_system) {
-                        (true, _) => "trusted",
-                        (false, true) => "INTERCEPTED",
-                        (false, false) => "untrusted",
-                    };
-                    if tls.ok {
-                        format!(", {} {trust}", tls.version.as_deref().unwrap_or("TLS"))
-                    } else {
-                        ", TLS failed".to_owned()
-                    }
-                });
-                format!("{}:{} {address} {tcp}{tls}", t.host, t.port)
-            })
-            .collect();
-        rows.push((
-            "path",
-            if path
-                .iter()
-                .any(|t| t.tls.as_ref().is_some_and(|tls| tls.ok))
-            {
-                "ok"
+            c.key_algorithm,
+            if facts.key_usage.is_empty() {
+                "(any)".to_owned()
             } else {
-                "failed"
-            }
-            .to_owned(),
-            if targets.is_empty() {
-                "nothing probed".to_owned()
-            } else {
-                targets.join("\n")
+                facts.key_usage.join(", ")
             },
-        ));
-        let (result, details) = match (&obs.metadata, &obs.metadata_problem) {
-            (Some(m), None) => (
-                "ok".to_owned(),
-                format!(
-                    "{}\nissuer {}\ntoken endpoint {}",
-                    obs.metadata_url, m.issuer, m.token_endpoint
-                ),
+            c.not_before.date_naive(),
+            c.not_after.date_naive(),
+        ),
+    ))
+}
+
+/// Each target of the path: `host:port address open, TLSv1.3 trusted`.
+fn path_step(path: &[TargetReport]) -> Step {
+    let targets: Vec<String> = path
+        .iter()
+        .map(|t| {
+            let address = t
+                .address
+                .map_or_else(|| "via proxy".to_owned(), |a| a.to_string());
+            let tcp = t.tcp.as_ref().map_or("-", |tcp| {
+                if tcp.state == crate::probe::model::TcpState::Open {
+                    "open"
+                } else {
+                    "not open"
+                }
+            });
+            let tls = t.tls.as_ref().map_or_else(String::new, |tls| {
+                let trust = match (tls.trusted_public, tls.trusted_system) {
+                    (true, _) => "trusted",
+                    (false, true) => "INTERCEPTED",
+                    (false, false) => "untrusted",
+                };
+                if tls.ok {
+                    format!(", {} {trust}", tls.version.as_deref().unwrap_or("TLS"))
+                } else {
+                    ", TLS failed".to_owned()
+                }
+            });
+            format!("{}:{} {address} {tcp}{tls}", sanitize(&t.host), t.port)
+        })
+        .collect();
+    let ok = path
+        .iter()
+        .any(|t| t.tls.as_ref().is_some_and(|tls| tls.ok));
+    Step::new(
+        "path",
+        if ok { "ok" } else { "failed" },
+        if ok {
+            StepOutcome::Done
+        } else {
+            StepOutcome::Failed
+        },
+        if targets.is_empty() {
+            "nothing probed".to_owned()
+        } else {
+            targets.join("\n")
+        },
+    )
+}
+
+fn metadata_step(obs: &TokenObservation) -> Step {
+    let url = sanitize(&obs.metadata_url);
+    match (&obs.metadata, &obs.metadata_problem) {
+        (Some(m), None) => Step::new(
+            "metadata",
+            "ok",
+            StepOutcome::Done,
+            format!(
+                "{url}\nissuer {}\ntoken endpoint {}",
+                sanitize(&m.issuer),
+                sanitize(&m.token_endpoint)
             ),
-            (_, Some(problem)) => (
-                "failed".to_owned(),
-                format!("{}\n{}", obs.metadata_url, sanitize(problem)),
-            ),
-            (None, None) => ("-".to_owned(), obs.metadata_url.clone()),
-        };
-        rows.push(("metadata", result, details));
+        ),
+        (_, Some(problem)) => Step::new(
+            "metadata",
+            "failed",
+            StepOutcome::Failed,
+            format!("{url}\n{}", sanitize(problem)),
+        ),
+        (None, None) => Step::new("metadata", "-", StepOutcome::Failed, url),
     }
-    // The grant.
+}
+
+fn grant_step(obs: &TokenObservation) -> Option<Step> {
     if let Some(grant) = &obs.grant {
         let c = &grant.claims;
         let mut details = format!(
             "{}, {}\naud {}\niss {}\nscope {}\niat {}, exp iat+{} s, jti {}",
             grant.alg,
-            grant.key_reference,
-            c.aud,
+            sanitize(&grant.key_reference),
+            sanitize(&c.aud),
             sanitize(&c.iss),
             sanitize(&c.scope),
             c.iat,
@@ -302,14 +420,17 @@ fn steps(obs: &TokenObservation, path: &[TargetReport]) -> Vec<(&'static str, St
         if let Some(resource) = &c.resource {
             details.push_str(&format!("\nresource {}", sanitize(&resource.join(" "))));
         }
-        rows.push(("grant", "signed".to_owned(), details));
-    } else if let Some(problem) = &obs.grant_problem {
-        rows.push(("grant", "failed".to_owned(), sanitize(problem)));
+        return Some(Step::new("grant", "signed", StepOutcome::Done, details));
     }
-    // The answer.
+    obs.grant_problem
+        .as_ref()
+        .map(|problem| Step::new("grant", "failed", StepOutcome::Failed, sanitize(problem)))
+}
+
+fn answer_step(obs: &TokenObservation) -> Option<Step> {
     match (&obs.answer, &obs.request_problem) {
         (Some(TokenAnswer::Token(claims)), _) => {
-            let mut details = format!("scopes {}", claims.scopes.join(" "));
+            let mut details = format!("scopes {}", sanitize(&claims.scopes.join(" ")));
             if let Some(seconds) = claims.expires_in {
                 details.push_str(&format!("\nexpires in {seconds} s"));
             }
@@ -318,16 +439,16 @@ fn steps(obs: &TokenObservation, path: &[TargetReport]) -> Vec<(&'static str, St
                 if claims.aud.is_empty() {
                     "none (unspecified)".to_owned()
                 } else {
-                    claims.aud.join(", ")
+                    sanitize(&claims.aud.join(", "))
                 }
             ));
             if let Some(consumer) = &claims.consumer {
-                details.push_str(&format!("\nconsumer {}", consumer.id));
+                details.push_str(&format!("\nconsumer {}", sanitize(&consumer.id)));
             }
             if let Some(supplier) = &claims.supplier {
-                details.push_str(&format!("\nsupplier {}", supplier.id));
+                details.push_str(&format!("\nsupplier {}", sanitize(&supplier.id)));
             }
-            rows.push(("token", "granted".to_owned(), details));
+            Some(Step::new("token", "granted", StepOutcome::Done, details))
         }
         (
             Some(TokenAnswer::Error {
@@ -336,24 +457,31 @@ fn steps(obs: &TokenObservation, path: &[TargetReport]) -> Vec<(&'static str, St
                 description,
             }),
             _,
-        ) => rows.push((
+        ) => Some(Step::new(
             "token",
-            "refused".to_owned(),
+            "refused",
+            StepOutcome::Failed,
             format!(
-                "HTTP {status} {error}{}",
+                "HTTP {status} {}{}",
+                sanitize(error),
                 description
                     .as_ref()
-                    .map(|d| format!("\n{d}"))
+                    .map(|d| format!("\n{}", sanitize(d)))
                     .unwrap_or_default()
             ),
         )),
-        (Some(TokenAnswer::Unexpected { status, what }), _) => rows.push((
+        (Some(TokenAnswer::Unexpected { status, what }), _) => Some(Step::new(
             "token",
-            "failed".to_owned(),
-            format!("HTTP {status}: {what}"),
+            "failed",
+            StepOutcome::Failed,
+            format!("HTTP {status}: {}", sanitize(what)),
         )),
-        (None, Some(problem)) => rows.push(("token", "no answer".to_owned(), sanitize(problem))),
-        (None, None) => {}
+        (None, Some(problem)) => Some(Step::new(
+            "token",
+            "no answer",
+            StepOutcome::Failed,
+            sanitize(problem),
+        )),
+        (None, None) => None,
     }
-    rows
 }

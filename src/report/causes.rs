@@ -39,7 +39,8 @@ pub enum Actor {
     Data,
     /// This host's admin (its clock, its options).
     Host,
-    /// Whoever owns the integration (a migration to schedule).
+    /// Whoever owns the integration: a migration to schedule; its Maskinporten client, scopes
+    /// and enterprise certificate (what to ask Digdir or the provider for).
     Integration,
     /// No one: for the record.
     Nobody,
@@ -90,8 +91,14 @@ impl Actor {
             | Code::CertificateExpiring
             | Code::TlsDowngraded => Actor::Provider,
             Code::DataStale | Code::DocumentedAddressNotInDns => Actor::Data,
-            Code::LegacySunsetSoon => Actor::Integration,
-            Code::CertificateChanged
+            Code::LegacySunsetSoon
+            | Code::TokenDenied
+            | Code::TokenScopeMissing
+            | Code::TokenAudienceSet
+            | Code::CertificateWrongEnvironment
+            | Code::CertificateNotForSigning => Actor::Integration,
+            Code::TokenOk
+            | Code::CertificateChanged
             | Code::NameResolves
             | Code::TargetAppeared
             | Code::TargetVanished
@@ -139,11 +146,15 @@ pub fn causes(report: &Report<'_>) -> Vec<Cause> {
     let mut order: Vec<(Code, String)> = Vec::new();
     let mut groups: HashMap<(Code, String), Cause> = HashMap::new();
     for (index, finding) in report.findings.iter().enumerate() {
+        // The token step's findings are about the client, its key and certificate and the
+        // authorization server's answer, not about the target of its host they attach to.
+        let token_step = report.token_findings().contains(finding);
         let first = by_finding
             .get(&index)
             .and_then(|t| t.first())
             .and_then(|&r| report.rows().get(r))
-            .map(|row| row.target);
+            .map(|row| row.target)
+            .filter(|_| !token_step);
         let key = (finding.code, explanation(report, finding, first));
         let cause = groups.entry(key.clone()).or_insert_with(|| {
             order.push(key.clone());
@@ -151,7 +162,7 @@ pub fn causes(report: &Report<'_>) -> Vec<Cause> {
                 number: 0,
                 code: finding.code,
                 severity: finding.severity,
-                actor: actor(finding, first),
+                actor: actor(finding, first, token_step),
                 key: key.1.clone(),
                 findings: Vec::new(),
                 targets: Vec::new(),
@@ -224,9 +235,11 @@ fn targets_by_finding(report: &Report<'_>) -> HashMap<usize, Vec<usize>> {
 
 /// Who acts on `finding`: by its code, refined where what was observed says more (a name
 /// that does not exist is the data's or the provider's business, a resolver that does not
-/// answer the DNS admin's; a wrong certificate from a middlebox is the proxy team's).
-fn actor(finding: &Finding, target: Option<&TargetObservation>) -> Actor {
+/// answer the DNS admin's; a wrong certificate from a middlebox is the proxy team's; the
+/// enterprise certificate of the token step (`token_step`) is the integration's to renew).
+fn actor(finding: &Finding, target: Option<&TargetObservation>, token_step: bool) -> Actor {
     match finding.code {
+        Code::CertificateExpired | Code::CertificateExpiring if token_step => Actor::Integration,
         Code::DnsFailure if finding.message.contains("NXDOMAIN") => Actor::Data,
         Code::CertificateNameMismatch | Code::CertificateExpired
             if target
@@ -377,6 +390,30 @@ pub fn certificates<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A refused token is not this host's to mend: the client, its scopes and its certificate
+    /// are the integration's, registered with Digdir and the provider.
+    #[test]
+    fn the_token_step_names_who_acts() {
+        for code in [
+            Code::TokenDenied,
+            Code::TokenScopeMissing,
+            Code::TokenAudienceSet,
+            Code::CertificateWrongEnvironment,
+            Code::CertificateNotForSigning,
+        ] {
+            assert_eq!(Actor::of_code(code), Actor::Integration, "{code}");
+        }
+        assert_eq!(Actor::of_code(Code::TokenOk), Actor::Nobody);
+        for code in [
+            Code::ClientKeyUnusable,
+            Code::KeyFileReadable,
+            Code::ClockSkew,
+            Code::AuthorizationServerUnreachable,
+        ] {
+            assert_eq!(Actor::of_code(code), Actor::Host, "{code}");
+        }
+    }
 
     fn finding(code: Code, host: &str, address: &str, port: u16, message: &str) -> Finding {
         Finding {

@@ -33,6 +33,11 @@ pub struct Explained {
 /// The words of `cause`.
 pub fn explain(report: &Report<'_>, cause: &Cause) -> Explained {
     let finding = cause.findings.first().and_then(|&f| report.findings.get(f));
+    // The token step's findings say it all themselves: the certificate they are about is the
+    // client's, not the one the target of the authorization server's host served.
+    if finding.is_some_and(|f| report.token_findings().contains(f)) {
+        return default(report, cause, finding, None);
+    }
     let target = cause
         .targets
         .first()
@@ -416,10 +421,7 @@ fn default(
         };
     };
     let message = without_label(finding, target);
-    // Findings say what is wrong, then what to do, after a colon.
-    let (what, action) = message
-        .split_once(": ")
-        .map_or((message.as_str(), ""), |(what, action)| (what, action));
+    let (what, action) = what_and_action(&message);
     let one = cause.findings.len() == 1 || cause.is_general();
     let summary = if one {
         what.to_owned()
@@ -444,4 +446,50 @@ fn without_label(finding: &Finding, target: Option<&TargetObservation>) -> Strin
         }
     }
     finding.message.clone()
+}
+
+/// A finding's message split into what is wrong and what to do: findings say the one, then
+/// the other after a colon. A colon inside parentheses or brackets is part of what they
+/// quote (`(HTTP 400: invalid_scope (MP-200: …))`), not that colon.
+fn what_and_action(message: &str) -> (&str, &str) {
+    let mut depth = 0usize;
+    for (i, ch) in message.char_indices() {
+        match ch {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            ':' if depth == 0 && message.get(i + 1..).is_some_and(|r| r.starts_with(' ')) => {
+                return (
+                    message.get(..i).unwrap_or(message),
+                    message.get(i + 2..).unwrap_or(""),
+                );
+            }
+            _ => {}
+        }
+    }
+    (message, "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::what_and_action;
+
+    #[test]
+    fn the_action_follows_the_first_colon_outside_parentheses() {
+        assert_eq!(
+            what_and_action(
+                "the authorization server refused the token (HTTP 400: invalid_scope (MP-200: Invalid scope)): the scope is not provisioned on the client: ask Skatteetaten"
+            ),
+            (
+                "the authorization server refused the token (HTTP 400: invalid_scope (MP-200: Invalid scope))",
+                "the scope is not provisioned on the client: ask Skatteetaten"
+            )
+        );
+        assert_eq!(what_and_action("blocked: open it"), ("blocked", "open it"));
+        assert_eq!(what_and_action("no colon here"), ("no colon here", ""));
+        assert_eq!(what_and_action("a (b: c"), ("a (b: c", ""));
+        assert_eq!(
+            what_and_action("ends with a colon:"),
+            ("ends with a colon:", "")
+        );
+    }
 }

@@ -69,6 +69,8 @@ pub struct Report<'a> {
     targets: Targets,
     /// The findings grouped by cause, worst first.
     causes: Vec<causes::Cause>,
+    /// The findings the token step added (copies of some of `findings`).
+    token_findings: Vec<Finding>,
 }
 
 impl<'a> Report<'a> {
@@ -118,6 +120,7 @@ impl<'a> Report<'a> {
             findings_by_host,
             targets,
             causes: Vec::new(),
+            token_findings: Vec::new(),
         };
         report.causes = causes::causes(&report);
         report
@@ -185,6 +188,8 @@ impl<'a> Report<'a> {
         token: crate::token::flow::TokenObservation,
         findings: Vec<Finding>,
     ) {
+        self.token_findings.clone_from(&findings);
+        audit::sort(&mut self.token_findings);
         self.findings.extend(findings);
         audit::sort(&mut self.findings);
         self.verdict = audit::verdict(&self.findings);
@@ -192,6 +197,26 @@ impl<'a> Report<'a> {
         self.targets = Targets::attach(self.plan, &self.rows, &self.row_ranges, &self.findings);
         self.token = Some(token);
         self.causes = causes::causes(self);
+    }
+
+    /// The findings the token step added (`check --client`), worst first.
+    pub fn token_findings(&self) -> &[Finding] {
+        &self.token_findings
+    }
+
+    /// The causes of the token step's findings (`check --client`), in report order: what the
+    /// token sections of the documents list with who acts.
+    pub fn token_causes(&self) -> Vec<&causes::Cause> {
+        self.causes
+            .iter()
+            .filter(|cause| {
+                cause.findings.iter().any(|&f| {
+                    self.findings
+                        .get(f)
+                        .is_some_and(|finding| self.token_findings.contains(finding))
+                })
+            })
+            .collect()
     }
 
     /// The probed targets with their catalog context, in plan order.

@@ -9,7 +9,9 @@
 //! keeps the text, XML that xmllint accepts, metrics that promtool accepts, one Nagios line,
 //! and tables without a raw escape sequence or bidi control. Remote strings (a certificate
 //! subject and issuer with ANSI escapes and bidi controls, a DNS name with an escape byte, a
-//! provider page with both) are sanitised in the tables too.
+//! provider page with both) are sanitised in the tables too. The token step of
+//! `check --client` brings its own: a client id and scopes from the client file, and a token
+//! endpoint's error code and description.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -377,13 +379,28 @@ fn every_check_format_keeps_hostile_data_and_remote_text_inert() {
     assert_promtool_accepts(&metrics);
     assert_xmllint_accepts(&junit);
 
-    // Markdown: every table keeps its columns (pipes escaped), no backtick opens code, no
-    // tag or entity is markup; the payload's words are all there.
     let markdown = stdout("check markdown", &lab.check("markdown"), &[1]);
-    assert_terminal_safe("check markdown", &markdown);
-    crate::documents::assert_tables_well_formed("check markdown", &markdown);
+    assert_markdown_inert("check markdown", &markdown);
     assert!(markdown.contains("PAYLOADSTART"), "{markdown}");
-    for raw in ["<b>", "</testcase>", "&amp;"] {
+
+    let html = stdout("check html", &lab.check("html"), &[1]);
+    let page = assert_html_inert("check html", &html, &lab.path("report.html"));
+    assert!(
+        page.text.contains("<b>&amp;</b> ]]> --> </testcase>"),
+        "the payload reads as text: {}",
+        page.text
+    );
+}
+
+/// Markup the payloads carry; none of it may become markup in a document.
+const MARKUP: &[&str] = &["<b>", "</testcase>", "&amp;", "<script>", "<i>"];
+
+/// Markdown that keeps hostile text inert: terminal-safe, every table keeps its columns
+/// (pipes escaped), no backtick opens code, no tag or entity of [`MARKUP`] is markup.
+fn assert_markdown_inert(what: &str, markdown: &str) {
+    assert_terminal_safe(what, markdown);
+    crate::documents::assert_tables_well_formed(what, markdown);
+    for raw in MARKUP {
         let escaped: String = raw
             .chars()
             .flat_map(|c| {
@@ -396,35 +413,134 @@ fn every_check_format_keeps_hostile_data_and_remote_text_inert() {
             .collect();
         assert!(
             !markdown.replace(&escaped, "").contains(raw),
-            "raw {raw} in Markdown:\n{markdown}"
+            "{what}: raw {raw} in Markdown:\n{markdown}"
         );
     }
     let unescaped_backtick = markdown.lines().any(|l| {
         l.char_indices()
             .any(|(i, c)| c == '`' && !l[..i].ends_with('\\'))
     });
-    assert!(!unescaped_backtick, "a backtick opens code:\n{markdown}");
+    assert!(
+        !unescaped_backtick,
+        "{what}: a backtick opens code:\n{markdown}"
+    );
+}
 
-    // HTML: the browser builds no element from the payload (our markup has no <b>, no
-    // testcase) and shows it as text; no console message.
-    let html = stdout("check html", &lab.check("html"), &[1]);
-    assert_terminal_safe("check html", &html);
-    crate::documents::assert_self_contained("check html", &html);
-    let path = lab.path("report.html");
-    std::fs::write(&path, &html).unwrap();
-    let page = crate::support::browser::open(&path);
-    assert!(page.console.is_empty(), "{:#?}", page.console);
-    for element in ["<b>", "<testcase", "</testcase>"] {
+/// HTML that keeps hostile text inert, opened in headless Chromium (written to `path`):
+/// terminal-safe, self-contained, no console message, and no element built from the payload
+/// (our markup has no `<b>`, testcase, script or `<i>`).
+fn assert_html_inert(
+    what: &str,
+    html: &str,
+    path: &std::path::Path,
+) -> crate::support::browser::Page {
+    assert_terminal_safe(what, html);
+    crate::documents::assert_self_contained(what, html);
+    std::fs::write(path, html).unwrap();
+    let page = crate::support::browser::open(path);
+    assert!(page.console.is_empty(), "{what}: {:#?}", page.console);
+    for element in ["<b>", "<testcase", "</testcase>", "<script", "<i>"] {
         assert!(
             !page.dom.contains(element),
-            "{element} became markup:\n{}",
+            "{what}: {element} became markup:\n{}",
             page.dom
         );
     }
+    page
+}
+
+/// What a client file may hold in `client_id` and a scope (visible ASCII but quotes and
+/// backslashes, no spaces), chosen to mean something to Markdown, HTML, XML and a shell.
+const HOSTILE_CLIENT: &str = "PAYLOADSTART<b>&amp;</b>]]>--></testcase>|`touch`*x*_y_[l](h)<script>alert(1)</script>{a='b'}$(x);#PAYLOADEND";
+const HOSTILE_SCOPE: &str = "skatteetaten:<i>scope</i>|`s`*_[x](y)&amp;";
+
+/// The token section of `check --client` (issue 17) with a hostile client id and scope, and a
+/// token endpoint whose error code and description carry markup, escape sequences and bidi
+/// controls: every format keeps them inert, the documents show them as text.
+#[test]
+fn the_token_section_keeps_a_hostile_client_scope_and_error_text_inert() {
+    use crate::token::check_client::{check, client_file_for, markdown_token_section};
+
+    let description = format!("{LINE} \u{1b}[31mred\u{1b}[0m \u{202E}evil\u{202C} <i>it</i>");
+    let body = serde_json::json!({
+        "error": "invalid_scope<b>x</b>|`e`",
+        "error_description": description,
+    })
+    .to_string();
+    let lab = crate::token::lab::Lab::new("injection-token", |b| b.token_status(400, &body));
+    let client = client_file_for(&lab, HOSTILE_CLIENT, HOSTILE_SCOPE);
+    let run = |format: &str| {
+        stdout(
+            &format!("check --client {format}"),
+            &check(&lab, &client, format),
+            &[1],
+        )
+    };
+
+    let table = run("table");
+    assert_terminal_safe("token table", &table);
+    assert!(table.contains(HOSTILE_CLIENT), "{table}");
     assert!(
-        page.text.contains("<b>&amp;</b> ]]> --> </testcase>"),
-        "the payload reads as text: {}",
-        page.text
+        table.contains("\\u{001b}[31mred"),
+        "the server's escape sequence, made visible:\n{table}"
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(json["token"]["client_id"], HOSTILE_CLIENT, "{json}");
+    assert_eq!(json["token"]["scopes"][0], HOSTILE_SCOPE, "{json}");
+    let jsonl = run("jsonl");
+    assert_terminal_safe("token jsonl", &jsonl);
+    let token: serde_json::Value = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["type"] == "token")
+        .unwrap_or_else(|| panic!("no token line:\n{jsonl}"));
+    assert_eq!(token["client_id"], HOSTILE_CLIENT, "{token}");
+    assert_eq!(token["granted"], false, "{token}");
+
+    let markdown = run("markdown");
+    assert_markdown_inert("token markdown", &markdown);
+    let section = markdown_token_section(&markdown);
+    for hostile in [
+        HOSTILE_CLIENT,
+        HOSTILE_SCOPE,
+        "invalid_scope<b>x</b>|`e`",
+        "<i>it</i>",
+    ] {
+        let escaped = egresscheck::output::markdown::escape(hostile);
+        assert!(
+            section.contains(&escaped),
+            "{escaped} in the token section:\n{section}"
+        );
+    }
+
+    let html = run("html");
+    let page = assert_html_inert("token html", &html, &lab.dir.path().join("token.html"));
+    for hostile in [
+        HOSTILE_CLIENT,
+        HOSTILE_SCOPE,
+        "invalid_scope<b>x</b>|`e`",
+        "<b>&amp;</b> ]]> --> </testcase>",
+        "\\u{001b}[31mred",
+        "<i>it</i>",
+    ] {
+        assert!(
+            page.text.contains(hostile),
+            "{hostile} as text in {}",
+            page.text
+        );
+    }
+    assert_in_token_section(&page.text, HOSTILE_CLIENT);
+}
+
+/// `text` (a page's text) names `what` in its token section, after the targets.
+fn assert_in_token_section(text: &str, what: &str) {
+    let token = text
+        .find(" Token ")
+        .unwrap_or_else(|| panic!("no token section: {text}"));
+    assert!(
+        text[token..].contains(what),
+        "{what} after the token heading: {text}"
     );
 }
 

@@ -1,8 +1,8 @@
 //! `egresscheck token` and `check --client` (issue 17): key loading, certificate judgement,
 //! the grant, the answer, every finding in table and JSON, and no secret in any output.
 
-mod check_client;
+pub(crate) mod check_client;
 mod command;
 mod keys;
-mod lab;
+pub(crate) mod lab;
 mod secrets;

@@ -33,7 +33,8 @@ fn secrets(lab: &Lab) -> Vec<String> {
     out
 }
 
-fn assert_clean(lab: &Lab, outputs: &[String]) {
+/// No piece of a secret of [`secrets`] is in any of `outputs`.
+pub(super) fn assert_clean(lab: &Lab, outputs: &[String]) {
     let secrets = secrets(lab);
     assert!(
         secrets.len() >= 8,
