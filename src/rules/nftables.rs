@@ -134,6 +134,29 @@ fn every_set(header: &Header) -> Vec<(&EnvId, bool, SetKind)> {
     sets
 }
 
+/// Why a selection's output still names the environments it left out: their sets and rules
+/// are declared, empty, so that the output loads over any earlier one for the same data (an
+/// opening of theirs that an earlier load made is closed). `None` without such a selection,
+/// and for additions, which empty nothing.
+fn left_out_note(header: &Header) -> Option<String> {
+    if header.additive {
+        return None;
+    }
+    let left_out: Vec<&str> = header
+        .all_environments
+        .iter()
+        .filter(|env| !header.environments.iter().any(|chosen| &chosen.id == *env))
+        .map(|env| env.as_str())
+        .collect();
+    if left_out.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "Left out of this selection: {}. Their sets are declared here and emptied (and in egresscheck's own table their rules kept, matching nothing): loading this over a file that allowed them closes them, and every output for this data loads over every other.",
+        left_out.join(", ")
+    ))
+}
+
 /// The environments of the data file (those a selection left out too), in file order.
 fn environments(header: &Header) -> Vec<&EnvId> {
     let mut envs: Vec<&EnvId> = header.all_environments.iter().collect();
@@ -316,6 +339,9 @@ impl Dialect for Nftables {
         let h = &rules.header;
         let target = Target::of(h);
         let mut notes = Vec::new();
+        if let Some(note) = left_out_note(h) {
+            notes.push(note);
+        }
         match (&h.nft, h.additive) {
             (NftTarget::OwnTable, false) => notes.extend([
                 "Load: nft -f FILE (check first: nft -c -f FILE). Loading it again, or the output for newer data, leaves exactly these rules: the output chain is refilled and every egresscheck set emptied and refilled.".to_owned(),
@@ -468,8 +494,11 @@ impl Nftables {
 
 /// The first environment of the data file, for examples.
 fn first_env(header: &Header) -> EnvId {
-    environments(header)
+    // A selected environment: the example names a set this output fills.
+    header
+        .environments
         .first()
-        .map(|e| (*e).clone())
+        .map(|e| e.id.clone())
+        .or_else(|| environments(header).first().map(|e| (*e).clone()))
         .unwrap_or_else(|| EnvId(String::from("prod")))
 }

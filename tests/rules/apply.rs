@@ -127,7 +127,43 @@ fn nftables_twice_and_over_older_data_equals_the_new_alone() {
             reference,
             "prod then all, family {family}"
         );
+        // And everything, then prod only: test's openings are closed, as prod's header says.
+        assert!(
+            prod.contains(
+                "# Left out of this selection: test. Their sets are declared here and emptied"
+            ),
+            "{prod}"
+        );
+        assert!(!new.contains("Left out of this selection"), "{new}");
+        assert_eq!(
+            nft_upgraded(&new, &prod),
+            nft_reference(&prod),
+            "all then prod, family {family}"
+        );
     }
+}
+
+/// The sets-only output's example rule names a set of the selected environment, one the
+/// file fills (it named the data's first environment, left out and empty).
+#[test]
+fn nftables_sets_only_example_names_a_selected_environment() {
+    let text = rules(
+        "rules.toml",
+        &[
+            "--format",
+            "nftables",
+            "--env",
+            "prod",
+            "--nft-sets",
+            "inet filter",
+        ],
+    );
+    let example = text
+        .lines()
+        .find(|l| l.starts_with("# Refer to them in your own chain"))
+        .unwrap_or_else(|| panic!("no example:\n{text}"));
+    assert!(example.contains("@egresscheck_prod_v4"), "{example}");
+    assert!(!example.contains("_test_"), "{example}");
 }
 
 #[test]
