@@ -184,14 +184,14 @@ pub fn check(
     let nagios = NagiosRenderer {
         strict: options.strict,
     };
-    let render = |out: &mut dyn Write| render(&report, &run.selection, options, nagios, out);
+    let write_report = |out: &mut dyn Write| render(&report, &run.selection, options, nagios, out);
     match &options.output {
         // Streamed into the temporary file, which replaces the old one only when complete
         // and no signal came (a report of thousands of targets is megabytes of JSON).
-        Some(path) => write_atomically_with(path, render)?,
+        Some(path) => write_atomically_with(path, write_report)?,
         None => {
             let mut rendered = Vec::new();
-            render(&mut rendered)?;
+            write_report(&mut rendered)?;
             // A signal during the probe or the rendering: nothing is written, anywhere.
             if let Some(signal) = crate::interrupt::received() {
                 return Err(CommandError::Interrupted(signal));

@@ -71,9 +71,9 @@ pub async fn run_with<R: Resolve>(
 /// [`run_with`] under `limits`, which other runs may share (`serve`'s overlapping scrapes).
 ///
 /// The steps: every target that needs no DNS starts at once, and the names' lookups as many
-/// at a time as resolve at once ([`Run::start`]); each result takes its place as it comes, and a name's answer starts
-/// the targets only DNS knows ([`Run::gather`]); at the hard stop, whatever is still running
-/// keeps its "deadline" placeholder ([`Run::finish`]).
+/// at a time as resolve at once ([`Run::start`]); each result takes its place as it comes,
+/// and a name's answer starts the targets only DNS knows ([`Run::gather`]); at the hard stop,
+/// whatever is still running keeps its "deadline" placeholder ([`Run::finish`]).
 pub async fn run_within<R: Resolve>(
     requests: &[ProbeRequest],
     options: &ProbeOptions,
@@ -766,8 +766,9 @@ async fn direct_target<R: Resolve>(
         Some(stream) => {
             // The slot of the handshake's first turn, waited for before anything of the
             // handshake exists: a connection waiting for one holds its socket and this small
-            // task. Thousands may wait at once (a run's targets outlast their patience
-            // behind busy slots); each carrying the steps below cost 8 KiB.
+            // task. Thousands may wait at once (a long run's targets outlast their patience
+            // for a connect-ahead place and connect together); the steps below would cost
+            // each about 8 KiB more.
             let first_turn = shared.permit(&shared.limits.handshakes).await;
             // From its ClientHello on, the connection no longer waits for a handshake.
             drop(ahead);
