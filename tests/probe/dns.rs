@@ -4,7 +4,9 @@ use std::net::Ipv4Addr;
 
 use super::{loopback, probe, run_json, run_json_bounded};
 use crate::support::dns::{DnsServer, RecordType, Transport};
+use crate::support::netns::{self, NetnsPair};
 use crate::support::tcp::ClosedPort;
+use crate::support::tools;
 
 #[test]
 fn answers_ttls_cname_chain_and_server_are_reported() {
@@ -109,6 +111,55 @@ fn a_resolver_whose_port_is_closed_fails_every_name_at_once_and_says_why() {
         assert!(dns["ms"].as_f64().unwrap() < 30_000.0, "{name}: {dns}");
     }
     assert_eq!(run.code, 1);
+}
+
+/// This host's own firewall drops DNS (an output rule): sending fails with EPERM. Every
+/// name says so at once (hickory said "no connections available"); the other resolver,
+/// whose address a firewall on the way refuses as administratively prohibited, is told
+/// apart.
+#[test]
+fn dns_refused_by_a_firewall_says_whose_at_once() {
+    tools::require_root_and(netns::NETNS_TOOLS);
+    let pair = NetnsPair::new();
+    pair.client
+        .load_nft(
+            "table inet egress_test {
+               chain output {
+                 type filter hook output priority 0; policy accept;
+                 udp dport 53 drop
+               }
+             }",
+        )
+        .unwrap();
+    pair.server
+        .load_nft(
+            "table inet egress_test {
+               chain input {
+                 type filter hook input priority 0; policy accept;
+                 udp dport 5353 reject with icmpx admin-prohibited
+               }
+             }",
+        )
+        .unwrap();
+    let server = pair.server_addr(false);
+    for (port, says) in [
+        (53, "this host's own firewall refuses DNS"),
+        (5353, "ICMP host unreachable for the DNS server"),
+    ] {
+        let resolver = std::net::SocketAddr::new(server, port);
+        let mut cmd = pair.client.command(env!("CARGO_BIN_EXE_egresscheck"));
+        for var in super::PROBE_ENV {
+            cmd.env_remove(var);
+        }
+        cmd.args(["probe", "--format", "json", "--dns-timeout", "60s"])
+            .args(["--resolver", &resolver.to_string(), "a.egress.test"]);
+        let run = run_json_bounded(&mut cmd, "DNS refused by a firewall");
+        let dns = &run.target("a.egress.test")["dns"];
+        assert_eq!(dns["outcome"], "error", "{port}: {dns}");
+        let message = dns["message"].as_str().unwrap();
+        assert!(message.contains(says), "{port}: {message}");
+        assert!(dns["ms"].as_f64().unwrap() < 30_000.0, "{port}: {dns}");
+    }
 }
 
 #[test]

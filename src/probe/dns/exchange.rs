@@ -9,12 +9,13 @@
 //! (its retries), a truncated answer (its TCP fallback), an error code (its server rotation),
 //! a CNAME whose target the answer leaves out (its chasing), anything malformed.
 //!
-//! One case ends here: an ICMP error for our query (port, host or network unreachable, see
-//! [`Unreachable`]). The kernel reports it only to a connected socket, which this exchange
-//! uses and hickory does not, so hickory would wait out its timeout for an answer that
-//! cannot come: with a wrong `--resolver` or a firewall that rejects DNS, every name of a
-//! run waited the full DNS timeout, 64 at a time. glibc's stub resolver also gives up on
-//! such a server at once.
+//! One case ends here: an ICMP error for our query (port, host or network unreachable), or
+//! a firewall's refusal to send it (see [`Unreachable`]). The kernel reports an ICMP error
+//! only to a connected socket, which this exchange uses and hickory does not, so hickory
+//! would wait out its timeout for an answer that cannot come: with a wrong `--resolver` or
+//! a firewall that rejects DNS, every name of a run waited the full DNS timeout, 64 at a
+//! time. A refusal to send, hickory reported as "no connections available". glibc's stub
+//! resolver also gives up on such a server at once.
 //!
 //! The defences against spoofed answers are hickory's own: a fresh socket per query on a port
 //! the kernel picks at random (Linux randomises UDP ephemeral ports), a random 16-bit ID, the
@@ -36,6 +37,9 @@ use super::{NXDOMAIN_MESSAGE, RecordKind, failure, from_records, no_records_mess
 use crate::catalog::DnsName;
 use crate::probe::model::{DnsLookup, DnsOutcome};
 
+/// `EPERM`: what sending returns when this host's own netfilter rules drop or reject it.
+const EPERM: i32 = 1;
+
 /// Bytes read per datagram: more than any EDNS payload size hickory asks for (1,232 by
 /// default). A longer datagram is cut, fails to parse and is left to hickory.
 const RECEIVE_BUFFER: usize = 4096;
@@ -55,8 +59,9 @@ pub(super) struct UdpServer {
     pub trust_nxdomain: bool,
 }
 
-/// The name server's address answered our query with an ICMP error: nothing there will
-/// answer, so the lookup ends with this instead of waiting for its timeout.
+/// The name server cannot answer: its address answered our query with an ICMP error, or a
+/// firewall refused to send it. The lookup ends with this instead of waiting for its
+/// timeout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Unreachable {
     server: SocketAddr,
@@ -72,6 +77,13 @@ enum Why {
     Host,
     /// ICMP network unreachable, or no route to its network (`ENETUNREACH`).
     Network,
+    /// Sending was refused: by this host's own firewall (`EPERM`: its output rules drop or
+    /// reject the query), or by one on the way that answers "administratively prohibited"
+    /// (`EACCES`).
+    Prohibited {
+        /// True for `EPERM`, this host's own rules.
+        here: bool,
+    },
 }
 
 impl Unreachable {
@@ -81,6 +93,9 @@ impl Unreachable {
             io::ErrorKind::ConnectionRefused => Why::Port,
             io::ErrorKind::HostUnreachable => Why::Host,
             io::ErrorKind::NetworkUnreachable => Why::Network,
+            io::ErrorKind::PermissionDenied => Why::Prohibited {
+                here: err.raw_os_error() == Some(EPERM),
+            },
             _ => return None,
         };
         Some(Unreachable { server, why })
@@ -103,13 +118,21 @@ impl fmt::Display for Unreachable {
                 f,
                 "no route to the network of the DNS server {ip} (network unreachable): check this host's routes, or name a resolver it can reach"
             ),
+            Why::Prohibited { here: true } => write!(
+                f,
+                "this host's own firewall refuses DNS to the DNS server {server} (sending failed with EPERM: its output rules drop or reject udp/{port}): allow udp and tcp port {port} to it"
+            ),
+            Why::Prohibited { here: false } => write!(
+                f,
+                "DNS to the DNS server {server} is administratively prohibited (EACCES): a firewall on the way forbids it and says so"
+            ),
         }
     }
 }
 
 /// How an exchange ended early.
 enum Ended {
-    /// An ICMP error: the server cannot answer.
+    /// An ICMP error or a firewall's refusal: the server cannot answer.
     Unreachable(Unreachable),
     /// Anything else (a socket that could not open, an unparsable datagram): hickory asks.
     GaveUp,
@@ -507,8 +530,8 @@ mod tests {
         );
     }
 
-    /// Which socket errors end a lookup: the three an ICMP error gives; any other is left to
-    /// hickory.
+    /// Which socket errors end a lookup: those an ICMP error or a firewall's refusal gives;
+    /// any other is left to hickory.
     #[test]
     fn only_icmp_errors_end_a_lookup() {
         let server = SocketAddr::from(([192, 0, 2, 53], 53));
@@ -516,13 +539,21 @@ mod tests {
             (io::ErrorKind::ConnectionRefused, Some(Why::Port)),
             (io::ErrorKind::HostUnreachable, Some(Why::Host)),
             (io::ErrorKind::NetworkUnreachable, Some(Why::Network)),
-            (io::ErrorKind::PermissionDenied, None),
             (io::ErrorKind::WouldBlock, None),
+            (io::ErrorKind::AddrInUse, None),
         ];
         for (kind, why) in kinds {
             let found = Unreachable::from_io(server, &io::Error::from(kind));
             assert_eq!(found.map(|u| u.why), why, "{kind:?}");
         }
+        let here = Unreachable::from_io(server, &io::Error::from_raw_os_error(1)).unwrap();
+        assert_eq!(here.why, Why::Prohibited { here: true });
+        assert!(
+            here.to_string().contains("this host's own firewall"),
+            "{here}"
+        );
+        let on_the_way = Unreachable::from_io(server, &io::Error::from_raw_os_error(13)).unwrap();
+        assert_eq!(on_the_way.why, Why::Prohibited { here: false });
     }
 
     fn judged(code: ResponseCode, answers: Vec<Record>, truncated: bool) -> Option<DnsLookup> {
