@@ -162,9 +162,7 @@ impl CheckArgs {
         colour: ColourChoice,
         out: &mut dyn Write,
     ) -> Result<Status, CommandError> {
-        options::raise_open_file_limit(OPEN_FILE_CEILING);
-        // Before any thread starts (see `reserve_file_table`).
-        options::reserve_file_table(options::FILE_TABLE_RESERVE);
+        options::prepare_open_files(OPEN_FILE_CEILING);
         let catalog = data.load()?;
         let probe = self.flags.to_options(&proxy_env())?;
         let audit = self.audit.to_options()?;

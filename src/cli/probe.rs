@@ -258,9 +258,7 @@ impl ProbeArgs {
     ) -> Result<Status, CommandError> {
         // Before the defaults are computed: they follow the open-file limit (`parse` raised
         // it already; this is for callers that built the arguments themselves).
-        options::raise_open_file_limit(OPEN_FILE_CEILING);
-        // Before any thread starts (see `reserve_file_table`).
-        options::reserve_file_table(options::FILE_TABLE_RESERVE);
+        options::prepare_open_files(OPEN_FILE_CEILING);
         let requests = requests(&self.targets)?;
         let mut options = self.flags.to_options(&proxy_env())?;
         options.connect_to = ConnectTo::new(self.connect_to);

@@ -133,9 +133,7 @@ impl From<LogLevelArg> for Level {
 impl ServeArgs {
     /// Runs the exporter with the data from `data` until SIGINT or SIGTERM.
     pub fn run(self, data: DataSource) -> Result<Status, CommandError> {
-        options::raise_open_file_limit(OPEN_FILE_CEILING);
-        // Before any thread starts (see `reserve_file_table`).
-        options::reserve_file_table(options::FILE_TABLE_RESERVE);
+        options::prepare_open_files(OPEN_FILE_CEILING);
         let probe = self.flags.to_options(&proxy_env())?;
         serve::serve(
             ServeOptions {

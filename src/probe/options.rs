@@ -448,6 +448,13 @@ pub fn reserve_file_table(descriptors: u64) {
     let _ = descriptors;
 }
 
+/// What every probing command does first, before any thread starts: raises the open-file
+/// limit (up to `ceiling`) and sizes the file table for [`FILE_TABLE_RESERVE`] descriptors.
+pub fn prepare_open_files(ceiling: u64) {
+    raise_open_file_limit(ceiling);
+    reserve_file_table(FILE_TABLE_RESERVE);
+}
+
 /// Sockets a run may hold open at once under an open-file limit of `limit`.
 pub fn socket_budget(limit: u64) -> usize {
     let budget = limit.saturating_sub(RESERVED_FILE_DESCRIPTORS).max(1);
