@@ -118,9 +118,7 @@ impl Lab {
     /// `egresscheck --data lab.toml check …` with the lab's resolver and CA, no proxy.
     pub fn command(&self, extra: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
-        for var in crate::probe::PROBE_ENV {
-            cmd.env_remove(var);
-        }
+        crate::probe::clean_env(&mut cmd);
         cmd.arg("--data").arg(&self.data).args([
             "check",
             "--resolver",

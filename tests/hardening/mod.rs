@@ -20,9 +20,7 @@ use crate::support::dns::DnsServer;
 /// The binary, with a clean environment (no proxy, no colour, no system CA override).
 pub fn egresscheck() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_egresscheck"));
-    for var in crate::probe::PROBE_ENV {
-        cmd.env_remove(var);
-    }
+    crate::probe::clean_env(&mut cmd);
     cmd.env("NO_COLOR", "1");
     // What the reports say, not how they fold to a terminal's width.
     cmd.env("COLUMNS", "1000");

@@ -147,10 +147,7 @@ fn dns_refused_by_a_firewall_says_whose_at_once() {
         (5353, "ICMP host unreachable for the DNS server"),
     ] {
         let resolver = std::net::SocketAddr::new(server, port);
-        let mut cmd = pair.client.command(env!("CARGO_BIN_EXE_egresscheck"));
-        for var in super::PROBE_ENV {
-            cmd.env_remove(var);
-        }
+        let mut cmd = super::egresscheck_in(&pair.client);
         cmd.args(["probe", "--format", "json", "--dns-timeout", "60s"])
             .args(["--resolver", &resolver.to_string(), "a.egress.test"]);
         let run = run_json_bounded(&mut cmd, "DNS refused by a firewall");

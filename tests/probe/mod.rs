@@ -15,6 +15,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 use crate::support::dns::DnsServer;
+use crate::support::netns::Netns;
 
 /// Environment the probe reads; removed so the machine's settings cannot leak into a test.
 pub const PROBE_ENV: [&str; 7] = [
@@ -27,14 +28,27 @@ pub const PROBE_ENV: [&str; 7] = [
     "NO_COLOR",
 ];
 
-/// The binary with a clean environment.
-pub fn egresscheck() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_egresscheck"));
+/// `cmd` without the environment the probe reads ([`PROBE_ENV`]).
+pub fn clean_env(cmd: &mut Command) -> &mut Command {
     for var in PROBE_ENV {
         cmd.env_remove(var);
     }
+    cmd
+}
+
+/// The binary with a clean environment.
+pub fn egresscheck() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_egresscheck"));
+    clean_env(&mut cmd);
     // The tests read what the table says, not how it folds to a width.
     cmd.env("COLUMNS", "240");
+    cmd
+}
+
+/// The binary inside the network namespace `ns`, with a clean environment.
+pub fn egresscheck_in(ns: &Netns) -> Command {
+    let mut cmd = ns.command(env!("CARGO_BIN_EXE_egresscheck"));
+    clean_env(&mut cmd);
     cmd
 }
 

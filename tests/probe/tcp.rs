@@ -50,10 +50,7 @@ fn refused_and_unanswered_ports_on_loopback() {
 /// Runs the probe inside the client namespace, against a DNS server in the server
 /// namespace.
 fn probe_in_netns(pair: &NetnsPair, dns: &DnsServer, targets: &[&str]) -> Run {
-    let mut cmd = pair.client.command(env!("CARGO_BIN_EXE_egresscheck"));
-    for var in super::PROBE_ENV {
-        cmd.env_remove(var);
-    }
+    let mut cmd = super::egresscheck_in(&pair.client);
     cmd.args(["probe", "--format", "json", "--timeout", "2s", "--resolver"])
         .arg(dns.resolver_arg())
         .args(targets);
